@@ -1,0 +1,58 @@
+"""The `citewise` command line. Each command lives in citewise/commands/; errors print as one line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from citewise.errors import CitewiseError
+
+app = typer.Typer(
+    name="citewise",
+    help="Answers built from verified, verbatim quotations of your sources.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from citewise.commands import ingest_cmd
+
+    ingest_cmd.register(app)
+    # Later stages add their commands here; a missing module only means the stage is not built yet.
+    for name in ("search_cmd", "ask_cmd", "serve_cmd", "eval_cmd", "bench_cmd"):
+        try:
+            module = __import__(f"citewise.commands.{name}", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"citewise.commands.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except CitewiseError as exc:
+        typer.echo(f"citewise: error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("citewise: interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("citewise: aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:  # click's usage errors and friends
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

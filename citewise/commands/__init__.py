@@ -1,0 +1,1 @@
+"""CLI commands: each body is thin, the logic lives in the stage packages."""

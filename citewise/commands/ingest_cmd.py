@@ -1,0 +1,71 @@
+"""`citewise ingest` and `citewise sources`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from citewise.commands.common import IndexOption, JsonOption
+from citewise.settings import load_settings
+
+EXIT_SKIPPED = 3
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)
+    app.command("sources")(sources)
+
+
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="files or folders to index [default: corpus/]",
+                                                       show_default=False)] = None,
+    index: IndexOption = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="re-embed everything, e.g. after a model change")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Index source texts (txt, md, html, pdf, epub). Re-running embeds only new or changed files.
+
+    Exit status: 0 all indexed, 3 some files were skipped (each named with the reason), 1 error.
+    """
+    from ingest.pipeline import Ingestor
+
+    settings = load_settings(index=index)
+    report = Ingestor(settings, progress=not json_out).run(paths or [Path("corpus")], rebuild=rebuild)
+    for file, reason in report.skipped:
+        typer.echo(f"skipped {file}: {reason}", err=True)
+    if json_out:
+        typer.echo(json.dumps(asdict(report), indent=2))
+    else:
+        rate = report.passages_embedded / report.embed_seconds if report.embed_seconds else 0.0
+        typer.echo(
+            f"indexed {report.sources} sources, {report.passages} passages in {report.index_dir} "
+            f"({report.added} added, {report.updated} updated, {report.removed} removed, "
+            f"{report.unchanged} unchanged; {report.passages_embedded} passages embedded"
+            + (f" at {rate:.1f}/s" if rate else "")
+            + f", {report.tokens} tokens; {report.seconds:.1f}s; {len(report.skipped)} skipped)"
+        )
+    if report.skipped:
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+def sources(index: IndexOption = None, json_out: JsonOption = False) -> None:
+    """List the indexed sources."""
+    from ingest.store import IndexReader
+
+    settings = load_settings(index=index)
+    reader = IndexReader(settings.index)
+    rows = [
+        {"id": s.id, "title": s.title, "author": s.author, "year": s.year, "licence": s.licence,
+         "file": s.file, "passages": s.passages}
+        for s in sorted(reader.sources.values(), key=lambda s: s.file)
+    ]
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        typer.echo(f"{row['id']}  {row['author'] or '?'} ({row['year'] or 'n.d.'}), {row['title']} "
+                   f"[{row['file']}, {row['passages']} passages]")

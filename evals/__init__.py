@@ -1,0 +1,1 @@
+"""citewise evals stage."""

@@ -1,0 +1,64 @@
+"""The data that crosses stage boundaries: a source and the passages cut from its canonical text."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+def content_hash(*parts: str, length: int = 16) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\x00")
+    return digest.hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class SourceMeta:
+    """Bibliographic metadata: from MANIFEST.tsv, else from the file itself, else from its name."""
+
+    title: str
+    author: str = ""
+    year: int | str | None = None
+    licence: str = ""
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """A reader's output. `text` is the canonical text every offset in the index refers to."""
+
+    text: str
+    meta: SourceMeta
+    # (start, end, page number) spans of the canonical text, for paged formats (pdf); else empty.
+    pages: list[tuple[int, int, int]] = field(default_factory=list)
+    # (offset, heading) pairs in text order.
+    headings: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str  # content hash of the canonical text
+    file: str  # path relative to the ingested folder
+    title: str
+    author: str
+    year: int | str | None
+    licence: str
+    origin: str
+    file_sha256: str
+    chars: int
+    passages: int = 0
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: str  # content hash of (source id, start, end): stable across re-ingest
+    source_id: str
+    ordinal: int
+    start: int  # canonical_text[start:end] == text
+    end: int
+    text: str
+    tokens: int
+    page: int | None = None
+    heading: str | None = None

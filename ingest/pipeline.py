@@ -1,0 +1,285 @@
+"""`citewise ingest`: files -> canonical texts -> passages -> vectors -> a new published index generation."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from citewise.errors import CitewiseError, IndexIncompatibleError
+from citewise.settings import Settings
+from ingest.chunker import Chunker
+from ingest.embedder import Embedder, load_embedder
+from ingest.manifest import MANIFEST_NAME, load_manifest
+from ingest.models import ParsedDocument, Passage, Source, SourceMeta, content_hash
+from ingest.readers import UnreadableFile, is_supported, read_document
+from ingest.sentences import unwrap
+from ingest.store import DB_NAME, SCHEMA_VERSION, IndexLayout, IndexWriter, NewSource
+
+EMBED_BATCH = 256
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    path: Path
+    rel: str  # the path recorded in the index: relative to the folder that was ingested
+    meta: SourceMeta | None
+
+
+@dataclass
+class IngestReport:
+    index_dir: str
+    sources: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    passages: int = 0
+    passages_embedded: int = 0
+    passages_reused: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    faiss_index: str = ""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Prepared:
+    file: CorpusFile
+    source: Source
+    document: ParsedDocument
+    passages: list[Passage]
+    search_texts: list[str]
+    text_hashes: list[str]
+
+
+def collect_files(paths: list[Path]) -> tuple[list[CorpusFile], list[tuple[str, str]]]:
+    """Every readable-looking file under `paths`, with its manifest row; plus (file, reason) for unsupported ones."""
+    files: list[CorpusFile] = []
+    ignored: list[tuple[str, str]] = []
+    for root in paths:
+        if not root.exists():
+            raise CitewiseError(f"{root}: no such file or folder")
+        if root.is_file():
+            candidates, base = [root], root.parent
+        else:
+            base = root
+            candidates = sorted(
+                p for p in root.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+            )
+        manifests: dict[Path, dict[str, SourceMeta]] = {}
+        for path in candidates:
+            if path.name == MANIFEST_NAME:
+                continue
+            rel = path.relative_to(base).as_posix()
+            if not is_supported(path):
+                ignored.append((str(path), f"unsupported file type {path.suffix or '(none)'}"))
+                continue
+            if path.parent not in manifests:
+                manifests[path.parent] = load_manifest(path.parent)
+            files.append(CorpusFile(path, rel, manifests[path.parent].get(path.name)))
+    seen: dict[str, Path] = {}
+    for f in files:
+        if f.rel in seen:
+            raise CitewiseError(f"{f.path} and {seen[f.rel]} would both be indexed as {f.rel}; ingest one of them")
+        seen[f.rel] = f.path
+    return files, ignored
+
+
+class Ingestor:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, progress: bool = True) -> None:
+        self.settings = settings
+        self.chunker = Chunker(settings.chunking)
+        self._embedder = embedder
+        self.progress = progress
+        self.embedder_signature = embedder.signature if embedder else (
+            f"{settings.embedding.model}/{settings.embedding.variant}"
+        )
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:  # loaded only when something needs embedding
+            self._embedder = load_embedder(self.settings.embedding)
+        return self._embedder
+
+    def run(self, paths: list[Path], rebuild: bool = False) -> IngestReport:
+        started = time.perf_counter()
+        index_dir = Path(self.settings.index)
+        layout = IndexLayout(index_dir)
+        files, skipped = collect_files(paths)
+        report = IngestReport(index_dir=str(index_dir), skipped=list(skipped))
+        with layout.writer_lock():
+            previous = layout.current()
+            generation = layout.new_generation()
+            layout.prune(keep=[p for p in (previous, generation) if p])
+            if previous is not None and not rebuild:
+                self._check_compatible(previous, index_dir)
+                _copy_database(previous / DB_NAME, generation / DB_NAME)
+            writer = IndexWriter(generation)
+            self._update(writer, files, report)
+            dim = self._dimension(writer)
+            writer.set_meta({
+                "schema": SCHEMA_VERSION, "embedder": self.embedder_signature, "chunker": self.chunker.signature,
+                "dim": str(dim), "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            })
+            facts = writer.finish(dim, self.settings.ingest.exact_index_limit)
+            layout.publish(generation)
+            layout.prune(keep=[generation])
+        report.faiss_index = facts["faiss_index"]
+        report.passages = int(facts["passages"])
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _dimension(self, writer: IndexWriter) -> int:
+        if self._embedder is not None:
+            return self._embedder.dim
+        stored = writer.meta().get("dim")
+        return int(stored) if stored else self.embedder.dim
+
+    def _check_compatible(self, generation: Path, index_dir: Path) -> None:
+        conn = sqlite3.connect(f"file:{generation / DB_NAME}?mode=ro", uri=True)
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        finally:
+            conn.close()
+        wanted = {"schema": SCHEMA_VERSION, "embedder": self.embedder_signature, "chunker": self.chunker.signature}
+        differing = [f"{key} {meta.get(key)!r} (now {value!r})" for key, value in wanted.items()
+                     if meta.get(key) != value]
+        if differing:
+            raise IndexIncompatibleError(
+                f"the index at {index_dir} was built with another {', '.join(differing)}; "
+                "run `citewise ingest --rebuild` to rebuild it"
+            )
+
+    def _update(self, writer: IndexWriter, files: list[CorpusFile], report: IngestReport) -> None:
+        stored = writer.sources_by_file()
+        present = {f.rel for f in files}
+        prepared: list[_Prepared] = []
+        max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
+        for corpus_file in tqdm(files, desc="reading", unit="file", disable=not self.progress, leave=False):
+            try:
+                item = self._prepare(corpus_file, stored.get(corpus_file.rel), max_bytes)
+            except UnreadableFile as exc:
+                report.skipped.append((str(corpus_file.path), str(exc)))
+                # A file that became unreadable keeps its previous passages: nothing indexed is lost.
+                if corpus_file.rel in stored:
+                    report.unchanged += 1
+                continue
+            except OSError as exc:
+                report.skipped.append((str(corpus_file.path), exc.strerror or str(exc)))
+                continue
+            if item is None:
+                report.unchanged += 1
+            else:
+                prepared.append(item)
+        for rel, source in stored.items():
+            if rel not in present:
+                writer.remove_source(source.id)
+                report.removed += 1
+        vectors = self._vectors_for(writer, prepared, report)
+        for item in prepared:
+            old = stored.get(item.file.rel)
+            if old is not None:
+                writer.remove_source(old.id)
+                report.updated += 1
+            else:
+                report.added += 1
+            writer.add_source(NewSource(item.source, item.document.text, item.document.pages,
+                                        item.document.headings))
+            writer.add_passages([
+                (p, search, h, vectors[h])
+                for p, search, h in zip(item.passages, item.search_texts, item.text_hashes, strict=True)
+            ])
+            report.tokens += sum(p.tokens for p in item.passages)
+        writer.commit()
+        report.sources = len(writer.sources_by_file())
+
+    def _prepare(self, corpus_file: CorpusFile, old: Source | None, max_bytes: int) -> _Prepared | None:
+        size = corpus_file.path.stat().st_size
+        if size > max_bytes:
+            raise UnreadableFile(
+                f"too large ({size / 1048576:.1f} MB; the limit is {self.settings.ingest.max_file_mb:g} MB, "
+                "set CITEWISE_INGEST__MAX_FILE_MB to raise it)"
+            )
+        data = corpus_file.path.read_bytes()
+        file_sha = hashlib.sha256(data).hexdigest()
+        if old is not None and old.file_sha256 == file_sha and _same_meta(old, corpus_file.meta):
+            return None
+        document = read_document(corpus_file.path, data, corpus_file.meta)
+        source_id = content_hash(corpus_file.rel, document.text)
+        chunks = self.chunker.chunk(document.text)
+        if not chunks:
+            raise UnreadableFile("no text could be extracted")
+        page_starts = [start for start, _, _ in document.pages]
+        heading_offsets = [offset for offset, _ in document.headings]
+        passages, search_texts, hashes = [], [], []
+        for ordinal, chunk in enumerate(chunks):
+            text = document.text[chunk.start:chunk.end]
+            page_index = bisect.bisect_right(page_starts, chunk.start) - 1
+            heading_index = bisect.bisect_right(heading_offsets, chunk.start) - 1
+            passages.append(Passage(
+                id=content_hash(source_id, str(chunk.start), str(chunk.end)), source_id=source_id,
+                ordinal=ordinal, start=chunk.start, end=chunk.end, text=text, tokens=chunk.tokens,
+                page=document.pages[page_index][2] if page_index >= 0 else None,
+                heading=document.headings[heading_index][1] if heading_index >= 0 else None,
+            ))
+            search = unwrap(text)
+            search_texts.append(search)
+            hashes.append(content_hash(self.embedder_signature, search))
+        meta = document.meta
+        source = Source(
+            id=source_id, file=corpus_file.rel, title=meta.title, author=meta.author, year=meta.year,
+            licence=meta.licence, origin=meta.origin, file_sha256=file_sha, chars=len(document.text),
+            passages=len(passages),
+        )
+        return _Prepared(corpus_file, source, document, passages, search_texts, hashes)
+
+    def _vectors_for(self, writer: IndexWriter, prepared: list[_Prepared], report: IngestReport
+                     ) -> dict[str, np.ndarray]:
+        """Vectors for every passage to add: reused when the same text was embedded before, else computed."""
+        needed: dict[str, str] = {}
+        for item in prepared:
+            needed.update(zip(item.text_hashes, item.search_texts, strict=True))
+        cached = writer.cached_embeddings(list(needed))
+        vectors = {h: np.frombuffer(blob, dtype=np.float32) for h, blob in cached.items()}
+        missing = sorted((h for h in needed if h not in vectors), key=lambda h: -len(needed[h]))
+        report.passages_reused = sum(len(item.passages) for item in prepared) - len(missing)
+        if not missing:
+            return vectors
+        started = time.perf_counter()
+        embedder = self.embedder
+        with tqdm(total=len(missing), desc="embedding", unit="passage", disable=not self.progress) as bar:
+            for i in range(0, len(missing), EMBED_BATCH):
+                batch = missing[i:i + EMBED_BATCH]
+                for h, vector in zip(batch, embedder.embed([needed[h] for h in batch]), strict=True):
+                    vectors[h] = vector
+                bar.update(len(batch))
+        report.embed_seconds = time.perf_counter() - started
+        report.passages_embedded = len(missing)
+        return vectors
+
+
+def _same_meta(old: Source, meta: SourceMeta | None) -> bool:
+    if meta is None:
+        return True  # metadata read from the file itself cannot change while its bytes stay the same
+    year = None if meta.year is None else meta.year
+    return (old.title, old.author, old.year, old.licence, old.origin) == (
+        meta.title, meta.author, year, meta.licence, meta.origin)
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
