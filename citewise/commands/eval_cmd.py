@@ -1,0 +1,19 @@
+"""`citewise eval ...`: retrieval on BEIR data, answers on question files, and the harness's selftest."""
+
+from __future__ import annotations
+
+import typer
+
+eval_app = typer.Typer(help="Measure retrieval and answer faithfulness.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    for name in ("eval_retrieval_cmd", "eval_answers_cmd"):
+        try:
+            module = __import__(f"citewise.commands.{name}", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"citewise.commands.{name}":
+                raise
+            continue
+        module.register(eval_app)
+    app.add_typer(eval_app, name="eval")
