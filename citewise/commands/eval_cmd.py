@@ -8,7 +8,7 @@ eval_app = typer.Typer(help="Measure retrieval and answer faithfulness.", no_arg
 
 
 def register(app: typer.Typer) -> None:
-    for name in ("eval_retrieval_cmd", "eval_answers_cmd"):
+    for name in ("eval_retrieval_cmd", "eval_answers_cmd", "eval_support_cmd"):
         try:
             module = __import__(f"citewise.commands.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:

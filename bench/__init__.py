@@ -1,0 +1,1 @@
+"""Benchmarks behind `citewise bench`: they print numbers, they never pass or fail."""
