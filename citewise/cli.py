@@ -37,7 +37,10 @@ _register()
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns a typer.Exit code instead of exiting with it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CitewiseError as exc:
         typer.echo(f"citewise: error: {exc}", err=True)
         sys.exit(1)

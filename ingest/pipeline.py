@@ -23,6 +23,9 @@ from ingest.sentences import unwrap
 from ingest.store import DB_NAME, SCHEMA_VERSION, IndexLayout, IndexWriter, NewSource
 
 EMBED_BATCH = 256
+# Bump when a reader's output (text, headings, pages) changes: the next ingest then re-reads unchanged files,
+# reusing their cached vectors wherever a passage's text is unchanged.
+READER_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ class Ingestor:
             dim = self._dimension(writer)
             writer.set_meta({
                 "schema": SCHEMA_VERSION, "embedder": self.embedder_signature, "chunker": self.chunker.signature,
-                "dim": str(dim), "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "readers": READER_VERSION, "dim": str(dim), "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
             })
             facts = writer.finish(dim, self.settings.ingest.exact_index_limit)
             layout.publish(generation)
@@ -161,12 +164,13 @@ class Ingestor:
 
     def _update(self, writer: IndexWriter, files: list[CorpusFile], report: IngestReport) -> None:
         stored = writer.sources_by_file()
+        reread = writer.meta().get("readers") != READER_VERSION
         present = {f.rel for f in files}
         prepared: list[_Prepared] = []
         max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
         for corpus_file in tqdm(files, desc="reading", unit="file", disable=not self.progress, leave=False):
             try:
-                item = self._prepare(corpus_file, stored.get(corpus_file.rel), max_bytes)
+                item = self._prepare(corpus_file, stored.get(corpus_file.rel), max_bytes, reread)
             except UnreadableFile as exc:
                 report.skipped.append((str(corpus_file.path), str(exc)))
                 # A file that became unreadable keeps its previous passages: nothing indexed is lost.
@@ -175,6 +179,15 @@ class Ingestor:
                 continue
             except OSError as exc:
                 report.skipped.append((str(corpus_file.path), exc.strerror or str(exc)))
+                if corpus_file.rel in stored:
+                    report.unchanged += 1
+                continue
+            except CitewiseError:
+                raise
+            except Exception as exc:  # a reader bug or a library choking on odd input costs one file, not the run
+                report.skipped.append((str(corpus_file.path), f"could not be read ({_one_line(exc)})"))
+                if corpus_file.rel in stored:
+                    report.unchanged += 1
                 continue
             if item is None:
                 report.unchanged += 1
@@ -202,16 +215,17 @@ class Ingestor:
         writer.commit()
         report.sources = len(writer.sources_by_file())
 
-    def _prepare(self, corpus_file: CorpusFile, old: Source | None, max_bytes: int) -> _Prepared | None:
+    def _prepare(self, corpus_file: CorpusFile, old: Source | None, max_bytes: int, reread: bool = False
+                 ) -> _Prepared | None:
         size = corpus_file.path.stat().st_size
         if size > max_bytes:
             raise UnreadableFile(
-                f"too large ({size / 1048576:.1f} MB; the limit is {self.settings.ingest.max_file_mb:g} MB, "
+                f"too large ({_megabytes(size)}; the limit is {self.settings.ingest.max_file_mb:g} MB, "
                 "set CITEWISE_INGEST__MAX_FILE_MB to raise it)"
             )
         data = corpus_file.path.read_bytes()
         file_sha = hashlib.sha256(data).hexdigest()
-        if old is not None and old.file_sha256 == file_sha and _same_meta(old, corpus_file.meta):
+        if not reread and old is not None and old.file_sha256 == file_sha and _same_meta(old, corpus_file.meta):
             return None
         document = read_document(corpus_file.path, data, corpus_file.meta)
         source_id = content_hash(corpus_file.rel, document.text)
@@ -265,6 +279,15 @@ class Ingestor:
         report.embed_seconds = time.perf_counter() - started
         report.passages_embedded = len(missing)
         return vectors
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1048576:.1f} MB" if size >= 1048576 else f"{size / 1048576:.3f} MB"
+
+
+def _one_line(exc: Exception) -> str:
+    message = " ".join(str(exc).split())[:160]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def _same_meta(old: Source, meta: SourceMeta | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -36,7 +37,7 @@ def ingest(
     settings = load_settings(index=index)
     report = Ingestor(settings, progress=not json_out).run(paths or [Path("corpus")], rebuild=rebuild)
     for file, reason in report.skipped:
-        typer.echo(f"skipped {file}: {reason}", err=True)
+        typer.echo(f"skipped {file}: {' '.join(reason.split())}", err=True)
     if json_out:
         typer.echo(json.dumps(asdict(report), indent=2))
     else:
@@ -49,7 +50,9 @@ def ingest(
             + f", {report.tokens} tokens; {report.seconds:.1f}s; {len(report.skipped)} skipped)"
         )
     if report.skipped:
-        raise typer.Exit(EXIT_SKIPPED)
+        # sys.exit, not typer.Exit: cli.main runs click with standalone_mode=False, where typer.Exit's code is
+        # returned instead of becoming the process's exit status.
+        sys.exit(EXIT_SKIPPED)
 
 
 def sources(index: IndexOption = None, json_out: JsonOption = False) -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from ingest.models import ParsedDocument, SourceMeta
 from ingest.readers.common import meta_from_filename, read_text_file
+from ingest.readers.headings import merge_label_headings, plain_text_headings
 
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+# '=### Title=' is how one corpus file's converter wrote level-4 headings.
+_MD_HEADING = re.compile(r"^=?(#{1,6})\s+(.+?)\s*#*=?[ \t]*$", re.MULTILINE)
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
-_TXT_HEADING_WORD = re.compile(r"^(chapter|lecture|book|part|section|preface|introduction|contents)\b", re.I)
 
 
 def read_plain_text(path: Path, data: bytes) -> ParsedDocument:
@@ -18,33 +19,10 @@ def read_plain_text(path: Path, data: bytes) -> ParsedDocument:
     return ParsedDocument(text=text, meta=meta_from_filename(path), headings=plain_text_headings(text))
 
 
-def plain_text_headings(text: str) -> list[tuple[int, str]]:
-    """Short lines standing alone between blank lines, in capitals or starting 'CHAPTER', 'LECTURE', ..."""
-    headings: list[tuple[int, str]] = []
-    offset = 0
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        alone = (index == 0 or not lines[index - 1].strip()) and (
-            index + 1 >= len(lines) or not lines[index + 1].strip()
-        )
-        if alone and 3 <= len(stripped) <= 80 and _looks_like_heading(stripped):
-            headings.append((offset + line.index(stripped[0]), stripped))
-        offset += len(line) + 1
-    return headings
-
-
-def _looks_like_heading(line: str) -> bool:
-    letters = [c for c in line if c.isalpha()]
-    if len(letters) < 3:
-        return False
-    capitals = sum(c.isupper() for c in letters) / len(letters)
-    return capitals > 0.8 or bool(_TXT_HEADING_WORD.match(line))
-
-
 def read_markdown(path: Path, data: bytes) -> ParsedDocument:
     text = read_text_file(data)
-    headings = [(m.start(2), m.group(2)) for m in _MD_HEADING.finditer(text)]
+    candidates = [(m.start(2), m.end(), m.group(2), False) for m in _MD_HEADING.finditer(text)]
+    headings = merge_label_headings(text, candidates)
     return ParsedDocument(text=text, meta=_front_matter_meta(text) or meta_from_filename(path), headings=headings)
 
 
