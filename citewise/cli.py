@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -52,10 +53,14 @@ def main() -> None:
     except typer.Abort:
         typer.echo("citewise: aborted", err=True)
         sys.exit(1)
-    except Exception as exc:  # click's usage errors and friends
+    except Exception as exc:
         import click
 
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, click.ClickException):  # usage errors: click words them well
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        if os.environ.get("CITEWISE_DEBUG"):
+            raise
+        typer.echo(f"citewise: internal error: {type(exc).__name__}: {exc} "
+                   "(a bug: set CITEWISE_DEBUG=1 for the traceback and report it)", err=True)
+        sys.exit(70)

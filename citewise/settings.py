@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
     index: Path = Field(Path(".citewise"), description="index directory")
+    debug: bool = Field(False, description="show tracebacks of internal errors")
     chunking: ChunkSettings = Field(default_factory=ChunkSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
