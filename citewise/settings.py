@@ -43,13 +43,13 @@ class RetrievalSettings(Section):
     rrf_k: int = Field(60, ge=1)
     dense_weight: float = Field(1.0, ge=0)
     lexical_weight: float = Field(1.0, ge=0)
-    mmr_lambda: float = Field(0.75, ge=0, le=1, description="1 = relevance only, 0 = diversity only")
+    mmr_lambda: float = Field(0.85, ge=0, le=1, description="1 = relevance only, 0 = diversity only")
 
 
 class AnswerSettings(Section):
     engine: Literal["offline", "llm"] = "offline"
     max_quotes: int = Field(5, ge=1, le=20)
-    refusal_threshold: float = Field(0.35, description="offline engine refuses below this evidence score")
+    refusal_threshold: float = Field(0.40, description="offline engine refuses below this evidence score")
 
 
 class LLMSettings(Section):

@@ -326,5 +326,41 @@ class IndexReader:
         ).fetchall()
         return [(int(row["rowid"]), -float(row["score"])) for row in rows]
 
+    # Read-only queries for retrieval's filters and MMR (appended by the retrieval stage).
+
+    def passage_sources(self) -> dict[int, str]:
+        """passage rowid -> source id, for every passage (read once; filters and MMR use it per query)."""
+        if not hasattr(self, "_passage_sources"):
+            rows = self.conn.execute("SELECT rowid, source_id FROM passages").fetchall()
+            self._passage_sources = {int(rowid): source_id for rowid, source_id in rows}
+        return self._passage_sources
+
+    def dense_search_within(self, query_vector: np.ndarray, k: int, rowids: list[int]) -> list[tuple[int, float]]:
+        """dense_search restricted to the given passage rowids."""
+        if self.faiss.ntotal == 0 or not rowids:
+            return []
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(rowids, dtype=np.int64)))
+        scores, ids = self.faiss.search(np.asarray(query_vector, dtype=np.float32).reshape(1, -1), k,
+                                        params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def lexical_search_within(self, fts_query: str, k: int, source_ids: list[str]) -> list[tuple[int, float]]:
+        """lexical_search restricted to the passages of the given sources."""
+        if not fts_query.strip() or not source_ids:
+            return []
+        marks = ",".join("?" * len(source_ids))
+        rows = self.conn.execute(
+            "SELECT rowid, bm25(passages_fts) AS score FROM passages_fts WHERE passages_fts MATCH ?"
+            f" AND rowid IN (SELECT rowid FROM passages WHERE source_id IN ({marks})) ORDER BY score LIMIT ?",
+            (fts_query, *source_ids, k),
+        ).fetchall()
+        return [(int(row["rowid"]), -float(row["score"])) for row in rows]
+
+    def vectors_of(self, rowids: list[int]) -> np.ndarray:
+        """The stored (normalised) vectors of these passages, in the given order."""
+        if not rowids:
+            return np.zeros((0, self.faiss.d), dtype=np.float32)
+        return self.faiss.reconstruct_batch(np.asarray(rowids, dtype=np.int64))
+
     def close(self) -> None:
         self.conn.close()

@@ -12,5 +12,5 @@ if .venv/bin/citewise eval --help 2>/dev/null | grep -q answers; then
     .venv/bin/citewise eval answers --questions evals/data/questions.jsonl --index "$index" --out artifacts/eval
     .venv/bin/citewise eval selftest --index "$index"
 fi
-# The test suite runs last so its summary closes the log. CITEWISE_TEST_DEMO_INDEX lets tests reuse the index above.
-CITEWISE_TEST_DEMO_INDEX="$PWD/$index" .venv/bin/pytest -m "${CITEWISE_TEST_MARKERS:-not slow}" -q
+# The test suite runs last so its summary closes the log; PYTEST_MARKERS="" also runs the slow benchmarks.
+.venv/bin/pytest -m "${PYTEST_MARKERS-not slow}" -q
