@@ -1,0 +1,48 @@
+"""The request dependencies, declared once: the service state, the live index, the settings, the API key check."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from citewise.settings import Settings
+from server.state import LoadedIndex, ServiceState
+
+
+async def _service(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[ServiceState, Depends(_service)]
+
+
+async def _settings(service: ServiceDep) -> Settings:
+    return service.settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+async def _loaded(service: ServiceDep) -> LoadedIndex:
+    # Read the reference once: the whole request then uses one generation, even if a reload swaps it meanwhile.
+    loaded = service.current
+    if loaded is None:
+        reason = service.last_error or f"no index at {service.settings.index} yet (run `citewise ingest`)"
+        raise HTTPException(503, f"index not loaded: {reason}")
+    return loaded
+
+
+LoadedDep = Annotated[LoadedIndex, Depends(_loaded)]
+
+
+async def require_api_key(request: Request, settings: SettingsDep) -> None:
+    expected = settings.server.api_key
+    if not expected:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), expected.encode()):
+        raise HTTPException(401, "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                            headers={"WWW-Authenticate": "Bearer"})

@@ -1,0 +1,89 @@
+"""What the service holds loaded (index, retriever, engines) and the hot reload that swaps it for a newer index."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from answers.contract import AnswerEngine
+from citewise.errors import CitewiseError
+from citewise.settings import Settings
+from ingest.store import IndexLayout, IndexReader
+from retrieval.retriever import IndexRetriever
+
+log = logging.getLogger("citewise.server")
+
+ENGINE_NAMES = ("offline", "llm")
+
+
+@dataclass
+class LoadedIndex:
+    """One index generation with everything built on it. Never mutated after the swap except the engine cache."""
+
+    token: str
+    index: IndexReader
+    retriever: IndexRetriever
+    settings: Settings
+    embedder: Any
+    engine_error: str | None = None
+    _engines: dict[str, AnswerEngine] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def engine(self, name: str | None = None) -> AnswerEngine:
+        """The named engine, built on first use (the llm engine may need a network client nobody asked for)."""
+        name = name or self.settings.answer.engine
+        if name not in ENGINE_NAMES:
+            raise CitewiseError(f"unknown engine {name!r}; use one of {', '.join(ENGINE_NAMES)}")
+        with self._lock:
+            if name not in self._engines:
+                from answers.engines import build_engine
+
+                self._engines[name] = build_engine(self.settings, self.retriever, self.index, name=name,
+                                                   embedder=self.embedder)
+            return self._engines[name]
+
+
+class ServiceState:
+    """Holds the live LoadedIndex behind a single reference; a reload builds the next one aside, then swaps it."""
+
+    def __init__(self, settings: Settings, embedder: Any) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.layout = IndexLayout(Path(settings.index))
+        self.current: LoadedIndex | None = None
+        self.last_error: str | None = None
+        self._reload_lock = threading.Lock()
+
+    def load(self) -> LoadedIndex:
+        index = IndexReader(self.layout.root)
+        retriever = IndexRetriever(self.settings, index=index, embedder=self.embedder)
+        loaded = LoadedIndex(token=index.token, index=index, retriever=retriever, settings=self.settings,
+                             embedder=self.embedder)
+        try:
+            # Building the default engine here keeps its set-up cost (term statistics) off the first request.
+            loaded.engine()
+        except Exception as exc:  # search and sources still work; /v1/ask reports the error itself
+            loaded.engine_error = f"answer engine not built: {exc}"
+            log.warning(loaded.engine_error)
+        return loaded
+
+    def refresh(self) -> bool:
+        """Loads the published generation if it differs from the live one; True when a swap happened."""
+        with self._reload_lock:
+            token = self.layout.current_token()
+            if token is None or (self.current is not None and self.current.token == token):
+                return False
+            try:
+                loaded = self.load()
+            except Exception as exc:  # a half-readable index must not take the running service down
+                self.last_error = f"could not load index generation {token}: {exc}"
+                log.warning(self.last_error)
+                return False
+            # In-flight requests keep their reference to the old LoadedIndex; only new ones see this.
+            self.current = loaded
+            self.last_error = None
+            log.info("serving index generation %s (%d sources)", loaded.token, len(loaded.index.sources))
+            return True

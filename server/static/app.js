@@ -1,0 +1,274 @@
+// citewise chat page. Every piece of corpus or answer text reaches the page through textContent, never as HTML.
+import { $, KEY_STORE, errorMessage, headers, needKey, parseEvent } from "./api.js";
+import { el, renderMarkdown, withoutSourcesSection } from "./markdown.js";
+import { openPanel, workLine, yearText } from "./panel.js";
+
+const ENGINE_STORE = "citewise.engine";
+const MAX_HISTORY = 12;
+
+const history = [];
+let busy = false;
+
+// ---------- citations, references and the side panel ----------
+
+function citeButton(turn, n) {
+  const button = el("button", "cite", "[" + n + "]");
+  button.type = "button";
+  button.dataset.n = String(n);
+  button.setAttribute("aria-label", "Show quotation " + n + " in its source");
+  button.disabled = !turn.citations.has(n);
+  button.addEventListener("click", () => {
+    const citation = turn.citations.get(n);
+    if (citation) openPanel("Quotation [" + n + "]", citation.source, citation.start, citation.end, citation.page, button);
+  });
+  return button;
+}
+
+function enableCiteButtons(turn) {
+  for (const button of turn.body.querySelectorAll("button.cite")) {
+    button.disabled = !turn.citations.has(Number(button.dataset.n));
+  }
+}
+
+function referencesSection(answer) {
+  // One entry per source, in order of first citation, with a button for each quotation taken from it.
+  const section = el("section", "sources");
+  section.appendChild(el("h3", null, "Sources cited"));
+  const bySource = new Map();
+  for (const c of answer.citations) {
+    if (!bySource.has(c.source.id)) bySource.set(c.source.id, []);
+    bySource.get(c.source.id).push(c);
+  }
+  const list = el("ol");
+  for (const citations of bySource.values()) {
+    const source = citations[0].source;
+    const item = el("li", "source-ref");
+    item.appendChild(workLine(source, null));
+    const where = el("div", "where", source.file + " · ");
+    for (const c of citations) {
+      const number = el("button", "num", "[" + c.n + "]" + (c.page ? " p. " + c.page : ""));
+      number.type = "button";
+      number.setAttribute("aria-label", "Show quotation " + c.n + " in its source");
+      number.addEventListener("click", () => openPanel("Quotation [" + c.n + "]", c.source, c.start, c.end, c.page, number));
+      where.appendChild(number);
+    }
+    item.appendChild(where);
+    list.appendChild(item);
+  }
+  section.appendChild(list);
+  return section;
+}
+
+function nearestSection(answer) {
+  const section = el("section", "nearest");
+  section.appendChild(el("h3", null, "Nearest passages"));
+  const list = el("ol");
+  answer.nearest.forEach((p, i) => {
+    const item = el("li", "ref");
+    const show = el("button", "num", String(i + 1));
+    show.type = "button";
+    show.setAttribute("aria-label", "Show this passage in its source");
+    show.addEventListener("click", () => openPanel("Nearest passage", p.source, p.start, p.end, p.page, show));
+    const text = el("div");
+    const snippet = p.text.replace(/\s+/g, " ").trim();
+    text.appendChild(el("span", "snippet", snippet.length > 320 ? snippet.slice(0, 320) + "…" : snippet));
+    text.appendChild(workLine(p.source, p.page));
+    item.append(show, text);
+    list.appendChild(item);
+  });
+  section.appendChild(list);
+  return section;
+}
+
+// ---------- copy as plain text ----------
+
+function plainText(turn, answer) {
+  const prose = withoutSourcesSection(answer.answer)
+    .replace(/\*\*([^*]+)\*\*/g, "$1").replace(/\*([^*\n]+)\*/g, "$1").replace(/`([^`]+)`/g, "$1")
+    .replace(/^\s*>\s?/gm, "");
+  const lines = ["Q: " + turn.question, "", prose.trim()];
+  if (answer.citations.length) {
+    lines.push("", "Sources cited");
+    for (const c of answer.citations) {
+      const s = c.source;
+      lines.push("[" + c.n + "] " + (s.author || "Unknown author") + " (" + yearText(s) + "). " + (s.title || s.file)
+        + (c.page ? ", p. " + c.page : "") + ". " + s.file + ", characters " + c.start + "–" + c.end + ".");
+    }
+  }
+  if (answer.refused && answer.nearest.length) {
+    lines.push("", "Nearest passages");
+    answer.nearest.forEach((p, i) => lines.push((i + 1) + ". " + p.source.author + " (" + yearText(p.source) + "). "
+      + p.source.title + ": " + p.text.replace(/\s+/g, " ").trim()));
+  }
+  return lines.join("\n");
+}
+
+async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  const area = el("textarea");
+  area.value = text;
+  document.body.appendChild(area);
+  area.select();
+  document.execCommand("copy");
+  area.remove();
+}
+
+// ---------- a turn: question, streamed answer, references ----------
+
+function newTurn(question) {
+  $("welcome")?.remove();
+  const article = el("article", "turn");
+  article.appendChild(el("p", "question", question));
+  const box = el("div", "answer streaming");
+  const body = el("div", "answer-body");
+  box.appendChild(body);
+  article.appendChild(box);
+  $("conversation").appendChild(article);
+  article.scrollIntoView({ block: "start", behavior: "smooth" });
+  return { question, article, box, body, text: "", citations: new Map() };
+}
+
+function finishTurn(turn, answer) {
+  turn.box.classList.remove("streaming");
+  turn.citations = new Map(answer.citations.map((c) => [c.n, c]));
+  turn.box.classList.toggle("refused", answer.refused);
+  if (answer.refused) turn.box.insertBefore(el("span", "refusal-label", "No supported answer"), turn.body);
+  renderMarkdown(turn.body, withoutSourcesSection(answer.answer), (n) => citeButton(turn, n));
+  if (answer.citations.length) turn.box.appendChild(referencesSection(answer));
+  if (answer.nearest.length && (answer.refused || !answer.citations.length)) turn.box.appendChild(nearestSection(answer));
+  const actions = el("div", "actions");
+  const copy = el("button", "quiet copy", "Copy");
+  copy.type = "button";
+  copy.addEventListener("click", async () => {
+    try {
+      await copyText(plainText(turn, answer));
+      copy.textContent = "Copied";
+    } catch (_) {
+      copy.textContent = "Copy failed";
+    }
+    setTimeout(() => { copy.textContent = "Copy"; }, 1600);
+  });
+  actions.appendChild(copy);
+  turn.box.appendChild(actions);
+  turn.article.dataset.done = "true";
+}
+
+function failTurn(turn, message) {
+  turn.box.classList.remove("streaming");
+  turn.box.replaceChildren(el("p", "error", message));
+  turn.article.dataset.done = "error";
+}
+
+async function ask(question) {
+  const turn = newTurn(question);
+  const payload = { question, history: history.slice(-MAX_HISTORY), stream: true };
+  const engine = $("engine").value;
+  if (engine) payload.engine = engine;
+  let response;
+  try {
+    response = await fetch("/v1/ask", { method: "POST", headers: headers(true), body: JSON.stringify(payload) });
+  } catch (err) {
+    failTurn(turn, "Could not reach the server: " + err.message);
+    return;
+  }
+  if (!response.ok) {
+    let message = await errorMessage(response);
+    if (response.status === 401) message = needKey(message);
+    failTurn(turn, message);
+    return;
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let answer = null;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const { event, data } = parseEvent(buffer.slice(0, cut));
+      buffer = buffer.slice(cut + 2);
+      if (event === "text") {
+        turn.text += data.text;
+        renderMarkdown(turn.body, turn.text, (n) => citeButton(turn, n));
+      } else if (event === "citation") {
+        turn.citations.set(data.n, data);
+        enableCiteButtons(turn);
+      } else if (event === "done") {
+        answer = data;
+      } else if (event === "error") {
+        failTurn(turn, data.message);
+        return;
+      }
+    }
+  }
+  if (!answer) {
+    failTurn(turn, "The answer stream ended early; please ask again.");
+    return;
+  }
+  finishTurn(turn, answer);
+  history.push({ role: "user", content: question }, { role: "assistant", content: answer.answer });
+}
+
+async function showStatus() {
+  try {
+    const response = await fetch("/readyz");
+    const body = await response.json();
+    $("index-status").textContent = response.ok
+      ? body.sources + " sources · " + body.passages.toLocaleString() + " passages"
+      : "index not loaded";
+  } catch (_) {
+    $("index-status").textContent = "server unreachable";
+  }
+}
+
+function init() {
+  const keyInput = $("api-key");
+  keyInput.value = localStorage.getItem(KEY_STORE) || "";
+  keyInput.addEventListener("change", () => {
+    const key = keyInput.value.trim();
+    if (key) localStorage.setItem(KEY_STORE, key);
+    else localStorage.removeItem(KEY_STORE);
+  });
+  const engine = $("engine");
+  engine.value = localStorage.getItem(ENGINE_STORE) || "";
+  engine.addEventListener("change", () => localStorage.setItem(ENGINE_STORE, engine.value));
+  $("panel-close").addEventListener("click", () => { $("panel").hidden = true; });
+  $("new-conversation").addEventListener("click", () => {
+    history.length = 0;
+    document.querySelectorAll(".turn").forEach((t) => t.remove());
+    $("panel").hidden = true;
+    $("question").focus();
+  });
+  const form = $("ask-form");
+  const input = $("question");
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const question = input.value.trim();
+    if (!question || busy) return;
+    busy = true;
+    $("ask-button").disabled = true;
+    input.value = "";
+    try {
+      await ask(question);
+    } finally {
+      busy = false;
+      $("ask-button").disabled = false;
+      input.focus();
+    }
+  });
+  showStatus();
+  input.focus();
+}
+
+document.addEventListener("DOMContentLoaded", init);

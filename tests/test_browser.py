@@ -1,0 +1,129 @@
+"""The chat page in a real headless Chromium (Debian's), driven by Playwright, against a real `citewise serve`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from citewise.settings import Settings
+from ingest.pipeline import Ingestor
+from tests.server_process import REPO, ServerProcess
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+QUESTION = "What are the effects of MDMA on serotonin?"
+HOSTILE = """# Harbour lantern notes
+
+The keeper wrote that the harbour lantern <script>window.__pwned=1</script> burned with a green flame on winter nights.
+He added that <img src=x onerror="window.__pwned=2"> sailors trusted the green lantern flame more than any chart.
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium): apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def folded(text: str) -> str:
+    return " ".join(text.split())
+
+
+def done_answer(sse_body: str) -> dict:
+    for block in sse_body.split("\n\n"):
+        if block.startswith("event: done"):
+            return json.loads("\n".join(line[6:] for line in block.splitlines() if line.startswith("data: ")))
+    raise AssertionError("no done event in the stream")
+
+
+def ask(page, question: str) -> dict:
+    page.fill("#question", question)
+    with page.expect_response("**/v1/ask") as info:
+        page.click("#ask-button")
+    response = info.value
+    assert response.headers["content-type"].startswith("text/event-stream")
+    page.wait_for_selector("article.turn[data-done]", timeout=120_000)
+    return done_answer(response.text())
+
+
+def test_ask_stream_cite_and_read_in_context(browser, slice_settings: Settings, tmp_path: Path) -> None:
+    with ServerProcess(slice_settings.index, log_dir=tmp_path) as server:
+        context = browser.new_context(viewport={"width": 1360, "height": 1000})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server.url + "/")
+        page.wait_for_function("document.getElementById('index-status').textContent.includes('sources')")
+        answer = ask(page, QUESTION)
+        assert page.get_attribute("article.turn", "data-done") == "true", page.inner_text("article.turn")
+        assert not answer["refused"] and answer["citations"]
+        body = page.inner_text(".answer-body")
+        first = answer["citations"][0]
+        assert folded(first["quote"]) in folded(body)
+        assert page.locator(".answer-body .quote").count() >= 1
+        assert page.locator(".sources .num").count() == len(answer["citations"])
+        assert page.locator(".sources .source-ref").count() == len({c["source"]["id"] for c in answer["citations"]})
+
+        page.click(".answer-body button.cite[data-n='1']")
+        page.wait_for_selector("#panel mark")
+        assert folded(page.inner_text("#panel mark")) == folded(first["quote"])
+        meta = page.inner_text("#panel-meta")
+        assert str(first["source"]["year"]) in meta and first["source"]["file"] in meta
+        assert page.inner_text("#panel-title") == first["source"]["title"]
+        assert folded(page.inner_text("#panel-passage")) != folded(first["quote"]), "context around the quote"
+        page.evaluate("document.getElementById('conversation').scrollTop = 0")
+        artifacts = REPO / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "chat.png"))
+
+        # A follow-up goes out with the first turn as history.
+        with page.expect_request("**/v1/ask") as sent:
+            page.fill("#question", "What about its risks?")
+            page.click("#ask-button")
+        assert [m["role"] for m in sent.value.post_data_json["history"]] == ["user", "assistant"]
+        page.wait_for_selector("article.turn:nth-of-type(2)[data-done]", timeout=120_000)
+        assert page.locator("article.turn").count() == 2
+
+        page.locator("article.turn").first.locator("button.copy").click()
+        page.wait_for_function("document.querySelector('button.copy').textContent === 'Copied'")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied.startswith(f"Q: {QUESTION}") and "Sources cited" in copied
+        assert f"[1] {first['source']['author']} ({first['source']['year']})" in copied
+        assert folded(first["quote"]) in folded(copied)
+        assert not errors, errors
+        context.close()
+
+
+def test_corpus_markup_is_shown_as_text(browser, embedder, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "harbour-notes.md").write_text(HOSTILE, encoding="utf-8")
+    shutil.copy(REPO / "corpus" / "wikipedia-2025-mdma.md", corpus / "wikipedia-2025-mdma.md")
+    settings = Settings(index=tmp_path / "index")
+    Ingestor(settings, embedder=embedder, progress=False).run([corpus])
+    with ServerProcess(settings.index, log_dir=tmp_path) as server:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        answer = ask(page, "What colour was the flame of the harbour lantern on winter nights?")
+        opener = ".answer-body button.cite" if answer["citations"] else ".nearest .num"
+        page.click(opener)
+        page.wait_for_selector("#panel mark")
+        shown = page.inner_text("#panel-passage") + page.inner_text("#conversation")
+        assert "<script>window.__pwned=1</script>" in shown
+        assert '<img src=x onerror="window.__pwned=2">' in shown
+        assert page.evaluate("window.__pwned") is None
+        assert page.locator("#conversation script, #panel script, #conversation img, #panel img").count() == 0
+        page.close()
