@@ -1,0 +1,148 @@
+"""`citewise bench cold`: process start to first answer, process start to /readyz, and where the time goes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bench.common import load_questions, machine
+from bench.server_process import CLI, ServerProcess, child_env
+from citewise.errors import CitewiseError
+
+# Each stage runs in a fresh interpreter, in start-up order, timed by the delta since the previous stage;
+# an import therefore counts only what earlier stages had not already imported.
+_STAGES_SCRIPT = r"""
+import json, sys, time
+from pathlib import Path
+marks = {}
+last = time.perf_counter()
+def mark(name):
+    global last
+    now = time.perf_counter(); marks[name] = round((now - last) * 1000, 1); last = now
+import citewise.cli; mark("import citewise.cli (typer, settings, commands)")
+import numpy; mark("import numpy")
+import torch; mark("import torch")
+import transformers; mark("import transformers")
+import sentence_transformers; mark("import sentence_transformers")
+import faiss; mark("import faiss")
+from citewise.settings import load_settings
+from ingest.embedder import load_embedder
+from ingest.store import IndexReader
+settings = load_settings(index=Path(sys.argv[1]))
+embedder = load_embedder(settings.embedding); mark("load model (bundled MiniLM)")
+embedder.embed(["first query"]); mark("first embed")
+reader = IndexReader(settings.index); mark("open index (sqlite + faiss file)")
+try:
+    import server.app
+except ImportError:
+    pass
+mark("import server.app (fastapi, uvicorn)")
+print(json.dumps(marks))
+"""
+
+# The same start-up with the onnx-int8 embedder, which imports neither torch nor sentence-transformers.
+_ONNX_STAGES_SCRIPT = r"""
+import json, sys, time
+from pathlib import Path
+marks = {}
+last = time.perf_counter()
+def mark(name):
+    global last
+    now = time.perf_counter(); marks[name] = round((now - last) * 1000, 1); last = now
+import citewise.cli; mark("import citewise.cli (typer, settings, commands)")
+import numpy, faiss; mark("import numpy, faiss")
+import onnxruntime, tokenizers; mark("import onnxruntime, tokenizers")
+from citewise.settings import load_settings
+from ingest.embedder import OnnxInt8Embedder
+from ingest.store import IndexReader
+settings = load_settings(index=Path(sys.argv[1]))
+embedder = OnnxInt8Embedder(settings.embedding.model_copy(update={"variant": "onnx-int8"}))
+mark("load model (onnx int8 session)")
+embedder.embed(["first query"]); mark("first embed")
+reader = IndexReader(settings.index); mark("open index (sqlite + faiss file)")
+marks["torch imported"] = float("torch" in sys.modules)
+print(json.dumps(marks))
+"""
+
+
+@dataclass
+class ColdBench:
+    index: str
+    python_start_ms: float
+    ask_to_exit_ms: float | None
+    ask_status: int | None
+    serve_to_ready_ms: float | None
+    stages_ms: dict[str, float] = field(default_factory=dict)
+    onnx_stages_ms: dict[str, float] = field(default_factory=dict)
+    top_imports_ms: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    machine: dict[str, object] = field(default_factory=dict)
+
+
+def _time_process(argv: list[str], env: dict[str, str] | None = None, timeout_s: float = 300.0
+                  ) -> tuple[float, int, str]:
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+    return (time.perf_counter() - started) * 1000, done.returncode, done.stderr
+
+
+def top_imports(modules: list[str], count: int = 12) -> dict[str, float]:
+    """Top-level imports by cumulative time (ms), from `python -X importtime`."""
+    code = "; ".join(f"import {m}" for m in modules)
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                          timeout=300, stdin=subprocess.DEVNULL)
+    totals: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        _, cumulative, name = line.split("|", 2)
+        if name.startswith("  ") or not cumulative.strip().isdigit():
+            continue  # nested imports are inside their parent's cumulative time
+        totals[name.strip()] = totals.get(name.strip(), 0.0) + int(cumulative) / 1000
+    ranked = sorted(totals.items(), key=lambda item: -item[1])[:count]
+    return {name: round(ms, 1) for name, ms in ranked}
+
+
+def bench_cold(index: Path, question: str | None = None, serve: bool = True) -> ColdBench:
+    if not index.exists():
+        raise CitewiseError(f"no index at {index}: run `citewise ingest` first (or pass --index DIR)")
+    question = question or load_questions(1)[0]
+    python_ms, _, _ = _time_process([sys.executable, "-c", "pass"])
+    ask_ms, ask_status, ask_err = _time_process([*CLI, "ask", question], env=child_env(index))
+    result = ColdBench(index=str(index), python_start_ms=round(python_ms, 1), ask_to_exit_ms=round(ask_ms, 1),
+                       ask_status=ask_status, serve_to_ready_ms=None)
+    if ask_status != 0:
+        result.ask_to_exit_ms = None
+        result.notes.append(f"`citewise ask` exited {ask_status}: {' '.join(ask_err.split())[-300:]}")
+    if serve:
+        try:
+            with ServerProcess(index) as server:
+                result.serve_to_ready_ms = round((server.seconds_to_ready or 0.0) * 1000, 1)
+        except CitewiseError as exc:
+            result.notes.append(str(exc))
+    stages = subprocess.run([sys.executable, "-c", _STAGES_SCRIPT, str(index)], capture_output=True, text=True,
+                            timeout=300, stdin=subprocess.DEVNULL)
+    if stages.returncode == 0:
+        result.stages_ms = json.loads(stages.stdout.strip().splitlines()[-1])
+    else:
+        result.notes.append(f"stage timing failed: {' '.join(stages.stderr.split())[-300:]}")
+    if importlib.util.find_spec("onnxruntime") is not None:
+        onnx = subprocess.run([sys.executable, "-c", _ONNX_STAGES_SCRIPT, str(index)], capture_output=True,
+                              text=True, timeout=300, stdin=subprocess.DEVNULL)
+        if onnx.returncode == 0:
+            result.onnx_stages_ms = json.loads(onnx.stdout.strip().splitlines()[-1])
+        else:
+            result.notes.append(f"onnx stage timing failed: {' '.join(onnx.stderr.split())[-300:]}")
+    result.top_imports_ms = top_imports(["citewise.cli", "ingest.embedder", "sentence_transformers", "faiss",
+                                         "retrieval.retriever"])
+    result.machine = machine()
+    return result
+
+
+def as_dict(result: ColdBench) -> dict[str, object]:
+    return asdict(result)

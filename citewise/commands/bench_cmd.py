@@ -1,0 +1,151 @@
+"""`citewise bench ...`: benchmarks that print numbers (text or --json); they never pass or fail."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from citewise.commands.common import IndexOption, JsonOption
+from citewise.errors import CitewiseError
+from citewise.settings import load_settings
+
+bench_app = typer.Typer(help="Measure speed: ingest, query, scale, cold start, and a peer pipeline.",
+                        no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    bench_app.command("ingest")(ingest)
+    bench_app.command("query")(query)
+    bench_app.command("scale")(scale)
+    bench_app.command("cold")(cold)
+    bench_app.command("peer")(peer)
+    bench_app.command("variants")(variants)
+    app.add_typer(bench_app, name="bench")
+
+
+def _print(result: dict[str, object], json_out: bool) -> None:
+    if json_out:
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    for key, value in result.items():
+        if isinstance(value, dict):
+            typer.echo(f"{key}:")
+            for sub, sub_value in value.items():
+                typer.echo(f"  {sub}: {sub_value}")
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            typer.echo(f"{key}:")
+            for row in value:
+                typer.echo("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
+        else:
+            typer.echo(f"{key}: {value}")
+
+
+def ingest(
+    files: Annotated[int | None, typer.Option("--files", min=1, help="whole corpus files to ingest")] = None,
+    passages: Annotated[int | None, typer.Option("--passages", min=1,
+                                                 help="about this many passages [default: 600]")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Pipeline passages/s against the bare model's passages/s on the same passages (and their ratio)."""
+    from bench.ingest_bench import as_dict, bench_ingest
+
+    if files is not None and passages is not None:
+        raise CitewiseError("give --files or --passages, not both")
+    result = bench_ingest(load_settings(), files=files, passages=None if files else (passages or 600))
+    _print(as_dict(result), json_out)
+
+
+def query(
+    index: IndexOption = None,
+    clients: Annotated[int, typer.Option("--clients", min=1, max=32, help="concurrent HTTP clients")] = 4,
+    requests: Annotated[int, typer.Option("--requests", min=1, max=10_000, help="requests per measurement")] = 40,
+    no_http: Annotated[bool, typer.Option("--no-http", help="retrieval only; do not start the service")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """p50/p95 of retrieval in process and of offline answers over HTTP on loopback (sequential, concurrent)."""
+    from bench.query_bench import as_dict, bench_query
+
+    result = bench_query(load_settings(index=index), clients=clients, requests=requests, http=not no_http)
+    _print(as_dict(result), json_out)
+
+
+def scale(
+    sizes: Annotated[str, typer.Option("--sizes", help="comma-separated passage counts")] = "100000,1000000",
+    queries: Annotated[int, typer.Option("--queries", min=1, max=10_000, help="queries per size")] = 200,
+    ef_sweep: Annotated[str, typer.Option("--ef-sweep", help="HNSW efSearch values to try (comma-separated)")
+                        ] = "16,32,64,128,256",
+    hnsw_m: Annotated[int | None, typer.Option("--hnsw-m", min=4, max=128,
+                                               help="force HNSW with this M instead of the automatic choice")
+                      ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Build time, bytes/passage, p50 and recall@10 of the automatically chosen FAISS index on synthetic data."""
+    from bench.scale_bench import as_dict, bench_scale_point
+
+    try:
+        counts = [int(s) for s in sizes.split(",") if s.strip()]
+        efs = tuple(int(s) for s in ef_sweep.split(",") if s.strip())
+    except ValueError as exc:
+        raise CitewiseError(f"--sizes and --ef-sweep take comma-separated integers: {exc}") from exc
+    if not counts or min(counts) < 1 or (efs and min(efs) < 1):
+        raise CitewiseError("--sizes and --ef-sweep take positive integers")
+    settings = load_settings()
+    points = []
+    for n in counts:
+        point = as_dict(bench_scale_point(n, settings.ingest.exact_index_limit, queries=queries, ef_sweep=efs,
+                                          hnsw_m=hnsw_m))
+        points.append(point)
+        if not json_out:
+            _print(point, False)
+            typer.echo("")
+    if json_out:
+        typer.echo(json.dumps(points, indent=2))
+
+
+def cold(
+    index: IndexOption = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="skip the time to /readyz")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Process start to first answer (`citewise ask`) and to /readyz (`citewise serve`), and where it goes."""
+    from bench.cold_bench import as_dict, bench_cold
+
+    result = bench_cold(load_settings(index=index).index, serve=not no_serve)
+    _print(as_dict(result), json_out)
+
+
+def peer(
+    scifact_docs: Annotated[int | None, typer.Option(
+        "--scifact-docs", min=1, help="SciFact corpus subset: the test queries' relevant docs plus distractors "
+        "up to this many [default: all]")] = None,
+    scifact_queries: Annotated[int | None, typer.Option("--scifact-queries", min=1,
+                                                        help="SciFact test queries to use [default: all]")] = None,
+    passages: Annotated[int, typer.Option("--passages", min=1, help="demo-corpus slice size")] = 300,
+    questions: Annotated[int | None, typer.Option("--questions", min=1,
+                                                  help="dev questions timed on the slice [default: all]")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The same corpus slice and queries through LlamaIndex (FAISS, same MiniLM) beside citewise."""
+    from bench.peer_bench import as_dict, bench_peer
+
+    result = bench_peer(load_settings(), passages=passages, scifact_docs=scifact_docs,
+                        scifact_queries=scifact_queries, questions_limit=questions)
+    _print(as_dict(result), json_out)
+
+
+def variants(
+    passages: Annotated[int, typer.Option("--passages", min=8, help="demo-corpus passages timed")] = 400,
+    scifact_docs: Annotated[int | None, typer.Option(
+        "--scifact-docs", min=1, help="SciFact abstracts: all judged ones plus distractors up to this many")] = 1500,
+    scifact_queries: Annotated[int | None, typer.Option("--scifact-queries", min=1,
+                                                        help="SciFact test queries [default: all]")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Embedding variants (fp32, bf16, onnxruntime int8): passages/s, cosine to fp32, SciFact nDCG@10."""
+    from bench.variants_bench import as_dict, bench_variants
+
+    result = bench_variants(load_settings(), passages=passages, scifact_docs=scifact_docs,
+                            scifact_queries=scifact_queries)
+    _print(as_dict(result), json_out)
