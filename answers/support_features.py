@@ -1,0 +1,174 @@
+"""Features of a (claim, evidence) pair for the support scorer: meaning, word, name and number overlap, negation."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from answers.normalize import normalize
+from ingest.sentences import sentence_spans, unwrap
+
+FEATURES = (
+    "cos_evidence",  # cosine of claim and the mean of the candidate sentences' vectors
+    "cos_best_sentence",  # cosine of claim and its nearest candidate sentence
+    "word_coverage",  # share of the claim's content words found in the evidence
+    "best_sentence_coverage",  # the same, against the evidence window that covers most of them
+    "bigram_coverage",  # share of the claim's word pairs found in the evidence
+    "longest_run",  # longest run of claim words found verbatim in the evidence, as a share of the claim
+    "name_coverage",  # share of the claim's capitalised words found in the evidence (1 if it has none)
+    "number_coverage",  # share of the claim's numbers found in the evidence (1 if it has none)
+    "number_missing",  # 1 if the claim has a number the evidence lacks
+    "negation_mismatch",  # negation words in the claim vs in its nearest sentence, one side only
+    "log_claim_words",
+    "log_evidence_words",
+)
+MAX_SENTENCES = 80
+# Only the sentences sharing most words with the claim are embedded: embedding every sentence cost ten times more
+# on this CPU and the claim's nearest sentence is almost always among these.
+CANDIDATE_SENTENCES = 4
+
+_CITATION_MARK = re.compile(r"\[\d+(?:[,\s]*\d+)*\]")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NEGATIONS = frozenset({"not", "no", "never", "none", "nor", "neither", "without", "cannot", "nothing", "nobody",
+                        "n't", "unlikely", "fail", "fails", "failed", "lack", "lacks"})
+_STOPWORDS = frozenset({
+    "a", "an", "the", "and", "or", "but", "if", "of", "in", "on", "at", "to", "for", "from", "by", "with", "as",
+    "is", "was", "were", "be", "been", "being", "are", "am", "it", "its", "this", "that", "these", "those", "he",
+    "she", "they", "we", "you", "i", "his", "her", "their", "our", "your", "him", "them", "us", "me", "my", "so",
+    "than", "then", "there", "which", "who", "whom", "what", "when", "where", "how", "why", "can", "could", "do",
+    "does", "did", "has", "have", "had", "will", "would", "shall", "should", "may", "might", "must", "also",
+    "such", "into", "about", "over", "under", "between", "through", "other", "some", "any", "all", "each", "more",
+    "most", "very", "just", "only", "both", "either", "one", "while", "because", "however", "including",
+})
+
+
+def clean_claim(claim: str) -> str:
+    """A claim without citation markers like [1] or [2, 3], whose numbers are not the claim's."""
+    return _CITATION_MARK.sub(" ", claim)
+
+
+def stem(word: str) -> str:
+    """A crude suffix-stripping stem: enough to match "rituals" with "ritual" and "called" with "call"."""
+    word = word.casefold().replace("’", "'")
+    for suffix in ("'s", "ies", "es", "s", "ed", "ing", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(normalize(text).text)
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised words not at a sentence start (names, places, titles), lower-cased."""
+    found: set[str] = set()
+    tokens = re.findall(r"\S+", text)
+    for i, token in enumerate(tokens):
+        word = token.strip("\"'“”‘’()[]{},.;:!?")
+        if not word[:1].isupper() or word.casefold() in _STOPWORDS:
+            continue
+        if i > 0 and not tokens[i - 1].endswith((".", "!", "?", ":")):
+            found.add(word.casefold())
+    return found
+
+
+def _negations(word_list: list[str]) -> int:
+    return sum(1 for w in word_list if w.casefold() in _NEGATIONS or w.casefold().endswith("n't"))
+
+
+@dataclass
+class PairText:
+    """One pair's texts, prepared once: the candidates are embedded together with every other pair's."""
+
+    claim: str
+    evidence: str
+    windows: list[str] = field(default_factory=list)  # single sentences and neighbouring pairs, for word overlap
+    candidates: list[str] = field(default_factory=list)  # the sentences to embed
+
+
+def prepare(claim: str, evidence: str) -> PairText:
+    claim = unwrap(clean_claim(claim))
+    evidence = unwrap(evidence)
+    sentences = [evidence[s:e] for s, e in sentence_spans(evidence)][:MAX_SENTENCES] or [evidence]
+    # Pairs of neighbouring sentences too: a claim often joins two of them.
+    windows = sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
+    content = {stem(w.casefold()) for w in words(claim) if w.casefold() not in _STOPWORDS}
+    overlap = [len(content & {stem(w.casefold()) for w in words(s)}) for s in sentences]
+    ranked = sorted(range(len(sentences)), key=lambda i: (-overlap[i], i))[:CANDIDATE_SENTENCES]
+    return PairText(claim, evidence, windows, [sentences[i] for i in sorted(ranked)])
+
+
+def _coverage(claim_stems: list[str], evidence_stems: set[str]) -> float:
+    return sum(1 for s in claim_stems if s in evidence_stems) / len(claim_stems) if claim_stems else 1.0
+
+
+def _longest_run(claim_words: list[str], evidence_words: list[str]) -> float:
+    if not claim_words:
+        return 0.0
+    positions: dict[str, list[int]] = {}
+    for j, w in enumerate(evidence_words):
+        positions.setdefault(w, []).append(j)
+    best, previous = 0, {}
+    for w in claim_words:
+        current = {j: previous.get(j - 1, 0) + 1 for j in positions.get(w, ())}
+        best = max(best, max(current.values(), default=0))
+        previous = current
+    return best / len(claim_words)
+
+
+def pair_features(pair: PairText, claim_vec: np.ndarray, candidate_vecs: np.ndarray) -> list[float]:
+    claim_words = [w.casefold() for w in words(pair.claim)]
+    evidence_words = [w.casefold() for w in words(pair.evidence)]
+    content = [stem(w) for w in claim_words if w not in _STOPWORDS]
+    evidence_stems = {stem(w) for w in evidence_words}
+    sims = candidate_vecs @ claim_vec
+    best = int(np.argmax(sims))
+    centroid = candidate_vecs.mean(0)
+    centroid /= np.linalg.norm(centroid) or 1.0
+    best_sentence_words = words(pair.candidates[best])
+    window_coverage = max(
+        (_coverage(content, {stem(w.casefold()) for w in words(window)}) for window in pair.windows), default=0.0
+    )
+    claim_bigrams = list(zip(claim_words, claim_words[1:], strict=False))
+    evidence_bigrams = set(zip(evidence_words, evidence_words[1:], strict=False))
+    bigram_coverage = (
+        sum(1 for b in claim_bigrams if b in evidence_bigrams) / len(claim_bigrams) if claim_bigrams else 0.0
+    )
+    claim_numbers, evidence_numbers = _numbers(pair.claim), _numbers(pair.evidence)
+    claim_names = _names(pair.claim)
+    evidence_lower = pair.evidence.casefold()
+    return [
+        float(centroid @ claim_vec),
+        float(sims[best]),
+        _coverage(content, evidence_stems),
+        window_coverage,
+        bigram_coverage,
+        _longest_run(claim_words, evidence_words),
+        sum(1 for n in claim_names if n in evidence_lower) / len(claim_names) if claim_names else 1.0,
+        len(claim_numbers & evidence_numbers) / len(claim_numbers) if claim_numbers else 1.0,
+        1.0 if claim_numbers - evidence_numbers else 0.0,
+        1.0 if (_negations(claim_words) > 0) != (_negations(best_sentence_words) > 0) else 0.0,
+        math.log1p(len(claim_words)),
+        math.log1p(len(evidence_words)),
+    ]
+
+
+def feature_matrix(pairs: list[tuple[str, str]], embed) -> np.ndarray:
+    """Features of every pair; `embed` maps a list of texts to L2-normalised vectors (one batched call)."""
+    prepared = [prepare(claim, evidence) for claim, evidence in pairs]
+    texts: dict[str, int] = {}
+    for p in prepared:
+        for text in (p.claim, *p.candidates):
+            texts.setdefault(text, len(texts))
+    vectors = np.asarray(embed(list(texts)), dtype=np.float64)
+    rows = [pair_features(p, vectors[texts[p.claim]], vectors[[texts[c] for c in p.candidates]]) for p in prepared]
+    return np.asarray(rows, dtype=np.float64).reshape(len(prepared), len(FEATURES))
