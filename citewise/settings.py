@@ -49,7 +49,7 @@ class RetrievalSettings(Section):
 class AnswerSettings(Section):
     engine: Literal["offline", "llm"] = "offline"
     max_quotes: int = Field(5, ge=1, le=20)
-    refusal_threshold: float = Field(0.40, description="offline engine refuses below this evidence score")
+    refusal_threshold: float = Field(0.36, description="offline engine refuses below this evidence score")
 
 
 class LLMSettings(Section):

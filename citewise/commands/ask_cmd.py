@@ -1,0 +1,45 @@
+"""`citewise ask`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from citewise.commands.common import IndexOption, JsonOption
+from citewise.settings import load_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ask")(ask)
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="the question to answer from the indexed sources")],
+    engine: Annotated[str | None, typer.Option(
+        "--engine", help="offline (no network) or llm (OPENAI_BASE_URL, OPENAI_API_KEY) [default: settings]",
+        show_default=False)] = None,
+    index: IndexOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Answer QUESTION with verified, cited quotations (or refuse, listing the nearest passages)."""
+    from answers.engines import build_engine
+    from citewise.errors import CitewiseError
+    from retrieval.retriever import IndexRetriever
+
+    if not question.strip():
+        raise CitewiseError("the question is empty")
+    settings = load_settings(index=index)
+    retriever = IndexRetriever(settings)
+    answer = build_engine(settings, retriever, retriever.index, name=engine, embedder=retriever.embedder).answer(
+        question)
+    if json_out:
+        typer.echo(answer.model_dump_json(indent=2))
+        return
+    typer.echo(answer.answer)
+    if answer.refused and answer.nearest:
+        typer.echo("")
+        for n, passage in enumerate(answer.nearest, start=1):
+            s = passage.source
+            typer.echo(f"[{n}] {s.author} ({s.year}), {s.title}  {s.file}:{passage.start}-{passage.end}")
+            typer.echo("    " + passage.text[:300])

@@ -1,0 +1,147 @@
+"""The offline engine on the real slice index: verified citations, refusals, follow-ups, streaming, `citewise ask`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from answers.contract import REFUSAL_TEXT, Answer, Message
+from answers.conversation import offline_standalone
+from answers.engines import build_engine
+from answers.render import display_author
+from citewise.errors import CitewiseError
+from ingest.sentences import unwrap
+from retrieval.retriever import IndexRetriever
+
+pytestmark = pytest.mark.integration
+CITEWISE = Path(sys.executable).with_name("citewise")
+
+
+def _run_citewise(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITEWISE_", "OPENAI_"))}
+    return subprocess.run([str(CITEWISE), *args], capture_output=True, text=True, env=env, timeout=timeout,
+                          check=False)
+
+
+@pytest.fixture(scope="module")
+def retriever(slice_settings, embedder) -> IndexRetriever:
+    return IndexRetriever(slice_settings, embedder=embedder)
+
+
+@pytest.fixture(scope="module")
+def engine(slice_settings, retriever, embedder):
+    return build_engine(slice_settings, retriever, retriever.index, name="offline", embedder=embedder)
+
+
+def _assert_citations_verbatim(answer: Answer, retriever: IndexRetriever) -> None:
+    for citation in answer.citations:
+        text = retriever.index.source_text(citation.source.id)
+        assert unwrap(text[citation.start:citation.end]) == citation.quote
+        passage = retriever.index.passage(citation.passage_id)
+        assert passage.start <= citation.start and citation.end <= passage.end
+        assert f"[{citation.n}]" in answer.answer
+        assert 0.0 <= citation.support <= 1.0
+
+
+def test_answerable_question_gets_verified_citations_and_sources(engine, retriever):
+    answer = engine.answer("What are the most serious short-term physical dangers of taking ecstasy?")
+    assert not answer.refused and answer.engine == "offline"
+    assert 1 <= len(answer.citations) <= engine.settings.answer.max_quotes
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    _assert_citations_verbatim(answer, retriever)
+    prose, _, sources = answer.answer.partition("**Sources cited**")
+    assert sources, "the answer ends with a Sources cited list"
+    for citation in answer.citations:
+        assert f"“{citation.quote}” [{citation.n}]" in prose
+        assert citation.source.file in sources and citation.source.author in sources
+        assert display_author(retriever.index.sources[citation.source.id]) in prose
+    assert any("wikipedia-2025-mdma" in c.source.file for c in answer.citations)
+
+
+def test_question_about_a_named_author_cites_that_author(engine, retriever):
+    answer = engine.answer("According to Dudley Wright, how long did the Greater Mysteries at Eleusis last?")
+    assert not answer.refused
+    _assert_citations_verbatim(answer, retriever)
+    assert answer.citations[0].source.file.startswith("wright-1919")
+    assert "Dudley Wright (1919)" in answer.answer
+
+
+@pytest.mark.parametrize("question", [
+    "Who won the 2014 FIFA World Cup final?",
+    "How do I configure nginx as a reverse proxy with HTTPS?",
+    "What does James Hillman mean by 'soul-making'?",
+])
+def test_question_the_sources_cannot_answer_is_refused(engine, question):
+    answer = engine.answer(question)
+    assert answer.refused
+    assert answer.answer == REFUSAL_TEXT
+    assert answer.citations == []
+    assert answer.nearest and all(n.text and n.source.file for n in answer.nearest)
+
+
+def test_follow_up_borrows_the_previous_question_names(engine, retriever):
+    history = [
+        Message(role="user", content="What does Alcoholics Anonymous require of someone who wants to join?"),
+        Message(role="assistant", content="The foreword says: “The only requirement ...” [1]"),
+    ]
+    follow_up = "and does it cost anything?"
+    query = offline_standalone(follow_up, history)
+    assert follow_up in query and "Alcoholics Anonymous" in query
+    assert offline_standalone("What is MDMA?", history) == "What is MDMA?"  # a standalone question stays as it is
+    answer = engine.answer(follow_up, history)
+    assert answer.question == follow_up
+    assert not answer.refused
+    _assert_citations_verbatim(answer, retriever)
+    assert any(c.source.file.startswith("alcoholics-anonymous") for c in answer.citations)
+
+
+def test_follow_up_about_what_he_said_stays_with_his_works(engine, retriever):
+    history = [Message(role="user", content="According to Dudley Wright, how long did the Greater Mysteries last?")]
+    answer = engine.answer("And what did he say about the drink the initiates took after fasting?", history)
+    assert not answer.refused
+    _assert_citations_verbatim(answer, retriever)
+    assert {c.source.file for c in answer.citations} == {"wright-1919-eleusinian-mysteries-and-rites.txt"}
+
+
+def test_stream_emits_text_then_each_citation_then_the_answer(engine):
+    question = "What happened at the Lesser Mysteries at Agra?"
+    events = list(engine.stream(question))
+    assert events[-1].type == "done" and events[-1].answer is not None
+    final = events[-1].answer
+    assert "".join(e.text for e in events if e.type == "text") == final.answer
+    streamed = [e.citation for e in events if e.type == "citation"]
+    assert streamed == final.citations
+    # A citation event never arrives before the text that carries its marker.
+    for i, event in enumerate(events):
+        if event.type == "citation":
+            shown = "".join(e.text for e in events[:i] if e.type == "text")
+            assert f"[{event.citation.n}]" in shown
+
+
+def test_unknown_engine_name_is_a_user_error(slice_settings, retriever, embedder):
+    with pytest.raises(CitewiseError, match="unknown answer engine"):
+        build_engine(slice_settings, retriever, retriever.index, name="oracle", embedder=embedder)
+
+
+def test_ask_command_prints_contract_json(slice_settings):
+    result = _run_citewise("ask", "What is the only requirement for membership of Alcoholics Anonymous?",
+                           "--json", "--index", str(slice_settings.index), timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"question", "answer", "refused", "engine", "citations", "nearest"}
+    answer = Answer.model_validate(data)
+    assert answer.engine == "offline" and not answer.refused and answer.citations
+    citation = data["citations"][0]
+    assert set(citation) == {"n", "quote", "passage_id", "start", "end", "page", "support", "source"}
+    assert set(citation["source"]) == {"id", "title", "author", "year", "file"}
+
+
+def test_ask_command_reports_a_missing_index_in_one_line(tmp_path):
+    result = _run_citewise("ask", "anything", "--index", str(tmp_path / "none"), timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.startswith("citewise: error:") and "Traceback" not in result.stderr
