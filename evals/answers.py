@@ -1,0 +1,127 @@
+"""Runs eval questions through the whole answer pipeline and records, per question, what the metrics need."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from answers.contract import Answer
+from answers.verifier import locate
+from citewise.errors import CitewiseError
+from citewise.settings import Settings
+from evals.faithfulness import AnswerScore, FaithfulnessChecker
+from evals.questions_retrieval import GoldSpan, gold_passage_metrics
+from ingest.store import IndexReader
+
+RETRIEVAL_KS = (5, 10)
+
+
+class GoldQuote(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    file: str
+    quote: str
+
+
+class EvalQuestion(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    question: str
+    answerable: bool
+    gold: list[GoldQuote] = []
+    kind: str | None = None
+
+
+@dataclass
+class QuestionRecord:
+    question: EvalQuestion
+    answer: Answer
+    score: AnswerScore
+    latency_s: float
+    gold: list[GoldSpan]
+    retrieval: dict[str, float] | None  # gold-passage recall@k, hit@k, mrr@10 (evals.questions_retrieval)
+    gold_problems: list[str] = field(default_factory=list)
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    """Questions from a JSON Lines file; a malformed line is an error naming the file and line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CitewiseError(f"cannot read questions file {path}: {exc.strerror or exc}") from exc
+    questions: list[EvalQuestion] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            questions.append(EvalQuestion.model_validate(json.loads(line)))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            reason = str(exc).splitlines()[0]
+            raise CitewiseError(f"{path}:{number}: not a question record ({reason})") from exc
+    if not questions:
+        raise CitewiseError(f"{path} holds no questions")
+    ids = [q.id for q in questions]
+    if len(set(ids)) != len(ids):
+        raise CitewiseError(f"{path}: question ids repeat")
+    return questions
+
+
+def locate_gold(question: EvalQuestion, index: IndexReader) -> tuple[list[GoldSpan], list[str]]:
+    """Each gold quote's offsets in its source's canonical text, and a note for each that cannot be placed."""
+    by_file = {source.file: source for source in index.sources.values()}
+    by_name = {Path(source.file).name: source for source in index.sources.values()}
+    spans: list[GoldSpan] = []
+    problems: list[str] = []
+    for gold in question.gold:
+        source = by_file.get(gold.file) or by_name.get(Path(gold.file).name)
+        if source is None:
+            problems.append(f"{question.id}: gold file {gold.file} is not in the index")
+            continue
+        found = locate(gold.quote, index.source_text(source.id))
+        if found is None:
+            problems.append(f"{question.id}: gold quote not found in {gold.file}: {gold.quote[:60]!r}")
+            continue
+        spans.append(GoldSpan(source.id, found[0], found[1]))
+    return spans, problems
+
+
+class AnswerRun:
+    """The pipeline under test (retriever, engine) plus the checker, loaded once for all questions."""
+
+    def __init__(self, settings: Settings, engine_name: str | None = None) -> None:
+        from answers.engines import build_engine
+        from answers.support import load_support_scorer
+        from retrieval.retriever import IndexRetriever
+
+        self.settings = settings
+        self.retriever = IndexRetriever(settings)
+        self.index: IndexReader = self.retriever.index
+        self.engine = build_engine(settings, self.retriever, self.index, name=engine_name,
+                                   embedder=self.retriever.embedder)
+        self.checker = FaithfulnessChecker(self.index, load_support_scorer(settings, embedder=self.retriever.embedder))
+
+    def run(self, questions: list[EvalQuestion],
+            progress: Callable[[QuestionRecord], None] | None = None) -> list[QuestionRecord]:
+        records = []
+        for question in questions:
+            record = self.run_one(question)
+            records.append(record)
+            if progress:
+                progress(record)
+        return records
+
+    def run_one(self, question: EvalQuestion) -> QuestionRecord:
+        gold, problems = locate_gold(question, self.index)
+        ranks = None
+        if gold:
+            hits = self.retriever.search(question.question, k=max(RETRIEVAL_KS))
+            ranks = gold_passage_metrics([hit.passage for hit in hits], gold, RETRIEVAL_KS)
+        began = time.perf_counter()
+        answer = self.engine.answer(question.question)
+        latency = time.perf_counter() - began
+        score = self.checker.score_answer(answer, gold if question.answerable else None)
+        return QuestionRecord(question, answer, score, latency, gold, ranks, problems)

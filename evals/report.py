@@ -1,0 +1,229 @@
+"""The answer-eval report: overall metrics from per-question records, the threshold/baseline gate, and
+report.json + report.md."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from citewise.errors import CitewiseError
+from evals.answers import RETRIEVAL_KS, QuestionRecord
+from evals.faithfulness import ratio
+
+THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    higher_is_better: bool
+    meaning: str
+    compare_to_baseline: bool = True  # timings vary with the machine; they get a threshold only
+
+
+METRICS = [
+    MetricSpec("quote_exactness", True, "share of quotes verified verbatim in the cited passage, offsets included"),
+    MetricSpec("attribution", True, "share of located quotes whose citation names the holding source's "
+               "author, year, title and file"),
+    MetricSpec("citation_recall", True, "ALCE: share of answer statements supported by their citations "
+               "(mean over answers)"),
+    MetricSpec("citation_precision", True, "ALCE: share of citations needed by the statement citing them "
+               "(mean over answers)"),
+    MetricSpec("evidence_hit", True, "share of answerable questions with a quote overlapping a gold quote"),
+    *[MetricSpec(f"retrieval_recall@{k}", True, f"share of gold quotes covered by a top-{k} passage (mean)")
+      for k in RETRIEVAL_KS],
+    MetricSpec(f"retrieval_mrr@{max(RETRIEVAL_KS)}", True, "mean reciprocal rank of the first gold passage"),
+    MetricSpec("refusal_rate", True, "share of unanswerable questions refused"),
+    MetricSpec("false_refusal_rate", False, "share of answerable questions refused"),
+    MetricSpec("latency_p50_s", False, "median seconds to answer", compare_to_baseline=False),
+    MetricSpec("latency_p95_s", False, "95th percentile seconds to answer", compare_to_baseline=False),
+]
+SPECS = {spec.name: spec for spec in METRICS}
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def summarize(records: list[QuestionRecord]) -> dict[str, float | None]:
+    """Overall metrics. Quote-level shares pool all citations; ALCE recall/precision average over answers."""
+    citations = [c for r in records for c in r.score.citations]
+    judged = [c.attributed for c in citations if c.attributed is not None]
+    answered = [r for r in records if not r.answer.refused]
+    answerable = [r for r in records if r.question.answerable]
+    unanswerable = [r for r in records if not r.question.answerable]
+    ranked = [r.retrieval for r in records if r.retrieval is not None]
+    latencies = sorted(r.latency_s for r in records)
+    metrics: dict[str, float | None] = {
+        "quote_exactness": ratio(sum(c.exact for c in citations), len(citations)),
+        "attribution": ratio(sum(judged), len(judged)),
+        "citation_recall": _mean([r.score.citation_recall for r in answered]),
+        "citation_precision": _mean([r.score.citation_precision for r in answered]),
+        "evidence_hit": _mean([float(r.score.evidence_hit) for r in answerable if r.score.evidence_hit is not None]),
+    }
+    for k in RETRIEVAL_KS:
+        metrics[f"retrieval_recall@{k}"] = _mean([rank[f"recall@{k}"] for rank in ranked])
+    metrics[f"retrieval_mrr@{max(RETRIEVAL_KS)}"] = _mean([rank[f"mrr@{max(RETRIEVAL_KS)}"] for rank in ranked])
+    metrics["refusal_rate"] = ratio(sum(r.answer.refused for r in unanswerable), len(unanswerable))
+    metrics["false_refusal_rate"] = ratio(sum(r.answer.refused for r in answerable), len(answerable))
+    metrics["latency_p50_s"] = _percentile(latencies, 0.50)
+    metrics["latency_p95_s"] = _percentile(latencies, 0.95)
+    return metrics
+
+
+def counts(records: list[QuestionRecord]) -> dict[str, int]:
+    return {
+        "questions": len(records),
+        "answerable": sum(r.question.answerable for r in records),
+        "unanswerable": sum(not r.question.answerable for r in records),
+        "refused": sum(r.answer.refused for r in records),
+        "citations": sum(len(r.score.citations) for r in records),
+        "statements": sum(len(r.score.statements) for r in records),
+        "gold_quotes_not_located": sum(len(r.gold_problems) for r in records),
+    }
+
+
+def load_thresholds(path: Path | None = None) -> dict[str, Any]:
+    path = Path(path or THRESHOLDS_FILE)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CitewiseError(f"cannot read thresholds file {path}: {exc}") from exc
+    unknown = set(data.get("metrics", {})) - set(SPECS)
+    if unknown:
+        raise CitewiseError(f"{path}: unknown metrics {', '.join(sorted(unknown))}")
+    return data
+
+
+def load_baseline(path: Path) -> dict[str, float | None]:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))["metrics"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise CitewiseError(f"cannot read baseline report {path}: {exc}") from exc
+
+
+def gate(metrics: dict[str, float | None], thresholds: dict[str, Any],
+         baseline: dict[str, float | None] | None = None) -> list[str]:
+    """One line per failing metric: under (over) its threshold, or worse than the baseline beyond tolerance."""
+    failures: list[str] = []
+    tolerance = float(thresholds.get("tolerance", 0.0))
+    for name, bound in thresholds.get("metrics", {}).items():
+        spec, value = SPECS[name], metrics.get(name)
+        if value is None:
+            failures.append(f"{name}: not measured (no data), threshold {bound}")
+            continue
+        if "min" in bound and value < bound["min"]:
+            failures.append(f"{name}: {value:.4f} below threshold {bound['min']}")
+        if "max" in bound and value > bound["max"]:
+            failures.append(f"{name}: {value:.4f} above threshold {bound['max']}")
+    for spec in METRICS:
+        old, value = (baseline or {}).get(spec.name), metrics.get(spec.name)
+        if not spec.compare_to_baseline or old is None or value is None:
+            continue
+        worse = old - value if spec.higher_is_better else value - old
+        if worse > tolerance + 1e-12:
+            failures.append(f"{spec.name}: {value:.4f} worse than baseline {old:.4f} beyond tolerance {tolerance}")
+    return failures
+
+
+def question_json(record: QuestionRecord) -> dict[str, Any]:
+    score = record.score
+    return {
+        "id": record.question.id, "kind": record.question.kind, "question": record.question.question,
+        "answerable": record.question.answerable, "refused": record.answer.refused,
+        "latency_s": round(record.latency_s, 4),
+        "quote_exactness": score.quote_exactness, "attribution": score.attribution,
+        "citation_recall": score.citation_recall, "citation_precision": score.citation_precision,
+        "evidence_hit": score.evidence_hit,
+        "retrieval": record.retrieval,
+        "checks": [{"n": c.n, "quote": c.quote, "status": c.status, "exact": c.exact, "attributed": c.attributed,
+                    "precise": c.precise, "problems": c.problems} for c in score.citations],
+        "statements": [{"text": s.text, "markers": s.markers, "support": round(s.support, 4),
+                        "supported": s.supported} for s in score.statements],
+        "gold_problems": record.gold_problems,
+        # The whole answer (less the refusal's nearest passages), so a report can be re-read or re-scored.
+        "answer": record.answer.model_dump(mode="json", exclude={"nearest"}),
+    }
+
+
+def build_report(records: list[QuestionRecord], *, engine: str, index: str, questions_file: str,
+                 support: dict[str, Any], thresholds: dict[str, Any],
+                 baseline: dict[str, float | None] | None = None) -> dict[str, Any]:
+    metrics = summarize(records)
+    return {
+        "engine": engine, "index": index, "questions_file": questions_file,
+        "counts": counts(records), "support_scorer": support,
+        "metrics": metrics, "thresholds": thresholds,
+        "failures": gate(metrics, thresholds, baseline),
+        "questions": [question_json(r) for r in records],
+    }
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    bounds = report["thresholds"].get("metrics", {})
+    failing = {line.split(":")[0] for line in report["failures"]}
+    lines = [
+        f"# Citation-faithfulness eval ({report['engine']} engine)", "",
+        f"Index `{report['index']}`, questions `{report['questions_file']}`: "
+        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report["counts"].items()) + ".", "",
+        f"Support judgements: {report['support_scorer'].get('description', 'support scorer')}.", "",
+        "| metric | value | gate | status | meaning |", "|---|---|---|---|---|",
+    ]
+    for spec in METRICS:
+        bound = bounds.get(spec.name, {})
+        gate_text = " ".join(f"{'≥' if key == 'min' else '≤'} {bound[key]}" for key in ("min", "max") if key in bound)
+        status = "FAIL" if spec.name in failing else ("ok" if bound else "")
+        lines.append(f"| {spec.name} | {_fmt(report['metrics'].get(spec.name))} | {gate_text or '-'} | {status} "
+                     f"| {spec.meaning} |")
+    lines += ["", f"Baseline tolerance: {report['thresholds'].get('tolerance', 0)}.", ""]
+    if report["failures"]:
+        lines += ["## Failures", "", *[f"- {line}" for line in report["failures"]], ""]
+    lines += ["## Per question", "",
+              "| id | kind | refused | quotes | exact | attributed | recall | precision | evidence hit "
+              "| r@5 | r@10 | RR | s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for q in report["questions"]:
+        r = q["retrieval"] or {}
+        lines.append("| " + " | ".join(_fmt(v) for v in (
+            q["id"], q["kind"], q["refused"], len(q["checks"]), q["quote_exactness"], q["attribution"],
+            q["citation_recall"], q["citation_precision"], q["evidence_hit"], r.get("recall@5"), r.get("recall@10"),
+            r.get(f"mrr@{max(RETRIEVAL_KS)}"), q["latency_s"])) + " |")
+    problems = [f"- {q['id']} [{c['n']}] {c['status']}: {'; '.join(c['problems'])}"
+                for q in report["questions"] for c in q["checks"] if c["problems"]]
+    problems += [f"- {p}" for q in report["questions"] for p in q["gold_problems"]]
+    if problems:
+        lines += ["", "## Problems found", "", *problems]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        json_path, md_path = out_dir / "report.json", out_dir / "report.md"
+        json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        md_path.write_text(render_markdown(report), encoding="utf-8")
+    except OSError as exc:
+        raise CitewiseError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from exc
+    return json_path, md_path
