@@ -8,9 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import swagger_ui_bundle
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -58,7 +60,8 @@ def create_app(settings: Settings, embedder=None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
 
-    app = FastAPI(title="citewise", version="0.1.0", lifespan=lifespan,
+    # FastAPI's own /docs pulls Swagger UI from a CDN; serve the copy bundled in swagger-ui-bundle instead.
+    app = FastAPI(title="citewise", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Answers built from verified, verbatim quotations of the indexed sources.")
     install_error_handlers(app)
     protected = [Depends(require_api_key)]
@@ -71,6 +74,14 @@ def create_app(settings: Settings, embedder=None) -> FastAPI:
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="citewise API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
     app.add_middleware(PagePolicyMiddleware)
     if settings.server.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.server.cors_origins),

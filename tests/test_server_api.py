@@ -62,6 +62,13 @@ def test_health_and_readiness(client: httpx.Client) -> None:
     assert client.get("/openapi.json").json()["paths"]["/v1/ask"]
 
 
+def test_api_docs_load_nothing_from_the_internet(client: httpx.Client) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "http://" not in docs.text and "https://" not in docs.text
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+
+
 def test_ask_returns_the_answer_contract_with_verifiable_quotes(client: httpx.Client) -> None:
     response = client.post("/v1/ask", json={"question": QUESTION})
     assert response.status_code == 200, response.text
