@@ -19,17 +19,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from citewise.commands import ingest_cmd
+    from citewise.commands import ask_cmd, bench_cmd, eval_cmd, ingest_cmd, search_cmd, serve_cmd
 
-    ingest_cmd.register(app)
-    # Later stages add their commands here; a missing module only means the stage is not built yet.
-    for name in ("search_cmd", "ask_cmd", "serve_cmd", "eval_cmd", "bench_cmd"):
-        try:
-            module = __import__(f"citewise.commands.{name}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"citewise.commands.{name}":
-                raise
-            continue
+    for module in (ingest_cmd, search_cmd, ask_cmd, serve_cmd, eval_cmd, bench_cmd):
         module.register(app)
 
 

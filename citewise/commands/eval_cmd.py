@@ -8,12 +8,8 @@ eval_app = typer.Typer(help="Measure retrieval and answer faithfulness.", no_arg
 
 
 def register(app: typer.Typer) -> None:
-    for name in ("eval_retrieval_cmd", "eval_answers_cmd", "eval_support_cmd"):
-        try:
-            module = __import__(f"citewise.commands.{name}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"citewise.commands.{name}":
-                raise
-            continue
+    from citewise.commands import eval_answers_cmd, eval_retrieval_cmd, eval_support_cmd
+
+    for module in (eval_retrieval_cmd, eval_answers_cmd, eval_support_cmd):
         module.register(eval_app)
     app.add_typer(eval_app, name="eval")
