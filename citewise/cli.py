@@ -46,9 +46,7 @@ def main() -> None:
         typer.echo("citewise: aborted", err=True)
         sys.exit(1)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):  # usage errors: click words them well
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # usage errors (typer's own click): well worded
             exc.show()
             sys.exit(exc.exit_code)
         if os.environ.get("CITEWISE_DEBUG"):
