@@ -66,7 +66,8 @@ def test_ask_stream_cite_and_read_in_context(browser, slice_settings: Settings, 
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(server.url + "/")
-        page.wait_for_function("document.getElementById('index-status').textContent.includes('sources')")
+        # Locator waits, not wait_for_function: polling a JS string needs eval, which the page's CSP forbids.
+        page.locator("#index-status", has_text="sources").wait_for()
         answer = ask(page, QUESTION)
         assert page.get_attribute("article.turn", "data-done") == "true", page.inner_text("article.turn")
         assert not answer["refused"] and answer["citations"]
@@ -98,7 +99,7 @@ def test_ask_stream_cite_and_read_in_context(browser, slice_settings: Settings, 
         assert page.locator("article.turn").count() == 2
 
         page.locator("article.turn").first.locator("button.copy").click()
-        page.wait_for_function("document.querySelector('button.copy').textContent === 'Copied'")
+        page.locator("button.copy", has_text="Copied").first.wait_for()
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied.startswith(f"Q: {QUESTION}") and "Sources cited" in copied
         assert f"[1] {first['source']['author']} ({first['source']['year']})" in copied
