@@ -16,6 +16,8 @@ from retrieval.types import Hit, Retriever, SearchFilters
 LEXICAL_WEIGHT = 0.5
 PASSAGE_WEIGHT = 0.25
 MIN_WORDS, MAX_WORDS = 6, 110
+SHORTLIST = 24
+SENTENCE_BATCH = 8
 # Overlapping passages look at text just outside their span so a sentence cut by the passage edge is dropped.
 _WINDOW = 600
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+[A-Z][\w'’\-]*)*")
@@ -93,24 +95,33 @@ def passage_vectors(index: IndexReader, passage_ids: list[str]) -> dict[str, np.
 
 
 def score_candidates(question: str, terms: QuestionTerms, hits: list[Hit], candidates: list[Candidate],
-                     embedder, index: IndexReader, gate_question: str | None = None) -> dict[str, float]:
-    """Fills each candidate's scores; returns the passages' cosines to `gate_question` (default: `question`),
-    by passage id, for the refusal gate."""
-    texts = [question] + ([gate_question] if gate_question else []) + [unwrap(c.text) for c in candidates]
-    vectors = embedder.embed(texts)
-    question_vector, gate_vector = vectors[0], vectors[1] if gate_question else vectors[0]
-    sentence_vectors = vectors[2:] if gate_question else vectors[1:]
+                     embedder, index: IndexReader, gate_question: str | None = None,
+                     embed_query=None, shortlist: int | None = None) -> tuple[dict[str, float], list[Candidate]]:
+    """Fills the scores of the `shortlist` candidates with the best lexical and passage evidence and returns
+    them, with the passages' cosines to `gate_question` (default: `question`) by passage id, for the refusal gate.
+    `embed_query` (e.g. the retriever's cached query embedding) embeds the question(s) when given."""
     stored = passage_vectors(index, [h.passage.id for h in hits]) if hits else {}
+    queries = [question] + ([gate_question] if gate_question else [])
+    query_vectors = [embed_query(q) for q in queries] if embed_query else list(embedder.embed(queries))
+    question_vector, gate_vector = query_vectors[0], query_vectors[-1]
     passage_cosines = {pid: float(v @ question_vector) for pid, v in stored.items()}
     meta_stems = {h.source.id: stems_of(f"{h.source.author} {h.source.title}") for h in hits}
-    for candidate, vector in zip(candidates, sentence_vectors, strict=True):
-        candidate.vector = vector
-        candidate.cosine = float(vector @ question_vector)
+    for candidate in candidates:
         candidate.passage_cosine = passage_cosines.get(candidate.hit.passage.id, 0.0)
         candidate.lexical = terms.coverage(stems_of(candidate.text) | meta_stems[candidate.source_id])
+    # Embedding a sentence costs ~10 ms on this CPU; the cheap parts of the score pick which ones are worth it.
+    # The sentence cosine would have to beat the rest by more than these parts differ, which it rarely does.
+    ranked = sorted(candidates, key=lambda c: -(PASSAGE_WEIGHT * c.passage_cosine + LEXICAL_WEIGHT * c.lexical))
+    kept = ranked[: shortlist or SHORTLIST]
+    # Small batches: a batch is padded to its longest sentence, and these run from 6 to 110 words.
+    sentence_vectors = embedder.embed([unwrap(c.text) for c in kept], batch_size=SENTENCE_BATCH) if kept else []
+    for candidate, vector in zip(kept, sentence_vectors, strict=True):
+        candidate.vector = vector
+        candidate.cosine = float(vector @ question_vector)
         candidate.score = (candidate.cosine + PASSAGE_WEIGHT * candidate.passage_cosine
                            + LEXICAL_WEIGHT * candidate.lexical)
-    return {pid: float(v @ gate_vector) for pid, v in stored.items()} if gate_question else passage_cosines
+    gate = {pid: float(v @ gate_vector) for pid, v in stored.items()} if gate_question else passage_cosines
+    return gate, kept
 
 
 def select_quotes(candidates: list[Candidate], limit: int, relative_floor: float = 0.25,

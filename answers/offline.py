@@ -15,6 +15,7 @@ from answers.verifier import QuoteStatus, QuoteVerifier
 from citewise.settings import Settings
 from ingest.sentences import unwrap
 from ingest.store import IndexReader
+from retrieval.retriever import single_threaded
 from retrieval.types import Hit, Retriever
 
 RETRIEVAL_K = 12
@@ -58,6 +59,12 @@ class OfflineEngine:
     def compose(self, question: str, history: list[Message] | None = None, note: str | None = None,
                 query: str | None = None) -> RenderedAnswer:
         """The whole answer; `query` overrides what is searched for (e.g. an LLM's standalone rewrite)."""
+        # Intra-op threads only spin against each other on small batches (see single_threaded).
+        with single_threaded():
+            return self._compose(question, history, note, query)
+
+    def _compose(self, question: str, history: list[Message] | None, note: str | None,
+                 query: str | None) -> RenderedAnswer:
         query = query or offline_standalone(question, history)
         personal = refers_to_a_person(question, history)
         hits = retrieve(self.retriever, self.index, query, max(RETRIEVAL_K, self.settings.retrieval.k),
@@ -69,13 +76,14 @@ class OfflineEngine:
         terms = QuestionTerms.of(focus, self.term_stats)
         candidates = candidate_sentences(hits, self.index)
         # The gate judges the standalone form: a bare "what did he say about X?" is far from any passage.
-        passage_cosines = score_candidates(focus, terms, hits, candidates, self.embedder, self.index,
-                                           gate_question=query if focus != query else None)
+        passage_cosines, candidates = score_candidates(
+            focus, terms, hits, candidates, self.embedder, self.index, gate_question=query if focus != query else None,
+            embed_query=getattr(self.retriever, "embed_query", None))
         strength = self.evidence_strength(query, terms, hits, passage_cosines)
         if strength.score < self.settings.answer.refusal_threshold:
             return refusal(question, self.name, hits, note)
         chosen = argument_order(select_quotes(candidates, self.settings.answer.max_quotes))
-        quotes = self._verified(chosen, hits)
+        quotes = self._verified(chosen, hits, candidates)
         if not quotes:
             return refusal(question, self.name, hits, note)
         return render_answer(question, quotes, self.name, note, nearest_passages(hits))
@@ -93,7 +101,7 @@ class OfflineEngine:
             return True
         return any(term_stems(name) <= stems for stems in self._metadata_stems)
 
-    def _verified(self, chosen: list[Candidate], hits: list[Hit]) -> list[VerifiedQuote]:
+    def _verified(self, chosen: list[Candidate], hits: list[Hit], embedded: list[Candidate]) -> list[VerifiedQuote]:
         """Every quote goes through the verifier, even though it was cut from the passage itself."""
         retrieved = [h.passage.id for h in hits]
         quotes: list[VerifiedQuote] = []
@@ -103,7 +111,9 @@ class OfflineEngine:
                 continue
             quotes.append(VerifiedQuote(unwrap(candidate.text), candidate.hit.source, candidate.hit.passage,
                                         match.start, match.end))
-        supports = self.scorer.scores([(q.quote, unwrap(q.passage.text)) for q in quotes]) if quotes else []
+        known = {unwrap(c.text): c.vector for c in embedded if c.vector is not None}
+        pairs = [(q.quote, unwrap(q.passage.text)) for q in quotes]
+        supports = self.scorer.scores(pairs, known_vectors=known) if quotes else []
         for quote, support in zip(quotes, supports, strict=True):
             quote.support = float(support)
         return quotes

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -86,10 +87,13 @@ class SupportScorer:
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         return _sigmoid(((x - self.mean) / self.scale) @ self.weights + self.bias)
 
-    def scores(self, pairs: list[tuple[str, str]]) -> list[float]:
+    def scores(self, pairs: list[tuple[str, str]],
+               known_vectors: Mapping[str, np.ndarray] | None = None) -> list[float]:
+        """`known_vectors`: this embedder's vectors of texts the caller has already embedded, by unwrapped text
+        (e.g. the quoted sentences); they are reused, not recomputed, so the scores are the same."""
         if not pairs:
             return []
-        x = feature_matrix(pairs, self._embed)
+        x = feature_matrix(pairs, self._embed, known_vectors)
         probabilities = self.probabilities(x)
         longest_run = x[:, FEATURES.index("longest_run")]
         out = []

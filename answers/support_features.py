@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -162,13 +163,17 @@ def pair_features(pair: PairText, claim_vec: np.ndarray, candidate_vecs: np.ndar
     ]
 
 
-def feature_matrix(pairs: list[tuple[str, str]], embed) -> np.ndarray:
-    """Features of every pair; `embed` maps a list of texts to L2-normalised vectors (one batched call)."""
+def feature_matrix(pairs: list[tuple[str, str]], embed, known: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    """Features of every pair; `embed` maps a list of texts to L2-normalised vectors (one batched call).
+    `known` holds vectors the caller already has, by (unwrapped) text: only the other texts are embedded."""
     prepared = [prepare(claim, evidence) for claim, evidence in pairs]
     texts: dict[str, int] = {}
     for p in prepared:
         for text in (p.claim, *p.candidates):
             texts.setdefault(text, len(texts))
-    vectors = np.asarray(embed(list(texts)), dtype=np.float64)
+    known = known or {}
+    missing = [text for text in texts if text not in known]
+    embedded = dict(zip(missing, np.asarray(embed(missing)), strict=True)) if missing else {}
+    vectors = np.asarray([known[t] if t in known else embedded[t] for t in texts], dtype=np.float64)
     rows = [pair_features(p, vectors[texts[p.claim]], vectors[[texts[c] for c in p.candidates]]) for p in prepared]
     return np.asarray(rows, dtype=np.float64).reshape(len(prepared), len(FEATURES))

@@ -117,9 +117,13 @@ class QuoteVerifier:
             return QuoteMatch(QuoteStatus.FABRICATED, None, None, None, None,
                               f"cited passage {cited_passage_id!r} does not exist in the index")
         retrieved = None if retrieved_passage_ids is None else set(retrieved_passage_ids)
-        finder = self.finder(cited.source_id)
-
-        first = finder.find(quote, cited.start)
+        # Most quotes are where they say: normalising the passage and a margin (room for the quote to run past
+        # its end, white space folded) costs far less than normalising the whole book, which a miss then does.
+        text = self.index.source_text(cited.source_id)
+        nearby = TextFinder(text, cited.start, min(len(text), cited.end + 2 * len(quote) + 200))
+        first = nearby.find(quote, cited.start)
+        if first is None:
+            first = self.finder(cited.source_id).find(quote, cited.start)
         if first is not None and first[0] < cited.end:
             return QuoteMatch(QuoteStatus.VERIFIED, cited.source_id, cited.id, first[0], first[1],
                               "verbatim in the cited passage")

@@ -127,6 +127,12 @@ class IndexRetriever:
             chosen = self._fuse_and_diversify(dense, lexical, signals, query_vector, k)
         return self._hits(chosen, signals)
 
+    def embed_query(self, query: str) -> np.ndarray:
+        """The query's vector, from the cache when this query was searched lately (the answer engine re-scores
+        with it)."""
+        with single_threaded():
+            return self._embed_query(query)
+
     def _embed_query(self, query: str) -> np.ndarray:
         with self._cache_lock:
             vector = self._query_vectors.get(query)

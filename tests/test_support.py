@@ -83,3 +83,17 @@ def test_changed_number_scores_lower_than_the_original(scorer: SupportScorer) ->
     assert altered < kept
     x = feature_matrix([(changed, EVIDENCE)], scorer.embedder.embed)
     assert x[0, FEATURES.index("number_missing")] == 1.0
+
+
+@pytest.mark.integration
+def test_known_vectors_give_the_same_scores_as_embedding_afresh(embedder, scorer: SupportScorer) -> None:
+    claim = "MDMA increases the release of serotonin in the brain."
+    evidence = ("MDMA acts mainly by increasing the release of serotonin. It also releases dopamine. "
+                "Users report feelings of closeness to others.")
+    known = {claim: embedder.embed([claim])[0]}
+    fresh = scorer.scores([(claim, evidence)])
+    reused = scorer.scores([(claim, evidence)], known_vectors=known)
+    assert reused == pytest.approx(fresh, abs=1e-6)
+    # A wrong vector for the claim must change the score: proof the known vector is really used.
+    unrelated = {claim: embedder.embed(["The harvest festival honoured Demeter with processions."])[0]}
+    assert scorer.scores([(claim, evidence)], known_vectors=unrelated) != pytest.approx(fresh, abs=1e-6)
