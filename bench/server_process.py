@@ -1,4 +1,4 @@
-"""Runs `citewise serve` as a child process on a free loopback port, for the HTTP and cold-start benchmarks."""
+"""Runs `citewise serve` as a child process on a free loopback port, for the benchmarks and the server tests."""
 
 from __future__ import annotations
 
@@ -8,14 +8,27 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 import httpx
 
 from citewise.errors import CitewiseError
+from citewise.settings import ENV_PREFIX
 
 # The CLI entry point run with this interpreter, so the child sees the same venv without relying on PATH.
 CLI = [sys.executable, "-c", "from citewise.cli import main; main()"]
+# `python -c` puts the working directory first on sys.path; running the child from the folder that holds the
+# packages (the checkout, or site-packages when installed) means a stray `server/` or `ingest/` folder wherever
+# the caller happens to stand cannot shadow them.
+CODE_ROOT = Path(__file__).resolve().parent.parent
+# Generous because the first start on a cold machine loads torch and the embedding model.
+READY_TIMEOUT_S = 180.0
+# Short, so seconds_to_ready measures the server rather than the polling.
+POLL_INTERVAL_S = 0.02
+# uvicorn is given 5 s of graceful shutdown; past this the child is killed.
+STOP_TIMEOUT_S = 15.0
 
 
 def free_port() -> int:
@@ -24,37 +37,65 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def child_env(index: Path, port: int | None = None) -> dict[str, str]:
-    """Settings travel by environment so the benchmark does not depend on the commands' option spellings."""
-    env = dict(os.environ)
-    env["CITEWISE_INDEX"] = str(index)
-    env["CITEWISE_ANSWER__ENGINE"] = "offline"
+def child_env(index: Path, port: int | None = None, extra: Mapping[str, str] | None = None, *,
+              inherit_settings: bool = True) -> dict[str, str]:
+    """Environment for a `citewise` child; settings travel by environment so callers do not depend on the
+    commands' option spellings.
+
+    inherit_settings=True passes this process's CITEWISE_* settings on, so a benchmark measures what the user
+    configured (and query_bench's API key matches the server's); False drops them, so a test is not swayed by
+    whatever the developer's shell exports. The engine is offline unless `extra` says otherwise, so nothing
+    calls an LLM by accident; index, host and port are set last because the caller polls exactly those.
+    """
+    env = {key: value for key, value in os.environ.items() if inherit_settings or not key.startswith(ENV_PREFIX)}
+    env[f"{ENV_PREFIX}ANSWER__ENGINE"] = "offline"
+    env.update(extra or {})
+    env[f"{ENV_PREFIX}INDEX"] = str(index)
     if port is not None:
-        env["CITEWISE_SERVER__HOST"] = "127.0.0.1"
-        env["CITEWISE_SERVER__PORT"] = str(port)
+        env[f"{ENV_PREFIX}SERVER__HOST"] = "127.0.0.1"
+        env[f"{ENV_PREFIX}SERVER__PORT"] = str(port)
     return env
 
 
 class ServerProcess:
-    """`with ServerProcess(index) as server:` starts the service, waits for /readyz, and stops it on exit."""
+    """`with ServerProcess(index) as server:` starts the service on server.base_url, waits for /readyz, and
+    stops it on exit.
 
-    def __init__(self, index: Path, ready_timeout_s: float = 180.0) -> None:
-        self.index = Path(index)
+    env adds or overrides settings for the child (see child_env for inherit_settings). With log_dir the child's
+    output is kept there as serve-<port>.log for a look after the run; without it the log is a temporary file
+    removed on exit.
+    """
+
+    def __init__(self, index: Path, env: Mapping[str, str] | None = None, *, inherit_settings: bool = True,
+                 log_dir: Path | None = None, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+        # Absolute, because the child runs from CODE_ROOT rather than the caller's directory.
+        self.index = Path(index).resolve()
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.extra_env = dict(env or {})
+        self.inherit_settings = inherit_settings
         self.ready_timeout_s = ready_timeout_s
         self.seconds_to_ready: float | None = None
-        # Closed in __exit__: the log must outlive __init__ for the child to write into it.
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115
-        self._process: subprocess.Popen[bytes] | None = None
+        self.keep_log = log_dir is not None
+        self.log_path: Path | None = Path(log_dir) / f"serve-{self.port}.log" if log_dir is not None else None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
 
     def __enter__(self) -> ServerProcess:
-        started = time.perf_counter()
-        self._process = subprocess.Popen(
-            [*CLI, "serve"], env=child_env(self.index, self.port), stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        if self.log_path is None:
+            handle, name = tempfile.mkstemp(prefix=f"citewise-serve-{self.port}-", suffix=".log")
+            os.close(handle)
+            self.log_path = Path(name)
+        # The log is read back through its path, never through this handle: the child shares this handle's file
+        # offset, and moving it while the child still writes would garble the log. Closed in __exit__, once the
+        # child is gone.
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
         try:
+            started = time.perf_counter()
+            self.process = subprocess.Popen(
+                [*CLI, "serve"], cwd=CODE_ROOT, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                env=child_env(self.index, self.port, self.extra_env, inherit_settings=self.inherit_settings),
+            )
             self._wait_ready(started)
         except BaseException:
             self.__exit__(None, None, None)
@@ -62,32 +103,49 @@ class ServerProcess:
         return self
 
     def _wait_ready(self, started: float) -> None:
+        assert self.process is not None
         with httpx.Client(timeout=2.0) as client:
             while time.perf_counter() - started < self.ready_timeout_s:
-                assert self._process is not None
-                if self._process.poll() is not None:
-                    raise CitewiseError(f"`citewise serve` exited with status {self._process.returncode} before "
-                                        f"it was ready: {self.log_tail()}")
+                if self.process.poll() is not None:
+                    raise self._failure(f"`citewise serve` exited with status {self.process.returncode} before "
+                                        "it was ready")
                 try:
                     if client.get(f"{self.base_url}/readyz").status_code == 200:
                         self.seconds_to_ready = time.perf_counter() - started
                         return
                 except httpx.TransportError:
                     pass
-                time.sleep(0.02)
-        raise CitewiseError(f"`citewise serve` was not ready within {self.ready_timeout_s:.0f} s: {self.log_tail()}")
+                time.sleep(POLL_INTERVAL_S)
+        raise self._failure(f"`citewise serve` was not ready within {self.ready_timeout_s:.0f} s")
+
+    def _failure(self, what: str) -> CitewiseError:
+        # The message stays one line because the cold benchmark reports it in its notes; the whole log goes in
+        # a note, which pytest prints with the traceback and str() leaves out.
+        error = CitewiseError(f"{what}: {self.log_tail()}")
+        error.add_note(f"`citewise serve` output:\n{self.log()}")
+        return error
+
+    def log(self) -> str:
+        """Everything the child has written to stdout and stderr so far."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def log_tail(self, chars: int = 400) -> str:
-        self._log.seek(0)
-        text = self._log.read().decode("utf-8", "replace").strip()
-        return " ".join(text[-chars:].split()) or "(no output)"
+        """The end of the log on one line, short enough for an error message or a benchmark note."""
+        return " ".join(self.log().strip()[-chars:].split()) or "(no output)"
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
             try:
-                self._process.wait(timeout=10)
+                self.process.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._log.close()
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if not self.keep_log and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+            self.log_path = None

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.server_process import ServerProcess
 from citewise.settings import Settings
 from ingest.pipeline import Ingestor
-from tests.server_process import REPO, ServerProcess
 
 pytestmark = pytest.mark.integration
 
+REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -59,13 +60,13 @@ def ask(page, question: str) -> dict:
 
 
 def test_ask_stream_cite_and_read_in_context(browser, slice_settings: Settings, tmp_path: Path) -> None:
-    with ServerProcess(slice_settings.index, log_dir=tmp_path) as server:
+    with ServerProcess(slice_settings.index, inherit_settings=False, log_dir=tmp_path) as server:
         context = browser.new_context(viewport={"width": 1360, "height": 1000})
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base_url)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(server.url + "/")
+        page.goto(server.base_url + "/")
         # Locator waits, not wait_for_function: polling a JS string needs eval, which the page's CSP forbids.
         page.locator("#index-status", has_text="sources").wait_for()
         answer = ask(page, QUESTION)
@@ -115,9 +116,9 @@ def test_corpus_markup_is_shown_as_text(browser, embedder, tmp_path: Path) -> No
     shutil.copy(REPO / "corpus" / "wikipedia-2025-mdma.md", corpus / "wikipedia-2025-mdma.md")
     settings = Settings(index=tmp_path / "index")
     Ingestor(settings, embedder=embedder, progress=False).run([corpus])
-    with ServerProcess(settings.index, log_dir=tmp_path) as server:
+    with ServerProcess(settings.index, inherit_settings=False, log_dir=tmp_path) as server:
         page = browser.new_page()
-        page.goto(server.url + "/")
+        page.goto(server.base_url + "/")
         answer = ask(page, "What colour was the flame of the harbour lantern on winter nights?")
         opener = ".answer-body button.cite" if answer["citations"] else ".nearest .num"
         page.click(opener)

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from answers.contract import Answer, Citation
+from bench.server_process import ServerProcess
 from citewise.settings import Settings
 from ingest.pipeline import Ingestor
-from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -24,13 +24,14 @@ API_KEY = "test-key-0123456789"
 
 @pytest.fixture(scope="module")
 def server(slice_settings: Settings, tmp_path_factory: pytest.TempPathFactory):
-    with ServerProcess(slice_settings.index, log_dir=tmp_path_factory.mktemp("serve_log")) as running:
+    with ServerProcess(slice_settings.index, inherit_settings=False,
+                       log_dir=tmp_path_factory.mktemp("serve_log")) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def client(server: ServerProcess):
-    with httpx.Client(base_url=server.url, timeout=120) as http:
+    with httpx.Client(base_url=server.base_url, timeout=120) as http:
         yield http
 
 
@@ -199,12 +200,13 @@ def changing_index(slice_settings: Settings, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture(scope="module")
 def keyed_server(changing_index: Path):
-    with ServerProcess(changing_index, env={"CITEWISE_SERVER__API_KEY": API_KEY}) as running:
+    with ServerProcess(changing_index, env={"CITEWISE_SERVER__API_KEY": API_KEY}, inherit_settings=False,
+                       log_dir=changing_index.parent) as running:
         yield running
 
 
 def test_api_key_required_when_configured(keyed_server: ServerProcess) -> None:
-    with httpx.Client(base_url=keyed_server.url, timeout=60) as http:
+    with httpx.Client(base_url=keyed_server.base_url, timeout=60) as http:
         assert http.get("/healthz").status_code == 200
         assert http.get("/readyz").status_code == 200
         assert http.get("/").status_code == 200
@@ -220,14 +222,14 @@ def test_new_index_is_picked_up_without_restart_or_failed_requests(
         keyed_server: ServerProcess, changing_index: Path, slice_corpus: Path, embedder,
         tmp_path: Path) -> None:
     auth = {"Authorization": f"Bearer {API_KEY}"}
-    http = httpx.Client(base_url=keyed_server.url, timeout=120, headers=auth)
+    http = httpx.Client(base_url=keyed_server.base_url, timeout=120, headers=auth)
     before = http.get("/readyz").json()["generation"]
     failures: list[str] = []
     completed: list[float] = []
     stop = threading.Event()
 
     def request_loop() -> None:
-        with httpx.Client(base_url=keyed_server.url, timeout=120, headers=auth) as loop_http:
+        with httpx.Client(base_url=keyed_server.base_url, timeout=120, headers=auth) as loop_http:
             for i in range(10_000):
                 if stop.is_set():
                     return

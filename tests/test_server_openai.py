@@ -8,8 +8,8 @@ import openai
 import pytest
 
 from answers.contract import Citation
+from bench.server_process import ServerProcess
 from citewise.settings import Settings
-from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -18,8 +18,9 @@ QUESTION = "What are the effects of MDMA on serotonin?"
 
 @pytest.fixture(scope="module")
 def client(slice_settings: Settings, tmp_path_factory: pytest.TempPathFactory):
-    with ServerProcess(slice_settings.index, log_dir=tmp_path_factory.mktemp("serve_log")) as server:
-        yield openai.OpenAI(base_url=f"{server.url}/v1", api_key="not-needed", max_retries=0, timeout=120)
+    with ServerProcess(slice_settings.index, inherit_settings=False,
+                       log_dir=tmp_path_factory.mktemp("serve_log")) as server:
+        yield openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="not-needed", max_retries=0, timeout=120)
 
 
 def markers(text: str) -> set[int]:
