@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from answers.terms import QuestionTerms, stem, stems_of
-from ingest.sentences import sentence_spans, unwrap
+from ingest.models import StoredVectors
+from ingest.sentences import passage_sentences, unwrap
 from ingest.store import IndexReader
 from retrieval.types import Hit, Retriever, SearchFilters
 
@@ -16,10 +17,9 @@ from retrieval.types import Hit, Retriever, SearchFilters
 LEXICAL_WEIGHT = 0.5
 PASSAGE_WEIGHT = 0.25
 MIN_WORDS, MAX_WORDS = 6, 110
+# At most this many sentences without a stored vector (past the model's window at ingest) are embedded per answer.
 SHORTLIST = 24
 SENTENCE_BATCH = 8
-# Overlapping passages look at text just outside their span so a sentence cut by the passage edge is dropped.
-_WINDOW = 600
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+[A-Z][\w'’\-]*)*")
 
 
@@ -73,9 +73,8 @@ def candidate_sentences(hits: list[Hit], index: IndexReader) -> list[Candidate]:
     for hit in hits:
         passage = hit.passage
         text = index.source_text(passage.source_id)
-        window = (max(0, passage.start - _WINDOW), min(len(text), passage.end + _WINDOW))
-        for start, end in sentence_spans(text, *window):
-            if start < passage.start or end > passage.end or (passage.source_id, start, end) in seen:
+        for start, end in passage_sentences(text, passage.start, passage.end):
+            if (passage.source_id, start, end) in seen:
                 continue
             sentence = text[start:end]
             count = len(sentence.split())
@@ -87,41 +86,46 @@ def candidate_sentences(hits: list[Hit], index: IndexReader) -> list[Candidate]:
     return found
 
 
-def passage_vectors(index: IndexReader, passage_ids: list[str]) -> dict[str, np.ndarray]:
-    """The vectors stored at ingest: re-embedding the passages would cost more than all the sentences."""
-    marks = ",".join("?" * len(passage_ids))
-    rows = index.conn.execute(f"SELECT id, embedding FROM passages WHERE id IN ({marks})", passage_ids).fetchall()
-    return {row["id"]: np.frombuffer(row["embedding"], dtype=np.float32) for row in rows}
+def known_vectors(stored: dict[str, StoredVectors]) -> dict[str, np.ndarray]:
+    """Every stored sentence vector of these passages by unwrapped text, for the support scorer."""
+    return {text: vector for vectors in stored.values() for text, vector in vectors.sentences.items()}
 
 
 def score_candidates(question: str, terms: QuestionTerms, hits: list[Hit], candidates: list[Candidate],
-                     embedder, index: IndexReader, gate_question: str | None = None,
+                     embedder, stored: dict[str, StoredVectors], gate_question: str | None = None,
                      embed_query=None, shortlist: int | None = None) -> tuple[dict[str, float], list[Candidate]]:
-    """Fills the scores of the `shortlist` candidates with the best lexical and passage evidence and returns
-    them, with the passages' cosines to `gate_question` (default: `question`) by passage id, for the refusal gate.
+    """Scores the candidates and returns the scored ones, with the passages' cosines to `gate_question`
+    (default: `question`) by passage id, for the refusal gate. `stored`: the hits' vectors from the index.
     `embed_query` (e.g. the retriever's cached query embedding) embeds the question(s) when given."""
-    stored = passage_vectors(index, [h.passage.id for h in hits]) if hits else {}
     queries = [question] + ([gate_question] if gate_question else [])
     query_vectors = [embed_query(q) for q in queries] if embed_query else list(embedder.embed(queries))
     question_vector, gate_vector = query_vectors[0], query_vectors[-1]
-    passage_cosines = {pid: float(v @ question_vector) for pid, v in stored.items()}
+    passage_cosines = {pid: float(v.passage @ question_vector) for pid, v in stored.items()}
     meta_stems = {h.source.id: stems_of(f"{h.source.author} {h.source.title}") for h in hits}
+    unstored: list[Candidate] = []
     for candidate in candidates:
         candidate.passage_cosine = passage_cosines.get(candidate.hit.passage.id, 0.0)
         candidate.lexical = terms.coverage(stems_of(candidate.text) | meta_stems[candidate.source_id])
-    # Embedding a sentence costs ~10 ms on this CPU; the cheap parts of the score pick which ones are worth it.
-    # The sentence cosine would have to beat the rest by more than these parts differ, which it rarely does.
-    ranked = sorted(candidates, key=lambda c: -(PASSAGE_WEIGHT * c.passage_cosine + LEXICAL_WEIGHT * c.lexical))
-    kept = ranked[: shortlist or SHORTLIST]
-    # Small batches: a batch is padded to its longest sentence, and these run from 6 to 110 words.
-    sentence_vectors = embedder.embed([unwrap(c.text) for c in kept], batch_size=SENTENCE_BATCH) if kept else []
-    for candidate, vector in zip(kept, sentence_vectors, strict=True):
-        candidate.vector = vector
-        candidate.cosine = float(vector @ question_vector)
+        vectors = stored.get(candidate.hit.passage.id)
+        candidate.vector = vectors.sentences.get(unwrap(candidate.text)) if vectors else None
+        if candidate.vector is None:
+            unstored.append(candidate)
+    # A sentence the index holds no vector for (one cut off by the model's window) is embedded now, at ~10 ms
+    # each: the cheap parts of the score pick which of them are worth it.
+    unstored.sort(key=lambda c: -(PASSAGE_WEIGHT * c.passage_cosine + LEXICAL_WEIGHT * c.lexical))
+    embedded = unstored[: shortlist or SHORTLIST]
+    if embedded:
+        # Small batches: a batch is padded to its longest sentence, and these run from 6 to 110 words.
+        fresh = embedder.embed([unwrap(c.text) for c in embedded], batch_size=SENTENCE_BATCH)
+        for candidate, vector in zip(embedded, fresh, strict=True):
+            candidate.vector = vector
+    scored = [c for c in candidates if c.vector is not None]
+    for candidate in scored:
+        candidate.cosine = float(candidate.vector @ question_vector)
         candidate.score = (candidate.cosine + PASSAGE_WEIGHT * candidate.passage_cosine
                            + LEXICAL_WEIGHT * candidate.lexical)
-    gate = {pid: float(v @ gate_vector) for pid, v in stored.items()} if gate_question else passage_cosines
-    return gate, kept
+    gate = {pid: float(v.passage @ gate_vector) for pid, v in stored.items()} if gate_question else passage_cosines
+    return gate, scored
 
 
 def select_quotes(candidates: list[Candidate], limit: int, relative_floor: float = 0.25,

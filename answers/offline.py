@@ -6,9 +6,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from answers.contract import Answer, AnswerEvent, Message
 from answers.conversation import offline_standalone, refers_to_a_person
-from answers.evidence import Candidate, argument_order, candidate_sentences, retrieve, score_candidates, select_quotes
+from answers.evidence import (
+    Candidate,
+    argument_order,
+    candidate_sentences,
+    known_vectors,
+    retrieve,
+    score_candidates,
+    select_quotes,
+)
 from answers.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, refusal, render_answer
 from answers.terms import QuestionTerms, TermStatistics, named_terms, stems_of, term_stems
 from answers.verifier import QuoteStatus, QuoteVerifier
@@ -75,15 +85,16 @@ class OfflineEngine:
         focus = question if personal else query
         terms = QuestionTerms.of(focus, self.term_stats)
         candidates = candidate_sentences(hits, self.index)
+        stored = self.index.stored_vectors([h.passage.id for h in hits])
         # The gate judges the standalone form: a bare "what did he say about X?" is far from any passage.
         passage_cosines, candidates = score_candidates(
-            focus, terms, hits, candidates, self.embedder, self.index, gate_question=query if focus != query else None,
+            focus, terms, hits, candidates, self.embedder, stored, gate_question=query if focus != query else None,
             embed_query=getattr(self.retriever, "embed_query", None))
         strength = self.evidence_strength(query, terms, hits, passage_cosines)
         if strength.score < self.settings.answer.refusal_threshold:
             return refusal(question, self.name, hits, note)
         chosen = argument_order(select_quotes(candidates, self.settings.answer.max_quotes))
-        quotes = self._verified(chosen, hits, candidates)
+        quotes = self._verified(chosen, hits, candidates, known_vectors(stored))
         if not quotes:
             return refusal(question, self.name, hits, note)
         return render_answer(question, quotes, self.name, note, nearest_passages(hits))
@@ -101,7 +112,8 @@ class OfflineEngine:
             return True
         return any(term_stems(name) <= stems for stems in self._metadata_stems)
 
-    def _verified(self, chosen: list[Candidate], hits: list[Hit], embedded: list[Candidate]) -> list[VerifiedQuote]:
+    def _verified(self, chosen: list[Candidate], hits: list[Hit], embedded: list[Candidate],
+                  known: dict[str, np.ndarray]) -> list[VerifiedQuote]:
         """Every quote goes through the verifier, even though it was cut from the passage itself."""
         retrieved = [h.passage.id for h in hits]
         quotes: list[VerifiedQuote] = []
@@ -111,7 +123,7 @@ class OfflineEngine:
                 continue
             quotes.append(VerifiedQuote(unwrap(candidate.text), candidate.hit.source, candidate.hit.passage,
                                         match.start, match.end))
-        known = {unwrap(c.text): c.vector for c in embedded if c.vector is not None}
+        known = known | {unwrap(c.text): c.vector for c in embedded if c.vector is not None}
         pairs = [(q.quote, unwrap(q.passage.text)) for q in quotes]
         supports = self.scorer.scores(pairs, known_vectors=known) if quotes else []
         for quote, support in zip(quotes, supports, strict=True):

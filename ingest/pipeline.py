@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from citewise.errors import CitewiseError, IndexIncompatibleError
@@ -17,9 +16,9 @@ from citewise.settings import Settings
 from ingest.chunker import Chunker
 from ingest.embedder import Embedder, load_embedder
 from ingest.manifest import MANIFEST_NAME, load_manifest
-from ingest.models import ParsedDocument, Passage, Source, SourceMeta, content_hash
+from ingest.models import ParsedDocument, Passage, PassageVectors, Source, SourceMeta, content_hash
 from ingest.readers import UnreadableFile, is_supported, read_document
-from ingest.sentences import unwrap
+from ingest.sentences import passage_sentences, sentence_spans, unwrap, unwrapped_spans
 from ingest.store import DB_NAME, SCHEMA_VERSION, IndexLayout, IndexWriter, NewSource
 
 EMBED_BATCH = 256
@@ -61,6 +60,7 @@ class _Prepared:
     passages: list[Passage]
     search_texts: list[str]
     text_hashes: list[str]
+    sentence_spans: list[list[tuple[int, int]]]  # per passage, in its search text
 
 
 def collect_files(paths: list[Path]) -> tuple[list[CorpusFile], list[tuple[str, str]]]:
@@ -234,7 +234,7 @@ class Ingestor:
             raise UnreadableFile("no text could be extracted")
         page_starts = [start for start, _, _ in document.pages]
         heading_offsets = [offset for offset, _ in document.headings]
-        passages, search_texts, hashes = [], [], []
+        passages, search_texts, hashes, sentences = [], [], [], []
         for ordinal, chunk in enumerate(chunks):
             text = document.text[chunk.start:chunk.end]
             page_index = bisect.bisect_right(page_starts, chunk.start) - 1
@@ -248,23 +248,24 @@ class Ingestor:
             search = unwrap(text)
             search_texts.append(search)
             hashes.append(content_hash(self.embedder_signature, search))
+            sentences.append(_sentences_to_embed(document.text, chunk.start, chunk.end, search))
         meta = document.meta
         source = Source(
             id=source_id, file=corpus_file.rel, title=meta.title, author=meta.author, year=meta.year,
             licence=meta.licence, origin=meta.origin, file_sha256=file_sha, chars=len(document.text),
             passages=len(passages),
         )
-        return _Prepared(corpus_file, source, document, passages, search_texts, hashes)
+        return _Prepared(corpus_file, source, document, passages, search_texts, hashes, sentences)
 
     def _vectors_for(self, writer: IndexWriter, prepared: list[_Prepared], report: IngestReport
-                     ) -> dict[str, np.ndarray]:
+                     ) -> dict[str, PassageVectors]:
         """Vectors for every passage to add: reused when the same text was embedded before, else computed."""
-        needed: dict[str, str] = {}
+        needed: dict[str, tuple[str, list[tuple[int, int]]]] = {}
         for item in prepared:
-            needed.update(zip(item.text_hashes, item.search_texts, strict=True))
-        cached = writer.cached_embeddings(list(needed))
-        vectors = {h: np.frombuffer(blob, dtype=np.float32) for h, blob in cached.items()}
-        missing = sorted((h for h in needed if h not in vectors), key=lambda h: -len(needed[h]))
+            needed.update(zip(item.text_hashes, zip(item.search_texts, item.sentence_spans, strict=True),
+                              strict=True))
+        vectors = writer.cached_embeddings(list(needed))
+        missing = sorted((h for h in needed if h not in vectors), key=lambda h: -len(needed[h][0]))
         report.passages_reused = sum(len(item.passages) for item in prepared) - len(missing)
         if not missing:
             return vectors
@@ -273,12 +274,23 @@ class Ingestor:
         with tqdm(total=len(missing), desc="embedding", unit="passage", disable=not self.progress) as bar:
             for i in range(0, len(missing), EMBED_BATCH):
                 batch = missing[i:i + EMBED_BATCH]
-                for h, vector in zip(batch, embedder.embed([needed[h] for h in batch]), strict=True):
-                    vectors[h] = vector
+                texts, spans = [needed[h][0] for h in batch], [needed[h][1] for h in batch]
+                passage_vectors, sentence_vectors = embedder.embed_with_spans(texts, spans)
+                for h, vector, pooled in zip(batch, passage_vectors, sentence_vectors, strict=True):
+                    vectors[h] = PassageVectors(vector, tuple(needed[h][1]), pooled)
                 bar.update(len(batch))
         report.embed_seconds = time.perf_counter() - started
         report.passages_embedded = len(missing)
         return vectors
+
+
+def _sentences_to_embed(text: str, start: int, end: int, search: str) -> list[tuple[int, int]]:
+    """Spans in the passage's search text of the sentences a query may need vectors for: the whole sentences
+    the answer engines quote from, and the sentences of the search text itself that the support scorer
+    compares a claim with (these differ at paragraph breaks and at the passage's cut edges)."""
+    whole = [(s - start, e - start) for s, e in passage_sentences(text, start, end)]
+    mapped = [span for span in unwrapped_spans(text[start:end], whole) if span is not None]
+    return sorted(set(mapped) | set(sentence_spans(search)))
 
 
 def _megabytes(size: int) -> str:

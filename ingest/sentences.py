@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 # Where a sentence may end: terminal punctuation, closing quotes/brackets, then white space.
 _SENTENCE_END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s)""")
@@ -64,3 +65,36 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 def unwrap(text: str) -> str:
     """Hard-wrapped lines joined into one line: the form used for embedding, lexical search and display."""
     return " ".join(text.split())
+
+
+# Sentences are split with this much text either side of a passage, so that one cut by the passage edge is seen
+# whole and dropped rather than taken for a short sentence.
+_PASSAGE_CONTEXT = 600
+_NON_SPACE = re.compile(r"\S+")
+
+
+def passage_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The whole sentences of text[start:end], as spans of `text`."""
+    window = (max(0, start - _PASSAGE_CONTEXT), min(len(text), end + _PASSAGE_CONTEXT))
+    return [(s, e) for s, e in sentence_spans(text, *window) if s >= start and e <= end]
+
+
+def unwrapped_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int] | None]:
+    """Where each span of `text` (trimmed, as sentence_spans gives them) lies in unwrap(text); None for a span
+    that does not map onto it word for word."""
+    words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text)]
+    starts = [s for s, _ in words]
+    offsets, position = [], 0
+    for s, e in words:
+        offsets.append(position)
+        position += e - s + 1
+    flat = unwrap(text)
+    found: list[tuple[int, int] | None] = []
+    for s, e in spans:
+        first, last = bisect_right(starts, s) - 1, bisect_right(starts, e - 1) - 1
+        if first < 0 or last < 0 or s >= words[first][1] or e > words[last][1]:
+            found.append(None)
+            continue
+        mapped = (offsets[first] + s - words[first][0], offsets[last] + e - words[last][0])
+        found.append(mapped if flat[mapped[0]:mapped[1]] == unwrap(text[s:e]) else None)
+    return found

@@ -24,9 +24,10 @@ import faiss
 import numpy as np
 
 from citewise.errors import CitewiseError, IndexMissingError
-from ingest.models import Passage, Source
+from ingest.models import Passage, PassageVectors, Source, StoredVectors
 
-SCHEMA_VERSION = "1"
+# 2: passages carry their sentences' spans and vectors.
+SCHEMA_VERSION = "2"
 DB_NAME = "index.sqlite"
 FAISS_NAME = "vectors.faiss"
 CURRENT = "CURRENT"
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS passages (
     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source_id TEXT NOT NULL REFERENCES sources(id),
     ordinal INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL,
     search_text TEXT NOT NULL, tokens INTEGER NOT NULL, page INTEGER, heading TEXT,
-    text_hash TEXT NOT NULL, embedding BLOB NOT NULL
+    text_hash TEXT NOT NULL, embedding BLOB NOT NULL, sentence_spans TEXT NOT NULL, sentence_vectors BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_source ON passages(source_id, ordinal);
 CREATE INDEX IF NOT EXISTS passages_hash ON passages(text_hash);
@@ -71,6 +72,27 @@ def _passage_from_row(row: sqlite3.Row) -> Passage:
         id=row["id"], source_id=row["source_id"], ordinal=row["ordinal"], start=row["start"], end=row["end"],
         text=row["text"], tokens=row["tokens"], page=row["page"], heading=row["heading"],
     )
+
+
+def encode_sentence_vectors(vectors: np.ndarray) -> bytes:
+    """int8 with one float32 scale per row: a quarter of float32's bytes, cosines within ~0.003 of exact."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    scales = np.abs(vectors).max(axis=1) / 127.0 if len(vectors) else np.zeros(0, dtype=np.float32)
+    safe = np.where(scales > 0, scales, 1.0)[:, None]
+    quantised = np.clip(np.rint(vectors / safe), -127, 127).astype(np.int8)
+    return scales.astype(np.float32).tobytes() + quantised.tobytes()
+
+
+def decode_sentence_vectors(blob: bytes, count: int, dim: int) -> np.ndarray:
+    scales = np.frombuffer(blob, dtype=np.float32, count=count)
+    quantised = np.frombuffer(blob, dtype=np.int8, offset=4 * count).reshape(count, dim)
+    return quantised.astype(np.float32) * scales[:, None]
+
+
+def _vectors_from_row(row: sqlite3.Row) -> PassageVectors:
+    vector = np.frombuffer(row["embedding"], dtype=np.float32)
+    spans = tuple(tuple(span) for span in json.loads(row["sentence_spans"]))
+    return PassageVectors(vector, spans, decode_sentence_vectors(row["sentence_vectors"], len(spans), len(vector)))
 
 
 class IndexLayout:
@@ -180,15 +202,16 @@ class IndexWriter:
         self.conn.execute("DELETE FROM passages WHERE source_id = ?", (source_id,))
         self.conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
 
-    def cached_embeddings(self, text_hashes: list[str]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
+    def cached_embeddings(self, text_hashes: list[str]) -> dict[str, PassageVectors]:
+        found: dict[str, PassageVectors] = {}
         for i in range(0, len(text_hashes), 500):
             batch = text_hashes[i : i + 500]
             marks = ",".join("?" * len(batch))
             for row in self.conn.execute(
-                f"SELECT text_hash, embedding FROM passages WHERE text_hash IN ({marks})", batch
+                "SELECT text_hash, embedding, sentence_spans, sentence_vectors FROM passages"
+                f" WHERE text_hash IN ({marks})", batch
             ):
-                found[row["text_hash"]] = row["embedding"]
+                found[row["text_hash"]] = _vectors_from_row(row)
         return found
 
     def add_source(self, new: NewSource) -> None:
@@ -200,15 +223,16 @@ class IndexWriter:
              s.file_sha256, s.chars, new.text, json.dumps(new.pages), json.dumps(new.headings)),
         )
 
-    def add_passages(self, rows: list[tuple[Passage, str, str, np.ndarray]]) -> None:
-        """rows: (passage, search text, text hash, vector)."""
-        for passage, search_text, text_hash, vector in rows:
+    def add_passages(self, rows: list[tuple[Passage, str, str, PassageVectors]]) -> None:
+        """rows: (passage, search text, text hash, vectors)."""
+        for passage, search_text, text_hash, vectors in rows:
             cursor = self.conn.execute(
                 "INSERT INTO passages(id, source_id, ordinal, start, end, text, search_text, tokens, page, heading,"
-                " text_hash, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " text_hash, embedding, sentence_spans, sentence_vectors) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (passage.id, passage.source_id, passage.ordinal, passage.start, passage.end, passage.text,
                  search_text, passage.tokens, passage.page, passage.heading, text_hash,
-                 np.asarray(vector, dtype=np.float32).tobytes()),
+                 np.asarray(vectors.vector, dtype=np.float32).tobytes(), json.dumps(vectors.spans),
+                 encode_sentence_vectors(vectors.sentence_vectors.reshape(len(vectors.spans), -1))),
             )
             self.conn.execute(
                 "INSERT INTO passages_fts(rowid, search_text) VALUES (?, ?)", (cursor.lastrowid, search_text)
@@ -356,6 +380,22 @@ class IndexReader:
             (fts_query, *source_ids, k),
         ).fetchall()
         return [(int(row["rowid"]), -float(row["score"])) for row in rows]
+
+    def stored_vectors(self, passage_ids: list[str]) -> dict[str, StoredVectors]:
+        """By passage id, the vectors stored at ingest (sentences the model's window cut off are left out)."""
+        found: dict[str, StoredVectors] = {}
+        for i in range(0, len(passage_ids), 500):
+            batch = passage_ids[i : i + 500]
+            marks = ",".join("?" * len(batch))
+            for row in self.conn.execute(
+                "SELECT id, search_text, embedding, sentence_spans, sentence_vectors FROM passages"
+                f" WHERE id IN ({marks})", batch
+            ):
+                vectors, text = _vectors_from_row(row), row["search_text"]
+                sentences = {text[s:e]: v for (s, e), v in zip(vectors.spans, vectors.sentence_vectors, strict=True)
+                             if v.any()}
+                found[row["id"]] = StoredVectors(vectors.vector, sentences)
+        return found
 
     def vectors_of(self, rowids: list[int]) -> np.ndarray:
         """The stored (normalised) vectors of these passages, in the given order."""

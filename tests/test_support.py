@@ -93,7 +93,8 @@ def test_known_vectors_give_the_same_scores_as_embedding_afresh(embedder, scorer
     known = {claim: embedder.embed([claim])[0]}
     fresh = scorer.scores([(claim, evidence)])
     reused = scorer.scores([(claim, evidence)], known_vectors=known)
-    assert reused == pytest.approx(fresh, abs=1e-6)
+    # int8 activations are scaled per batch, so a text embedded alone and in a batch differ in the 4th decimal.
+    assert reused == pytest.approx(fresh, abs=1e-3)
     # A wrong vector for the claim must change the score: proof the known vector is really used.
     unrelated = {claim: embedder.embed(["The harvest festival honoured Demeter with processions."])[0]}
-    assert scorer.scores([(claim, evidence)], known_vectors=unrelated) != pytest.approx(fresh, abs=1e-6)
+    assert scorer.scores([(claim, evidence)], known_vectors=unrelated) != pytest.approx(fresh, abs=1e-2)
