@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,8 +13,9 @@ from bench.common import load_questions, machine
 from bench.server_process import CLI, ServerProcess, child_env
 from citewise.errors import CitewiseError
 
-# Each stage runs in a fresh interpreter, in start-up order, timed by the delta since the previous stage;
-# an import therefore counts only what earlier stages had not already imported.
+# The service's start-up path, in order, in a fresh interpreter, each stage timed by the delta since the previous
+# one; an import therefore counts only what earlier stages had not already imported. The embedding variant is the
+# settings' (CITEWISE_EMBEDDING__VARIANT=bf16 times the torch path).
 _STAGES_SCRIPT = r"""
 import json, sys, time
 from pathlib import Path
@@ -25,46 +25,15 @@ def mark(name):
     global last
     now = time.perf_counter(); marks[name] = round((now - last) * 1000, 1); last = now
 import citewise.cli; mark("import citewise.cli (typer, settings, commands)")
-import numpy; mark("import numpy")
-import torch; mark("import torch")
-import transformers; mark("import transformers")
-import sentence_transformers; mark("import sentence_transformers")
-import faiss; mark("import faiss")
+import numpy, faiss; mark("import numpy, faiss")
 from citewise.settings import load_settings
 from ingest.embedder import load_embedder
 from ingest.store import IndexReader
 settings = load_settings(index=Path(sys.argv[1]))
-embedder = load_embedder(settings.embedding); mark("load model (bundled MiniLM)")
+embedder = load_embedder(settings.embedding); mark(f"load model ({settings.embedding.variant})")
 embedder.embed(["first query"]); mark("first embed")
 reader = IndexReader(settings.index); mark("open index (sqlite + faiss file)")
-try:
-    import server.app
-except ImportError:
-    pass
-mark("import server.app (fastapi, uvicorn)")
-print(json.dumps(marks))
-"""
-
-# The same start-up with the onnx-int8 embedder, which imports neither torch nor sentence-transformers.
-_ONNX_STAGES_SCRIPT = r"""
-import json, sys, time
-from pathlib import Path
-marks = {}
-last = time.perf_counter()
-def mark(name):
-    global last
-    now = time.perf_counter(); marks[name] = round((now - last) * 1000, 1); last = now
-import citewise.cli; mark("import citewise.cli (typer, settings, commands)")
-import numpy, faiss; mark("import numpy, faiss")
-import onnxruntime, tokenizers; mark("import onnxruntime, tokenizers")
-from citewise.settings import load_settings
-from ingest.embedder import OnnxInt8Embedder
-from ingest.store import IndexReader
-settings = load_settings(index=Path(sys.argv[1]))
-embedder = OnnxInt8Embedder(settings.embedding.model_copy(update={"variant": "onnx-int8"}))
-mark("load model (onnx int8 session)")
-embedder.embed(["first query"]); mark("first embed")
-reader = IndexReader(settings.index); mark("open index (sqlite + faiss file)")
+import server.app; mark("import server.app (fastapi, uvicorn)")
 marks["torch imported"] = float("torch" in sys.modules)
 print(json.dumps(marks))
 """
@@ -78,7 +47,6 @@ class ColdBench:
     ask_status: int | None
     serve_to_ready_ms: float | None
     stages_ms: dict[str, float] = field(default_factory=dict)
-    onnx_stages_ms: dict[str, float] = field(default_factory=dict)
     top_imports_ms: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     machine: dict[str, object] = field(default_factory=dict)
@@ -131,15 +99,8 @@ def bench_cold(index: Path, question: str | None = None, serve: bool = True) -> 
         result.stages_ms = json.loads(stages.stdout.strip().splitlines()[-1])
     else:
         result.notes.append(f"stage timing failed: {' '.join(stages.stderr.split())[-300:]}")
-    if importlib.util.find_spec("onnxruntime") is not None:
-        onnx = subprocess.run([sys.executable, "-c", _ONNX_STAGES_SCRIPT, str(index)], capture_output=True,
-                              text=True, timeout=300, stdin=subprocess.DEVNULL)
-        if onnx.returncode == 0:
-            result.onnx_stages_ms = json.loads(onnx.stdout.strip().splitlines()[-1])
-        else:
-            result.notes.append(f"onnx stage timing failed: {' '.join(onnx.stderr.split())[-300:]}")
-    result.top_imports_ms = top_imports(["citewise.cli", "ingest.embedder", "sentence_transformers", "faiss",
-                                         "retrieval.retriever"])
+    result.top_imports_ms = top_imports(["citewise.cli", "ingest.embedder", "onnxruntime", "faiss",
+                                         "retrieval.retriever", "server.app"])
     result.machine = machine()
     return result
 

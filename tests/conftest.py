@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from citewise.settings import EmbeddingSettings, Settings
-from ingest.embedder import SentenceTransformerEmbedder, load_embedder
+from ingest.embedder import Embedder, load_embedder
 from ingest.pipeline import Ingestor
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ SLICE = (
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
+def embedder() -> Embedder:
     return load_embedder(EmbeddingSettings())
 
 
