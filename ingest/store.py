@@ -155,6 +155,13 @@ class IndexLayout:
             yield
 
 
+def rows_where_in(conn: sqlite3.Connection, select: str, column: str, values: list) -> Iterator[sqlite3.Row]:
+    """`select` + `WHERE column IN (values)`, in chunks that stay under SQLite's limit on bound parameters."""
+    for i in range(0, len(values), 500):
+        batch = values[i : i + 500]
+        yield from conn.execute(f"{select} WHERE {column} IN ({','.join('?' * len(batch))})", batch)
+
+
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -203,16 +210,9 @@ class IndexWriter:
         self.conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
 
     def cached_embeddings(self, text_hashes: list[str]) -> dict[str, PassageVectors]:
-        found: dict[str, PassageVectors] = {}
-        for i in range(0, len(text_hashes), 500):
-            batch = text_hashes[i : i + 500]
-            marks = ",".join("?" * len(batch))
-            for row in self.conn.execute(
-                "SELECT text_hash, embedding, sentence_spans, sentence_vectors FROM passages"
-                f" WHERE text_hash IN ({marks})", batch
-            ):
-                found[row["text_hash"]] = _vectors_from_row(row)
-        return found
+        rows = rows_where_in(self.conn, "SELECT text_hash, embedding, sentence_spans, sentence_vectors FROM passages",
+                             "text_hash", text_hashes)
+        return {row["text_hash"]: _vectors_from_row(row) for row in rows}
 
     def add_source(self, new: NewSource) -> None:
         s = new.source
@@ -319,13 +319,8 @@ class IndexReader:
         return _passage_from_row(row) if row else None
 
     def passages_by_rowid(self, rowids: list[int]) -> dict[int, Passage]:
-        found: dict[int, Passage] = {}
-        for i in range(0, len(rowids), 500):
-            batch = [int(r) for r in rowids[i : i + 500]]
-            marks = ",".join("?" * len(batch))
-            for row in self.conn.execute(f"SELECT * FROM passages WHERE rowid IN ({marks})", batch):
-                found[row["rowid"]] = _passage_from_row(row)
-        return found
+        rows = rows_where_in(self.conn, "SELECT * FROM passages", "rowid", [int(r) for r in rowids])
+        return {row["rowid"]: _passage_from_row(row) for row in rows}
 
     def passages_of(self, source_id: str) -> list[Passage]:
         rows = self.conn.execute("SELECT * FROM passages WHERE source_id = ? ORDER BY ordinal", (source_id,))
@@ -384,17 +379,12 @@ class IndexReader:
     def stored_vectors(self, passage_ids: list[str]) -> dict[str, StoredVectors]:
         """By passage id, the vectors stored at ingest (sentences the model's window cut off are left out)."""
         found: dict[str, StoredVectors] = {}
-        for i in range(0, len(passage_ids), 500):
-            batch = passage_ids[i : i + 500]
-            marks = ",".join("?" * len(batch))
-            for row in self.conn.execute(
-                "SELECT id, search_text, embedding, sentence_spans, sentence_vectors FROM passages"
-                f" WHERE id IN ({marks})", batch
-            ):
-                vectors, text = _vectors_from_row(row), row["search_text"]
-                sentences = {text[s:e]: v for (s, e), v in zip(vectors.spans, vectors.sentence_vectors, strict=True)
-                             if v.any()}
-                found[row["id"]] = StoredVectors(vectors.vector, sentences)
+        for row in rows_where_in(self.conn, "SELECT id, search_text, embedding, sentence_spans, sentence_vectors"
+                                 " FROM passages", "id", passage_ids):
+            vectors, text = _vectors_from_row(row), row["search_text"]
+            sentences = {text[s:e]: v for (s, e), v in zip(vectors.spans, vectors.sentence_vectors, strict=True)
+                         if v.any()}
+            found[row["id"]] = StoredVectors(vectors.vector, sentences)
         return found
 
     def vectors_of(self, rowids: list[int]) -> np.ndarray:
