@@ -20,6 +20,7 @@ MIN_WORDS, MAX_WORDS = 6, 110
 # At most this many sentences without a stored vector (past the model's window at ingest) are embedded per answer.
 SHORTLIST = 24
 SENTENCE_BATCH = 8
+_WEB_ADDRESS = re.compile(r"https?://|www\.", re.IGNORECASE)
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+[A-Z][\w'’\-]*)*")
 
 
@@ -78,8 +79,10 @@ def candidate_sentences(hits: list[Hit], index: IndexReader) -> list[Candidate]:
                 continue
             sentence = text[start:end]
             count = len(sentence.split())
-            # A heading, or a sentence that only announces a list, says nothing when quoted alone.
-            if count < MIN_WORDS or count > MAX_WORDS or sentence.startswith("#") or sentence.endswith(":"):
+            # A heading, a sentence that only announces a list, or a line carrying a web address (an article's
+            # "Source: https://..." header, a reference) says nothing when quoted alone.
+            if (count < MIN_WORDS or count > MAX_WORDS or sentence.startswith("#") or sentence.endswith(":")
+                    or _WEB_ADDRESS.search(sentence)):
                 continue
             seen.add((passage.source_id, start, end))
             found.append(Candidate(hit, start, end, sentence))

@@ -145,3 +145,17 @@ def test_ask_command_reports_a_missing_index_in_one_line(tmp_path):
     result = _run_citewise("ask", "anything", "--index", str(tmp_path / "none"), timeout=120)
     assert result.returncode == 1
     assert result.stderr.startswith("citewise: error:") and "Traceback" not in result.stderr
+
+
+def test_lines_with_web_addresses_are_never_candidates(retriever):
+    from types import SimpleNamespace
+
+    from answers.evidence import candidate_sentences
+
+    index = retriever.index
+    with_address = [p for source in index.sources.values() for p in index.passages_of(source.id)
+                    if "https://" in p.text]
+    assert with_address, "the slice holds article headers like 'Source: https://...'"
+    hits = [SimpleNamespace(passage=p, source=index.sources[p.source_id]) for p in with_address]
+    candidates = candidate_sentences(hits, index)
+    assert candidates and not any("http" in c.text for c in candidates)
