@@ -8,9 +8,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 import httpx
 
@@ -63,11 +63,13 @@ class ServerProcess:
 
     env adds or overrides settings for the child (see child_env for inherit_settings). With log_dir the child's
     output is kept there as serve-<port>.log for a look after the run; without it the log is a temporary file
-    removed on exit.
+    removed on exit. args go after `serve` (e.g. `--ingest PATH`); wait_for="healthz" returns as soon as the
+    process answers at all, for callers that watch an index appear.
     """
 
     def __init__(self, index: Path, env: Mapping[str, str] | None = None, *, inherit_settings: bool = True,
-                 log_dir: Path | None = None, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+                 log_dir: Path | None = None, ready_timeout_s: float = READY_TIMEOUT_S, args: Sequence[str] = (),
+                 wait_for: Literal["readyz", "healthz"] = "readyz") -> None:
         # Absolute, because the child runs from CODE_ROOT rather than the caller's directory.
         self.index = Path(index).resolve()
         self.port = free_port()
@@ -75,7 +77,9 @@ class ServerProcess:
         self.extra_env = dict(env or {})
         self.inherit_settings = inherit_settings
         self.ready_timeout_s = ready_timeout_s
-        self.seconds_to_ready: float | None = None
+        self.args = list(args)
+        self.wait_for = wait_for
+        self.seconds_to_ready: float | None = None  # to the first 200 from /readyz (or /healthz, see wait_for)
         self.keep_log = log_dir is not None
         self.log_path: Path | None = Path(log_dir) / f"serve-{self.port}.log" if log_dir is not None else None
         self.process: subprocess.Popen[bytes] | None = None
@@ -93,7 +97,8 @@ class ServerProcess:
         try:
             started = time.perf_counter()
             self.process = subprocess.Popen(
-                [*CLI, "serve"], cwd=CODE_ROOT, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                [*CLI, "serve", *self.args], cwd=CODE_ROOT, stdin=subprocess.DEVNULL, stdout=self._log,
+                stderr=subprocess.STDOUT,
                 env=child_env(self.index, self.port, self.extra_env, inherit_settings=self.inherit_settings),
             )
             self._wait_ready(started)
@@ -110,7 +115,7 @@ class ServerProcess:
                     raise self._failure(f"`citewise serve` exited with status {self.process.returncode} before "
                                         "it was ready")
                 try:
-                    if client.get(f"{self.base_url}/readyz").status_code == 200:
+                    if client.get(f"{self.base_url}/{self.wait_for}").status_code == 200:
                         self.seconds_to_ready = time.perf_counter() - started
                         return
                 except httpx.TransportError:

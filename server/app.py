@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from citewise.settings import Settings
+from server.background_ingest import BackgroundIngest
 from server.deps import require_api_key
 from server.errors import install_error_handlers
 from server.middleware import BodyLimitMiddleware, PagePolicyMiddleware
@@ -39,26 +40,36 @@ async def _watch_index(service: ServiceState) -> None:
             log.warning("index reload failed: %s", exc)
 
 
-def create_app(settings: Settings, embedder=None) -> FastAPI:
-    """The service for the index at settings.index; `embedder` lets a caller share an already-loaded model."""
+def create_app(settings: Settings, embedder=None, background: BackgroundIngest | None = None) -> FastAPI:
+    """The service for the index at settings.index; `embedder` lets a caller share an already-loaded model;
+    `background` is an ingest into that index to run while serving (`serve --ingest`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        model = embedder
-        if model is None:
-            from ingest.embedder import load_embedder
-
-            model = await run_in_threadpool(load_embedder, settings.embedding)
-        service = ServiceState(settings, model)
-        await run_in_threadpool(service.refresh)
-        app.state.service = service
-        watcher = asyncio.create_task(_watch_index(service))
+        # The lifespan owns the child, so it is stopped on every way the service shuts down (uvicorn re-raises
+        # SIGTERM after its graceful shutdown, which would skip a `finally` around uvicorn.run). Started first,
+        # from the main thread, so it loads its model alongside ours.
+        if background is not None:
+            background.start()
         try:
-            yield
+            model = embedder
+            if model is None:
+                from ingest.embedder import load_embedder
+
+                model = await run_in_threadpool(load_embedder, settings.embedding)
+            service = ServiceState(settings, model, ingest_status=background.status if background else None)
+            await run_in_threadpool(service.refresh)
+            app.state.service = service
+            watcher = asyncio.create_task(_watch_index(service))
+            try:
+                yield
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            if background is not None:
+                await run_in_threadpool(background.stop)
 
     # FastAPI's own /docs pulls Swagger UI from a CDN; serve the copy bundled in swagger-ui-bundle instead.
     app = FastAPI(title="citewise", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,

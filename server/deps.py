@@ -29,7 +29,9 @@ async def _loaded(service: ServiceDep) -> LoadedIndex:
     # Read the reference once: the whole request then uses one generation, even if a reload swaps it meanwhile.
     loaded = service.current
     if loaded is None:
-        reason = service.last_error or f"no index at {service.settings.index} yet (run `citewise ingest`)"
+        reason = service.last_error or (
+            "the corpus is still being indexed; the first part will be answerable shortly, ask again then"
+            if service.indexing() else f"no index at {service.settings.index} yet (run `citewise ingest`)")
         raise HTTPException(503, f"index not loaded: {reason}")
     return loaded
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,9 +50,13 @@ class LoadedIndex:
 class ServiceState:
     """Holds the live LoadedIndex behind a single reference; a reload builds the next one aside, then swaps it."""
 
-    def __init__(self, settings: Settings, embedder: Any) -> None:
+    def __init__(self, settings: Settings, embedder: Any,
+                 ingest_status: Callable[[], dict[str, object]] | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
+        # With `serve --ingest`: the background ingest's state, for /readyz and for the 503 of a request that
+        # comes before the first generation.
+        self.ingest_status = ingest_status
         self.layout = IndexLayout(Path(settings.index))
         self.current: LoadedIndex | None = None
         self.last_error: str | None = None
@@ -69,6 +74,17 @@ class ServiceState:
             loaded.engine_error = f"answer engine not built: {exc}"
             log.warning(loaded.engine_error)
         return loaded
+
+    def indexing(self) -> bool:
+        """The index is still on its way or growing: a background ingest runs, or has just ended and the watcher
+        (once a second) has not loaded its last generation yet. A client should wait for it, not give up."""
+        if self.ingest_status is None:
+            return False
+        state = self.ingest_status().get("state")
+        if state == "running":
+            return True
+        served = self.current.token if self.current is not None else None
+        return state == "finished" and self.last_error is None and served != self.layout.current_token()
 
     def refresh(self) -> bool:
         """Loads the published generation if it differs from the live one; True when a swap happened."""

@@ -129,3 +129,31 @@ def test_corpus_markup_is_shown_as_text(browser, embedder, tmp_path: Path) -> No
         assert page.evaluate("window.__pwned") is None
         assert page.locator("#conversation script, #panel script, #conversation img, #panel img").count() == 0
         page.close()
+
+
+def test_page_holds_a_question_while_the_corpus_is_indexed(browser, slice_corpus: Path, tmp_path: Path) -> None:
+    # `serve --ingest` on an empty index, watched from the moment the service answers: the first part (the slice's
+    # three smallest files, ~170 passages) takes several seconds to index, so the page sees the index arrive.
+    args = ["--ingest", str(slice_corpus), "--first-part-bytes", "140000"]
+    with ServerProcess(tmp_path / "index", inherit_settings=False, log_dir=tmp_path, args=args,
+                       wait_for="healthz") as server:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server.base_url + "/")
+        page.evaluate("window.__sameDocument = true")
+        page.locator("#index-notice", has_text="The corpus is being indexed").wait_for()
+        assert page.inner_text("#index-status") == "indexing the corpus…"
+        page.fill("#question", QUESTION)
+        page.click("#ask-button")
+        page.locator("article.turn p.waiting", has_text="answered as soon as its first part is ready").wait_for()
+        page.wait_for_selector("article.turn[data-done]", timeout=180_000)
+        assert page.get_attribute("article.turn", "data-done") == "true", page.inner_text("article.turn")
+        assert page.locator(".answer-body button.cite").count() >= 1
+        assert page.locator("article.turn p.waiting").count() == 0
+        # The rest of the corpus arrives without a reload, and the notice goes once nothing is left to index.
+        page.locator("#index-status", has_text="4 sources").wait_for(timeout=180_000)
+        page.locator("#index-notice").wait_for(state="hidden")
+        assert page.evaluate("window.__sameDocument") is True
+        assert not errors, errors
+        page.close()

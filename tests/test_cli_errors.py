@@ -26,6 +26,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
         (("sources",), {"CITEWISE_RETRIEVAL__K": "abc"}, 1, "invalid settings"),
         (("ask", "anything"), {}, 1, "no index at"),
         (("ingest", "does-not-exist"), {}, 1, "does-not-exist: no such file or folder"),
+        (("serve", "--ingest", "does-not-exist"), {}, 1, "does-not-exist: no such file or folder"),
+        (("serve", "corpus"), {}, 1, "paths are only taken with --ingest"),
     ],
 )
 def test_user_mistakes_get_one_line(tmp_path: Path, args: tuple[str, ...], env: dict[str, str], status: int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -107,9 +108,23 @@ def scale(
 def cold(
     index: IndexOption = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="skip the time to /readyz")] = False,
+    from_empty: Annotated[Path | None, typer.Option(
+        "--from-empty", metavar="CORPUS", help="instead: `citewise serve --ingest CORPUS` on an empty index (--index, "
+        "or a temporary folder) to the first cited answer and to the whole index served")] = None,
+    question: Annotated[str | None, typer.Option("--question", help="with --from-empty: the question to ask "
+                                                 "[default: one the demo corpus's smallest files answer]",
+                                                 show_default=False)] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Process start to first answer (`citewise ask`) and to /readyz (`citewise serve`), and where it goes."""
+    if from_empty is not None:
+        from bench.first_answer_bench import DEFAULT_QUESTION, bench_from_empty
+        from bench.first_answer_bench import as_dict as from_empty_dict
+
+        load_settings()  # the environment's settings are checked here rather than in the service
+        result = bench_from_empty(from_empty, index, question or DEFAULT_QUESTION)
+        _print(from_empty_dict(result), json_out)
+        return
     from bench.cold_bench import as_dict, bench_cold
 
     result = bench_cold(load_settings(index=index).index, serve=not no_serve)

@@ -27,20 +27,36 @@ def ingest(
     index: IndexOption = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="re-embed everything, e.g. after a model change")] = False,
     json_out: JsonOption = False,
+    first_part_bytes: Annotated[int | None, typer.Option(
+        "--first-part-bytes", min=0, hidden=True,
+        help="size of the first part published early on a new index (0: none); for tests")] = None,
 ) -> None:
     """Index source texts (txt, md, html, pdf, epub). Re-running embeds only new or changed files.
 
+    A new index (or --rebuild) is published twice: first its smallest files, which can be queried at once, then
+    everything.
+
     Exit status: 0 all indexed, 3 some files were skipped (each named with the reason), 1 error.
     """
-    from ingest.pipeline import Ingestor
+    from ingest.staged import FIRST_PART_BYTES, staged_ingest
 
     settings = load_settings(index=index)
-    report = Ingestor(settings, progress=not json_out).run(paths or [Path("corpus")], rebuild=rebuild)
+    notify = None if json_out else (lambda message: typer.echo(f"citewise: {message}", err=True))
+    staged = staged_ingest(settings, paths or [Path("corpus")], rebuild=rebuild, progress=not json_out,
+                           first_part_bytes=FIRST_PART_BYTES if first_part_bytes is None else first_part_bytes,
+                           notify=notify)
+    report = staged.final
     for file, reason in report.skipped:
         typer.echo(f"skipped {file}: {' '.join(reason.split())}", err=True)
     if json_out:
         typer.echo(json.dumps(asdict(report), indent=2))
     else:
+        if staged.first is not None:
+            # The summary below is the final run's, in which the first part's files were already indexed.
+            first = staged.first
+            typer.echo(f"first part published after {staged.first_published_s:.1f}s ({first.sources} "
+                       f"source{'' if first.sources == 1 else 's'}, {first.passages} passages) and queryable while "
+                       "the rest was indexed; its files count as unchanged below")
         rate = report.passages_embedded / report.embed_seconds if report.embed_seconds else 0.0
         typer.echo(
             f"indexed {report.sources} sources, {report.passages} passages in {report.index_dir} "

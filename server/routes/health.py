@@ -18,8 +18,17 @@ async def healthz() -> dict:
 @router.get("/readyz", summary="an index is loaded and the service can answer (503 until then)")
 async def readyz(service: ServiceDep) -> JSONResponse:
     loaded = service.current
+    # With `serve --ingest`, the background ingest's state (running, finished, failed, stopped), so a client can
+    # tell an index on its way from a missing one, and a first part from the whole.
+    # indexing: the index is on its way (or growing), so waiting is worth it; the chat page holds questions and
+    # keeps polling meanwhile.
+    ingest = ({"indexing": service.indexing(), "ingest": service.ingest_status()}
+              if service.ingest_status is not None else {})
     if loaded is None:
-        reason = service.last_error or f"no index at {service.settings.index}"
-        return JSONResponse({"status": "not ready", "reason": reason}, status_code=503)
+        reason = service.last_error or (
+            f"the corpus is being indexed into {service.settings.index}; ready once its first part is published"
+            if ingest.get("indexing") else f"no index at {service.settings.index}")
+        return JSONResponse({"status": "not ready", "reason": reason, **ingest}, status_code=503)
     return JSONResponse({"status": "ready", "generation": loaded.token, "sources": len(loaded.index.sources),
-                         "passages": loaded.index.passage_count(), "engine": loaded.engine_error or "ready"})
+                         "passages": loaded.index.passage_count(), "engine": loaded.engine_error or "ready",
+                         **ingest})

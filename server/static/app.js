@@ -168,11 +168,28 @@ async function ask(question) {
   const engine = $("engine").value;
   if (engine) payload.engine = engine;
   let response;
-  try {
-    response = await fetch("/v1/ask", { method: "POST", headers: headers(true), body: JSON.stringify(payload) });
-  } catch (err) {
-    failTurn(turn, "Could not reach the server: " + err.message);
-    return;
+  for (;;) {
+    if (!index.ready && index.coming) {
+      // The corpus is being indexed (`citewise serve --ingest`): hold the question until the first part is live.
+      turn.body.replaceChildren(el("p", "waiting", "The corpus is being indexed. This question will be answered "
+        + "as soon as its first part is ready, usually within a minute."));
+      const problem = await indexReady();
+      turn.body.replaceChildren();
+      if (problem) {
+        failTurn(turn, problem);
+        return;
+      }
+    }
+    try {
+      response = await fetch("/v1/ask", { method: "POST", headers: headers(true), body: JSON.stringify(payload) });
+    } catch (err) {
+      failTurn(turn, "Could not reach the server: " + err.message);
+      return;
+    }
+    // 503 means no index is loaded: if that is because one is being built, wait for it and ask again.
+    if (response.status !== 503 || index.ready) break;
+    await refreshStatus();
+    if (!index.coming || index.ready) break;
   }
   if (!response.ok) {
     let message = await errorMessage(response);
@@ -214,15 +231,76 @@ async function ask(question) {
   history.push({ role: "user", content: question }, { role: "assistant", content: answer.answer });
 }
 
-async function showStatus() {
+// ---------- the index's state, from /readyz ----------
+
+// While no index is loaded, or more of it is on its way (`citewise serve --ingest`), /readyz is polled, so the page
+// follows the index as it appears and grows without a reload.
+const POLL_MS = 1500;
+const IDLE_POLL_MS = 5000;
+// coming: no index is loaded yet, but one is being built (`citewise serve --ingest`), so questions are held;
+// growing: an index is loaded and more of the corpus is on its way.
+const index = { ready: false, coming: false, growing: false, ingest: "", waiters: [] };
+
+function setNotice(text) {
+  const notice = $("index-notice");
+  notice.textContent = text;
+  notice.hidden = !text;
+}
+
+function indexReady() {
+  // Resolves with null once an index is loaded, or with the reason it will not be (the ingest failed or stopped).
+  if (index.ready || !index.coming) return Promise.resolve(null);
+  return new Promise((resolve) => index.waiters.push(resolve));
+}
+
+function settleWaiters(problem) {
+  const waiters = index.waiters.splice(0);
+  for (const resolve of waiters) resolve(problem);
+}
+
+async function refreshStatus() {
+  let response;
+  let body;
   try {
-    const response = await fetch("/readyz");
-    const body = await response.json();
-    $("index-status").textContent = response.ok
-      ? body.sources + " sources · " + body.passages.toLocaleString() + " passages"
-      : "index not loaded";
+    response = await fetch("/readyz");
+    body = await response.json();
   } catch (_) {
     $("index-status").textContent = "server unreachable";
+    return;
+  }
+  const ingest = body.ingest || null;
+  index.ready = response.ok;
+  index.coming = !response.ok && body.indexing === true;
+  index.growing = response.ok && body.indexing === true;
+  index.ingest = ingest ? ingest.state : "";
+  if (response.ok) {
+    $("index-status").textContent = body.sources + " sources · " + body.passages.toLocaleString() + " passages"
+      + (index.growing ? " · indexing the rest…" : "");
+    setNotice(index.growing ? "Answering from the " + body.sources + " sources indexed so far; the rest of the "
+      + "corpus is still being indexed and is added as it is ready." : "");
+    settleWaiters(null);
+  } else if (index.coming) {
+    $("index-status").textContent = "indexing the corpus…";
+    setNotice("The corpus is being indexed. citewise will answer as soon as its first part is ready, usually "
+      + "within a minute; you can ask already.");
+  } else if (index.ingest === "failed" || index.ingest === "stopped") {
+    $("index-status").textContent = "indexing " + index.ingest;
+    const problem = "Indexing the corpus " + index.ingest + (ingest.message ? " (" + ingest.message + ")" : "")
+      + ", so there is nothing to answer from; the server's terminal has the details.";
+    setNotice(problem);
+    settleWaiters(problem);
+  } else {
+    $("index-status").textContent = "index not loaded";
+    setNotice("No index is loaded yet. Run `citewise ingest`, or start the server with `citewise serve --ingest "
+      + "corpus`; this page picks the index up by itself.");
+    settleWaiters(null);
+  }
+}
+
+async function pollStatus() {
+  await refreshStatus();
+  if (!index.ready || index.growing) {
+    setTimeout(pollStatus, index.coming || index.growing ? POLL_MS : IDLE_POLL_MS);
   }
 }
 
@@ -267,7 +345,7 @@ function init() {
       input.focus();
     }
   });
-  showStatus();
+  pollStatus();
   input.focus();
 }
 
