@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -137,16 +138,27 @@ def onnx_int8_path(model_name: str) -> Path:
     target = folder / f"{model_name}-int8.onnx"
     if target.exists():
         return target
+    folder.mkdir(parents=True, exist_ok=True)
+    # Processes that start together on a fresh machine (`serve --ingest`: the server and its ingest child) would
+    # each spend ~20 s on the same export: the first takes the lock and exports, the others wait and reuse it.
+    with open(folder / f".{model_name}-int8.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.exists():
+            _export_int8(model_name, target)
+    return target
+
+
+def _export_int8(model_name: str, target: Path) -> None:
     try:
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic
         from transformers import AutoModel
+        from transformers.utils import logging as transformers_logging
     except ImportError as exc:
         raise CitewiseError(f"exporting the onnx-int8 embedding model needs torch, onnx and transformers "
                             f"(reinstall with scripts/install.sh): {exc}") from exc
-    from transformers.utils import logging as transformers_logging
 
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = target.parent
     transformers_logging.disable_progress_bar()
     bert = AutoModel.from_pretrained(str(bundled_model_dir(model_name))).eval()
 
@@ -179,7 +191,6 @@ def onnx_int8_path(model_name: str) -> Path:
         logging.disable(logging.NOTSET)
         for leftover in (fp32, int8):
             leftover.unlink(missing_ok=True)
-    return target
 
 
 class OnnxInt8Embedder:
