@@ -63,21 +63,24 @@ class _Prepared:
     sentence_spans: list[list[tuple[int, int]]]  # per passage, in its search text
 
 
+def files_under(root: Path) -> tuple[list[Path], Path]:
+    """The files an ingest of `root` looks at (hidden ones left out), and the folder their recorded paths are
+    relative to."""
+    if not root.exists():
+        raise CitewiseError(f"{root}: no such file or folder")
+    if root.is_file():
+        return [root], root.parent
+    files = sorted(p for p in root.rglob("*")
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return files, root
+
+
 def collect_files(paths: list[Path]) -> tuple[list[CorpusFile], list[tuple[str, str]]]:
     """Every readable-looking file under `paths`, with its manifest row; plus (file, reason) for unsupported ones."""
     files: list[CorpusFile] = []
     ignored: list[tuple[str, str]] = []
     for root in paths:
-        if not root.exists():
-            raise CitewiseError(f"{root}: no such file or folder")
-        if root.is_file():
-            candidates, base = [root], root.parent
-        else:
-            base = root
-            candidates = sorted(
-                p for p in root.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-            )
+        candidates, base = files_under(root)
         manifests: dict[Path, dict[str, SourceMeta]] = {}
         for path in candidates:
             if path.name == MANIFEST_NAME:

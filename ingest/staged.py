@@ -19,11 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from citewise.errors import CitewiseError
 from citewise.settings import Settings
 from ingest.embedder import Embedder
 from ingest.manifest import MANIFEST_NAME
-from ingest.pipeline import Ingestor, IngestReport
+from ingest.pipeline import Ingestor, IngestReport, files_under
 from ingest.readers import is_supported
 from ingest.store import IndexLayout
 
@@ -156,14 +155,7 @@ def _candidates(paths: Sequence[Path]) -> list[_Candidate]:
     supported types), each with the path it would be recorded under."""
     found: list[_Candidate] = []
     for root in paths:
-        if not root.exists():
-            raise CitewiseError(f"{root}: no such file or folder")
-        if root.is_file():
-            files, base = [root], root.parent
-        else:
-            base = root
-            files = sorted(p for p in root.rglob("*")
-                           if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+        files, base = files_under(root)
         for path in files:
             if path.name == MANIFEST_NAME or not is_supported(path):
                 continue
