@@ -118,7 +118,8 @@ def score_candidates(question: str, terms: QuestionTerms, hits: list[Hit], candi
     unstored.sort(key=lambda c: -(PASSAGE_WEIGHT * c.passage_cosine + LEXICAL_WEIGHT * c.lexical))
     embedded = unstored[: shortlist or SHORTLIST]
     if embedded:
-        # Small batches: a batch is padded to its longest sentence, and these run from 6 to 110 words.
+        # Small batches for the torch variants, which pad a batch to its longest sentence (6 to 110 words);
+        # onnx-int8 runs each sentence alone whatever the batch size.
         fresh = embedder.embed([unwrap(c.text) for c in embedded], batch_size=SENTENCE_BATCH)
         for candidate, vector in zip(embedded, fresh, strict=True):
             candidate.vector = vector
