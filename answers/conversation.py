@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from answers.contract import Message
-from answers.terms import content_terms, named_terms
+from citewise.answers.contract import Message
+from citewise.answers.terms import content_terms, named_terms
 
 _PRONOUN_TEXT = "he she him her his hers they them their theirs it its this that these those"
 _PRONOUNS = frozenset(_PRONOUN_TEXT.split())

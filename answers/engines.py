@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from answers.contract import AnswerEngine
-from answers.offline import OfflineEngine
-from answers.support import load_support_scorer
-from answers.verifier import QuoteVerifier
-from citewise.errors import CitewiseError
-from citewise.settings import Settings
-from ingest.embedder import load_embedder
-from ingest.store import IndexReader
-from retrieval.types import Retriever
+from citewise.answers.contract import AnswerEngine
+from citewise.answers.offline import OfflineEngine
+from citewise.answers.support import load_support_scorer
+from citewise.answers.verifier import QuoteVerifier
+from citewise.core.errors import CitewiseError
+from citewise.core.settings import Settings
+from citewise.ingest.embedder import load_embedder
+from citewise.ingest.store import IndexReader
+from citewise.retrieval.types import Retriever
 
 ENGINE_NAMES = ("offline", "llm")
 
@@ -27,6 +27,6 @@ def build_engine(settings: Settings, retriever: Retriever, index: IndexReader, n
     offline = OfflineEngine(settings, retriever, index, embedder, verifier, scorer)
     if name == "offline":
         return offline
-    from answers.llm import LLMEngine  # imports the openai client only when an LLM is wanted
+    from citewise.answers.llm import LLMEngine  # imports the openai client only when an LLM is wanted
 
     return LLMEngine(settings, retriever, index, verifier, scorer, offline)

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from answers.terms import QuestionTerms, stem, stems_of
-from ingest.models import StoredVectors
-from ingest.sentences import passage_sentences, unwrap
-from ingest.store import IndexReader
-from retrieval.types import Hit, Retriever, SearchFilters
+from citewise.answers.terms import QuestionTerms, stem, stems_of
+from citewise.core.types import StoredVectors
+from citewise.ingest.sentences import passage_sentences, unwrap
+from citewise.ingest.store import IndexReader
+from citewise.retrieval.types import Hit, Retriever, SearchFilters
 
 # Lexical evidence matters less than meaning, but it is what separates "about Hillman" from "about James".
 LEXICAL_WEIGHT = 0.5

@@ -9,18 +9,18 @@ from typing import Literal
 
 import openai
 
-from answers.contract import Answer, AnswerEvent, Message
-from answers.conversation import previous_user_question, rewrite_messages
-from answers.evidence import retrieve
-from answers.llm_protocol import Claim, Reply, ReplyError, answer_messages, parse_reply, repair_message
-from answers.offline import RETRIEVAL_K, OfflineEngine
-from answers.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, refusal, render_answer
-from answers.verifier import QuoteStatus, QuoteVerifier, locate
-from citewise.errors import CitewiseError
-from citewise.settings import Settings
-from ingest.sentences import unwrap
-from ingest.store import IndexReader
-from retrieval.types import Hit, Retriever
+from citewise.answers.contract import Answer, AnswerEvent, Message
+from citewise.answers.conversation import previous_user_question, rewrite_messages
+from citewise.answers.evidence import retrieve
+from citewise.answers.llm_protocol import Claim, Reply, ReplyError, answer_messages, parse_reply, repair_message
+from citewise.answers.offline import RETRIEVAL_K, OfflineEngine
+from citewise.answers.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, refusal, render_answer
+from citewise.answers.verifier import QuoteStatus, QuoteVerifier, locate
+from citewise.core.errors import CitewiseError
+from citewise.core.settings import Settings
+from citewise.ingest.sentences import unwrap
+from citewise.ingest.store import IndexReader
+from citewise.retrieval.types import Hit, Retriever
 
 
 class EndpointFailure(Exception):

@@ -8,9 +8,9 @@ from typing import Literal
 
 import numpy as np
 
-from answers.contract import Answer, AnswerEvent, Message
-from answers.conversation import offline_standalone, refers_to_a_person
-from answers.evidence import (
+from citewise.answers.contract import Answer, AnswerEvent, Message
+from citewise.answers.conversation import offline_standalone, refers_to_a_person
+from citewise.answers.evidence import (
     Candidate,
     argument_order,
     candidate_sentences,
@@ -19,14 +19,14 @@ from answers.evidence import (
     score_candidates,
     select_quotes,
 )
-from answers.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, refusal, render_answer
-from answers.terms import QuestionTerms, TermStatistics, named_terms, stems_of, term_stems
-from answers.verifier import QuoteStatus, QuoteVerifier
-from citewise.settings import Settings
-from ingest.sentences import unwrap
-from ingest.store import IndexReader
-from retrieval.retriever import single_threaded
-from retrieval.types import Hit, Retriever
+from citewise.answers.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, refusal, render_answer
+from citewise.answers.terms import QuestionTerms, TermStatistics, named_terms, stems_of, term_stems
+from citewise.answers.verifier import QuoteStatus, QuoteVerifier
+from citewise.core.settings import Settings
+from citewise.ingest.sentences import unwrap
+from citewise.ingest.store import IndexReader
+from citewise.retrieval.retriever import single_threaded
+from citewise.retrieval.types import Hit, Retriever
 
 RETRIEVAL_K = 12
 

@@ -6,10 +6,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from answers.contract import REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
-from ingest.models import Passage, Source
-from ingest.sentences import unwrap
-from retrieval.types import Hit
+from citewise.answers.contract import REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
+from citewise.core.types import Passage, Source
+from citewise.ingest.sentences import unwrap
+from citewise.retrieval.types import Hit
 
 
 @dataclass

@@ -10,8 +10,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from answers.normalize import normalize
-from ingest.sentences import sentence_spans, unwrap
+from citewise.answers.normalize import normalize
+from citewise.ingest.sentences import sentence_spans, unwrap
 
 FEATURES = (
     "cos_evidence",  # cosine of claim and the mean of the candidate sentences' vectors

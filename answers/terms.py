@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ingest.store import IndexReader
+from citewise.ingest.store import IndexReader
 
 _WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 _STOPWORD_TEXT = """

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from answers.near_miss import NearMiss, best_near_miss
-from answers.normalize import TextFinder, normalize, split_elisions
+from citewise.answers.near_miss import NearMiss, best_near_miss
+from citewise.answers.normalize import TextFinder, normalize, split_elisions
 
 if TYPE_CHECKING:
-    from ingest.models import Passage
-    from ingest.store import IndexReader
+    from citewise.core.types import Passage
+    from citewise.ingest.store import IndexReader
 
 _FTS_TOKEN = re.compile(r"[^\W_]+")
 _STOPWORDS = frozenset({

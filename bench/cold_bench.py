@@ -9,9 +9,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.common import load_questions, machine
-from bench.server_process import CLI, ServerProcess, child_env
-from citewise.errors import CitewiseError
+from citewise.bench.common import load_questions, machine
+from citewise.bench.server_process import ServerProcess, child_env
+from citewise.core.errors import CitewiseError
+from citewise.core.process import citewise_command
 
 # The service's start-up path, in order, in a fresh interpreter, each stage timed by the delta since the previous
 # one; an import therefore counts only what earlier stages had not already imported. The embedding variant is the
@@ -26,14 +27,14 @@ def mark(name):
     now = time.perf_counter(); marks[name] = round((now - last) * 1000, 1); last = now
 import citewise.cli; mark("import citewise.cli (typer, settings, commands)")
 import numpy, faiss; mark("import numpy, faiss")
-from citewise.settings import load_settings
-from ingest.embedder import load_embedder
-from ingest.store import IndexReader
+from citewise.core.settings import load_settings
+from citewise.ingest.embedder import load_embedder
+from citewise.ingest.store import IndexReader
 settings = load_settings(index=Path(sys.argv[1]))
 embedder = load_embedder(settings.embedding); mark(f"load model ({settings.embedding.variant})")
 embedder.embed(["first query"]); mark("first embed")
 reader = IndexReader(settings.index); mark("open index (sqlite + faiss file)")
-import server.app; mark("import server.app (fastapi, uvicorn)")
+import citewise.server.app; mark("import server.app (fastapi, uvicorn)")
 marks["torch imported"] = float("torch" in sys.modules)
 print(json.dumps(marks))
 """
@@ -81,7 +82,7 @@ def bench_cold(index: Path, question: str | None = None, serve: bool = True) -> 
         raise CitewiseError(f"no index at {index}: run `citewise ingest` first (or pass --index DIR)")
     question = question or load_questions(1)[0]
     python_ms, _, _ = _time_process([sys.executable, "-c", "pass"])
-    ask_ms, ask_status, ask_err = _time_process([*CLI, "ask", question], env=child_env(index))
+    ask_ms, ask_status, ask_err = _time_process(citewise_command("ask", question), env=child_env(index))
     result = ColdBench(index=str(index), python_start_ms=round(python_ms, 1), ask_to_exit_ms=round(ask_ms, 1),
                        ask_status=ask_status, serve_to_ready_ms=None)
     if ask_status != 0:
@@ -93,14 +94,14 @@ def bench_cold(index: Path, question: str | None = None, serve: bool = True) -> 
                 result.serve_to_ready_ms = round((server.seconds_to_ready or 0.0) * 1000, 1)
         except CitewiseError as exc:
             result.notes.append(str(exc))
-    stages = subprocess.run([sys.executable, "-c", _STAGES_SCRIPT, str(index)], capture_output=True, text=True,
+    stages = subprocess.run([sys.executable, "-P", "-c", _STAGES_SCRIPT, str(index)], capture_output=True, text=True,
                             timeout=300, stdin=subprocess.DEVNULL)
     if stages.returncode == 0:
         result.stages_ms = json.loads(stages.stdout.strip().splitlines()[-1])
     else:
         result.notes.append(f"stage timing failed: {' '.join(stages.stderr.split())[-300:]}")
-    result.top_imports_ms = top_imports(["citewise.cli", "ingest.embedder", "onnxruntime", "faiss",
-                                         "retrieval.retriever", "server.app"])
+    result.top_imports_ms = top_imports(["citewise.cli", "citewise.ingest.embedder", "onnxruntime", "faiss",
+                                         "citewise.retrieval.retriever", "citewise.server.app"])
     result.machine = machine()
     return result
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO / "corpus"
-SHARED = REPO.parent / "shared"
+from citewise.core.paths import demo_corpus, shared_dir
+
+CORPUS = demo_corpus()
+SHARED = shared_dir()
 QUESTIONS = SHARED / "evals" / "questions.jsonl"
 SCIFACT = SHARED / "benchmarks" / "scifact" / "beir"
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import machine
-from bench.server_process import ServerProcess
-from citewise.errors import CitewiseError
-from ingest.store import IndexLayout
+from citewise.bench.common import machine
+from citewise.bench.server_process import ServerProcess
+from citewise.core.errors import CitewiseError
+from citewise.ingest.store import IndexLayout
 
 # Answerable from the demo corpus's smallest files (the MDMA article), so it measures the first part; a question
 # about a long book waits for the whole index instead.

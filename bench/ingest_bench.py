@@ -8,16 +8,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.common import CORPUS, machine
-from citewise.errors import CitewiseError
-from citewise.settings import Settings
-from ingest.chunker import Chunker
-from ingest.embedder import Embedder, load_embedder
-from ingest.manifest import MANIFEST_NAME
-from ingest.pipeline import Ingestor, collect_files
-from ingest.readers import read_document
-from ingest.sentences import unwrap
-from ingest.store import IndexReader
+from citewise.bench.common import CORPUS, machine
+from citewise.core.errors import CitewiseError
+from citewise.core.settings import Settings
+from citewise.ingest.chunker import Chunker
+from citewise.ingest.embedder import Embedder, load_embedder
+from citewise.ingest.manifest import MANIFEST_NAME
+from citewise.ingest.pipeline import Ingestor, collect_files
+from citewise.ingest.readers import read_document
+from citewise.ingest.sentences import unwrap
+from citewise.ingest.store import IndexReader
 
 
 @dataclass

@@ -8,16 +8,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.common import SCIFACT, load_questions, machine, percentile_ms
-from bench.ingest_bench import make_slice
-from citewise.errors import CitewiseError
-from citewise.settings import Settings
-from evals import beir
-from evals.retrieval_metrics import ndcg_at_k
-from ingest.embedder import Embedder, load_embedder
-from ingest.pipeline import Ingestor
-from ingest.store import IndexReader
-from retrieval.retriever import IndexRetriever
+from citewise.bench.common import SCIFACT, load_questions, machine, percentile_ms
+from citewise.bench.ingest_bench import make_slice
+from citewise.core.errors import CitewiseError
+from citewise.core.settings import Settings
+from citewise.evals import beir
+from citewise.evals.retrieval_metrics import ndcg_at_k
+from citewise.ingest.embedder import Embedder, load_embedder
+from citewise.ingest.pipeline import Ingestor
+from citewise.ingest.store import IndexReader
+from citewise.retrieval.retriever import IndexRetriever
 
 MISSING_EXTRA = ("`citewise bench peer` needs LlamaIndex, which is not installed: "
                  "pip install -e '.[peer]' (the optional extra `peer`)")
@@ -49,7 +49,7 @@ class PeerBench:
 
 def _peer_module():  # noqa: ANN202 - the module object
     try:
-        from bench import peer_llama
+        from citewise.bench import peer_llama
     except ImportError as exc:
         raise CitewiseError(MISSING_EXTRA) from exc
     return peer_llama

@@ -15,9 +15,9 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.vector_stores.faiss import FaissVectorStore
 from pydantic import PrivateAttr
 
-from citewise.settings import ChunkSettings
-from ingest.embedder import Embedder
-from ingest.tokenizer import get_encoding
+from citewise.core.settings import ChunkSettings
+from citewise.ingest.embedder import Embedder
+from citewise.ingest.tokenizer import get_encoding
 
 EMBED_BATCH = 256
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import load_questions, machine, percentile_ms
-from bench.server_process import ServerProcess
-from citewise.errors import CitewiseError
-from citewise.settings import Settings
+from citewise.bench.common import load_questions, machine, percentile_ms
+from citewise.bench.server_process import ServerProcess
+from citewise.core.errors import CitewiseError
+from citewise.core.settings import Settings
 
 MAX_CLIENTS = 32
 
@@ -38,7 +38,7 @@ class QueryBench:
 
 
 def bench_retrieval(settings: Settings, questions: list[str], requests: int) -> tuple[list[float], int]:
-    from retrieval.retriever import IndexRetriever
+    from citewise.retrieval.retriever import IndexRetriever
 
     retriever = IndexRetriever(settings)
     retriever.search(questions[0], k=settings.retrieval.k)  # first call pays lazy loads

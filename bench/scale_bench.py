@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 import faiss
 import numpy as np
 
-from bench.common import machine, percentile_ms
-from ingest.store import build_faiss_index
+from citewise.bench.common import machine, percentile_ms
+from citewise.ingest.store import build_faiss_index
 
 DIM = 384
 K = 10

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -14,15 +13,10 @@ from typing import IO, Literal
 
 import httpx
 
-from citewise.errors import CitewiseError
-from citewise.settings import ENV_PREFIX
+from citewise.core.errors import CitewiseError
+from citewise.core.process import citewise_command
+from citewise.core.settings import ENV_PREFIX
 
-# The CLI entry point run with this interpreter, so the child sees the same venv without relying on PATH.
-CLI = [sys.executable, "-c", "from citewise.cli import main; main()"]
-# `python -c` puts the working directory first on sys.path; running the child from the folder that holds the
-# packages (the checkout, or site-packages when installed) means a stray `server/` or `ingest/` folder wherever
-# the caller happens to stand cannot shadow them.
-CODE_ROOT = Path(__file__).resolve().parent.parent
 # Generous because the first start on a cold machine loads torch and the embedding model.
 READY_TIMEOUT_S = 180.0
 # Short, so seconds_to_ready measures the server rather than the polling.
@@ -70,7 +64,6 @@ class ServerProcess:
     def __init__(self, index: Path, env: Mapping[str, str] | None = None, *, inherit_settings: bool = True,
                  log_dir: Path | None = None, ready_timeout_s: float = READY_TIMEOUT_S, args: Sequence[str] = (),
                  wait_for: Literal["readyz", "healthz"] = "readyz") -> None:
-        # Absolute, because the child runs from CODE_ROOT rather than the caller's directory.
         self.index = Path(index).resolve()
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -97,7 +90,7 @@ class ServerProcess:
         try:
             started = time.perf_counter()
             self.process = subprocess.Popen(
-                [*CLI, "serve", *self.args], cwd=CODE_ROOT, stdin=subprocess.DEVNULL, stdout=self._log,
+                citewise_command("serve", *self.args), stdin=subprocess.DEVNULL, stdout=self._log,
                 stderr=subprocess.STDOUT,
                 env=child_env(self.index, self.port, self.extra_env, inherit_settings=self.inherit_settings),
             )

@@ -8,15 +8,15 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from bench.common import CORPUS, SCIFACT, machine
-from citewise.settings import EmbeddingSettings, Settings
-from evals.beir import load_beir
-from evals.retrieval_metrics import ndcg_at_k
-from ingest.chunker import Chunker
-from ingest.embedder import Embedder, OnnxInt8Embedder, SentenceTransformerEmbedder
-from ingest.pipeline import collect_files
-from ingest.readers import read_document
-from ingest.sentences import unwrap
+from citewise.bench.common import CORPUS, SCIFACT, machine
+from citewise.core.settings import EmbeddingSettings, Settings
+from citewise.evals.beir import load_beir
+from citewise.evals.retrieval_metrics import ndcg_at_k
+from citewise.ingest.chunker import Chunker
+from citewise.ingest.embedder import Embedder, OnnxInt8Embedder, SentenceTransformerEmbedder
+from citewise.ingest.pipeline import collect_files
+from citewise.ingest.readers import read_document
+from citewise.ingest.sentences import unwrap
 
 
 @dataclass

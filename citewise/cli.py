@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from citewise.errors import CitewiseError
+from citewise.core.errors import CitewiseError
 
 app = typer.Typer(
     name="citewise",

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from answers.contract import Answer
-from answers.verifier import locate
-from citewise.errors import CitewiseError
-from citewise.settings import Settings
-from evals.faithfulness import AnswerScore, FaithfulnessChecker
-from evals.questions_retrieval import GoldSpan, gold_passage_metrics
-from ingest.store import IndexReader
+from citewise.answers.contract import Answer
+from citewise.answers.verifier import locate
+from citewise.core.errors import CitewiseError
+from citewise.core.settings import Settings
+from citewise.evals.faithfulness import AnswerScore, FaithfulnessChecker
+from citewise.evals.questions_retrieval import GoldSpan, gold_passage_metrics
+from citewise.ingest.store import IndexReader
 
 RETRIEVAL_KS = (5, 10)
 
@@ -93,9 +93,9 @@ class AnswerRun:
     """The pipeline under test (retriever, engine) plus the checker, loaded once for all questions."""
 
     def __init__(self, settings: Settings, engine_name: str | None = None) -> None:
-        from answers.engines import build_engine
-        from answers.support import load_support_scorer
-        from retrieval.retriever import IndexRetriever
+        from citewise.answers.engines import build_engine
+        from citewise.answers.support import load_support_scorer
+        from citewise.retrieval.retriever import IndexRetriever
 
         self.settings = settings
         self.retriever = IndexRetriever(settings)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from citewise.errors import CitewiseError
+from citewise.core.errors import CitewiseError
+from citewise.core.paths import shared_dir
 
-BENCH_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "attributionbench"
 SPLITS = {
     "dev": "dev_all_subset_balanced.jsonl",
     "id": "test_all_subset_balanced_sampled500.jsonl",
@@ -26,10 +26,10 @@ class AttributionItem:
     label: bool  # True: a human judged the claim attributable to the evidence
 
 
-def load_split(split: str, bench_dir: Path = BENCH_DIR) -> list[AttributionItem]:
+def load_split(split: str, bench_dir: Path | None = None) -> list[AttributionItem]:
     if split not in SPLITS:
         raise CitewiseError(f"unknown AttributionBench split {split!r}; choose one of {', '.join(SPLITS)}")
-    path = Path(bench_dir) / SPLITS[split]
+    path = Path(bench_dir or shared_dir() / "benchmarks" / "attributionbench") / SPLITS[split]
     if not path.is_file():
         raise CitewiseError(f"{path}: AttributionBench file not found (expected beside the repo in shared/)")
     items = []

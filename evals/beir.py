@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from citewise.errors import CitewiseError
-from citewise.settings import Settings
-from evals.retrieval_metrics import DEFAULT_CUTOFFS, mean_metrics, query_metrics
-from ingest.embedder import Embedder
-from ingest.pipeline import Ingestor
-from ingest.store import IndexReader
-from retrieval.retriever import IndexRetriever, single_threaded
-from retrieval.types import SearchMode
+from citewise.core.errors import CitewiseError
+from citewise.core.settings import Settings
+from citewise.evals.retrieval_metrics import DEFAULT_CUTOFFS, mean_metrics, query_metrics
+from citewise.ingest.embedder import Embedder
+from citewise.ingest.pipeline import Ingestor
+from citewise.ingest.store import IndexReader
+from citewise.retrieval.retriever import IndexRetriever, single_threaded
+from citewise.retrieval.types import SearchMode
 
 MODES: tuple[SearchMode, ...] = ("dense", "lexical", "hybrid")
 # Documents ranked per query: recall@100 needs 100 of them; SciFact abstracts are one to three passages.

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from citewise.errors import CitewiseError
-from ingest.models import Passage
-from ingest.store import IndexReader
-from retrieval.types import Retriever, SearchMode
+from citewise.core.errors import CitewiseError
+from citewise.core.types import Passage
+from citewise.ingest.store import IndexReader
+from citewise.retrieval.types import Retriever, SearchMode
 
 DEFAULT_KS = (5, 10)
 LONG_QUOTE_OVERLAP = 200

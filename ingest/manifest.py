@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from citewise.errors import CitewiseError
-from ingest.models import SourceMeta
+from citewise.core.errors import CitewiseError
+from citewise.core.types import SourceMeta
 
 MANIFEST_NAME = "MANIFEST.tsv"
 _REQUIRED = ("file", "title")

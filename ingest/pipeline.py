@@ -11,15 +11,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from citewise.errors import CitewiseError, IndexIncompatibleError
-from citewise.settings import Settings
-from ingest.chunker import Chunker
-from ingest.embedder import Embedder, load_embedder
-from ingest.manifest import MANIFEST_NAME, load_manifest
-from ingest.models import ParsedDocument, Passage, PassageVectors, Source, SourceMeta, content_hash
-from ingest.readers import UnreadableFile, is_supported, read_document
-from ingest.sentences import passage_sentences, sentence_spans, unwrap, unwrapped_spans
-from ingest.store import DB_NAME, SCHEMA_VERSION, IndexLayout, IndexWriter, NewSource
+from citewise.core.errors import CitewiseError, IndexIncompatibleError
+from citewise.core.settings import Settings
+from citewise.core.types import ParsedDocument, Passage, PassageVectors, Source, SourceMeta, content_hash
+from citewise.ingest.chunker import Chunker
+from citewise.ingest.embedder import Embedder, load_embedder
+from citewise.ingest.manifest import MANIFEST_NAME, load_manifest
+from citewise.ingest.readers import UnreadableFile, is_supported, read_document
+from citewise.ingest.sentences import passage_sentences, sentence_spans, unwrap, unwrapped_spans
+from citewise.ingest.store import DB_NAME, SCHEMA_VERSION, IndexLayout, IndexWriter, NewSource
 
 EMBED_BATCH = 256
 # Bump when a reader's output (text, headings, pages) changes: the next ingest then re-reads unchanged files,

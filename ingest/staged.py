@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from citewise.settings import Settings
-from ingest.embedder import Embedder
-from ingest.manifest import MANIFEST_NAME
-from ingest.pipeline import Ingestor, IngestReport, files_under
-from ingest.readers import is_supported
-from ingest.store import IndexLayout
+from citewise.core.settings import Settings
+from citewise.ingest.embedder import Embedder
+from citewise.ingest.manifest import MANIFEST_NAME
+from citewise.ingest.pipeline import Ingestor, IngestReport, files_under
+from citewise.ingest.readers import is_supported
+from citewise.ingest.store import IndexLayout
 
 # The first part: whole files, smallest first, for as long as their bytes add up to at most this (and always at
 # least the smallest file). The aim is roughly 1,000 passages: the demo corpus's text runs ~640 bytes per passage

@@ -23,8 +23,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from citewise.errors import CitewiseError, IndexMissingError
-from ingest.models import Passage, PassageVectors, Source, StoredVectors
+from citewise.core.errors import CitewiseError, IndexMissingError
+from citewise.core.types import Passage, PassageVectors, Source, StoredVectors
 
 # 2: passages carry their sentences' spans and vectors.
 SCHEMA_VERSION = "2"

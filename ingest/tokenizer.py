@@ -11,7 +11,7 @@ from unittest import mock
 import tiktoken
 from tiktoken_ext import openai_public
 
-from citewise.errors import CitewiseError
+from citewise.core.errors import CitewiseError
 
 _BUNDLED = {"cl100k_base", "o200k_base"}
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from citewise.errors import CitewiseError
-from citewise.settings import Settings
-from ingest.embedder import Embedder, load_embedder
-from ingest.models import Source
-from ingest.store import IndexReader
-from retrieval.fusion import maximal_marginal_relevance, reciprocal_rank_fusion
-from retrieval.query import fts_query
-from retrieval.types import Hit, SearchFilters, SearchMode
+from citewise.core.errors import CitewiseError
+from citewise.core.settings import Settings
+from citewise.core.types import Source
+from citewise.ingest.embedder import Embedder, load_embedder
+from citewise.ingest.store import IndexReader
+from citewise.retrieval.fusion import maximal_marginal_relevance, reciprocal_rank_fusion
+from citewise.retrieval.query import fts_query
+from citewise.retrieval.types import Hit, SearchFilters, SearchMode
 
 MODES: tuple[SearchMode, ...] = ("dense", "lexical", "hybrid")
 # The same question is often searched more than once (modes, engines retrying); embedding it dominates latency.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from ingest.models import Passage, Source
+from citewise.core.types import Passage, Source
 
 SearchMode = Literal["dense", "lexical", "hybrid"]
 

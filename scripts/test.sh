@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh --dev
 export HF_HUB_OFFLINE=1
 .venv/bin/ruff check .
+# The layers of docs/ARCHITECTURE.md, as import-linter contracts in pyproject.toml.
+.venv/bin/lint-imports
 index=.citewise-ci
 .venv/bin/citewise ingest corpus --index "$index"
 .venv/bin/citewise eval answers --questions evals/data/questions.jsonl --index "$index" --out artifacts/eval

@@ -16,13 +16,13 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from citewise.settings import Settings
-from server.background_ingest import BackgroundIngest
-from server.deps import require_api_key
-from server.errors import install_error_handlers
-from server.middleware import BodyLimitMiddleware, PagePolicyMiddleware
-from server.routes import ask, health, openai_compat, search, sources
-from server.state import ServiceState
+from citewise.core.settings import Settings
+from citewise.server.background_ingest import BackgroundIngest
+from citewise.server.deps import require_api_key
+from citewise.server.errors import install_error_handlers
+from citewise.server.middleware import BodyLimitMiddleware, PagePolicyMiddleware
+from citewise.server.routes import ask, health, openai_compat, search, sources
+from citewise.server.state import ServiceState
 
 STATIC = Path(__file__).resolve().parent / "static"
 # CURRENT is one small file: reading it each second costs nothing, and a new index shows up within ~1 s.
@@ -54,7 +54,7 @@ def create_app(settings: Settings, embedder=None, background: BackgroundIngest |
         try:
             model = embedder
             if model is None:
-                from ingest.embedder import load_embedder
+                from citewise.ingest.embedder import load_embedder
 
                 model = await run_in_threadpool(load_embedder, settings.embedding)
             service = ServiceState(settings, model, ingest_status=background.status if background else None)

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from citewise.settings import ENV_PREFIX
-from ingest.store import IndexLayout
+from citewise.core.process import citewise_command, tied_child_env
+from citewise.core.settings import ENV_PREFIX
+from citewise.ingest.store import IndexLayout
 
 PREFIX = "[ingest] "
 # Lines kept for the failure report: enough for the error and what led to it, short enough to read.
@@ -29,27 +30,6 @@ TAIL_LINES = 12
 # past this it is killed. Either way the published index stays intact: generations are swapped atomically.
 STOP_TIMEOUT_S = 10.0
 EXIT_SKIPPED = 3  # `citewise ingest`: done, but some files were skipped (it names each)
-
-# The child runs the CLI with this interpreter. `python -c` would put the working directory first on sys.path,
-# where a stray `ingest/` or `server/` folder could shadow the packages; the folder that holds them goes there
-# instead. On Linux the child also asks to be sent SIGTERM if the service dies without stopping it (kill -9),
-# and exits at once if that has already happened; it stays in the working directory, so relative paths given to
-# `serve --ingest` mean what they meant there.
-_CODE_ROOT = Path(__file__).resolve().parent.parent
-# Not CITEWISE_-prefixed: settings reject unknown variables with that prefix.
-_PARENT_PID_VAR = "_CITEWISE_SERVICE_PID"
-_BOOTSTRAP = f"""
-import os, sys
-sys.path[0] = {str(_CODE_ROOT)!r}
-parent = int(os.environ.pop({_PARENT_PID_VAR!r}, "0") or 0)
-if sys.platform.startswith("linux"):
-    import ctypes, signal
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        sys.exit("citewise: the service that started this ingest has already stopped")
-from citewise.cli import main
-main()
-"""
 
 
 class BackgroundIngest:
@@ -76,12 +56,12 @@ class BackgroundIngest:
     def start(self) -> None:
         """Starts the child; call it from the main thread (on Linux the child's parent-death signal is tied to the
         thread that started it)."""
-        env = dict(os.environ)
+        # The child stops with the service, even if the service is killed (-9).
+        env = tied_child_env(dict(os.environ))
         env[f"{ENV_PREFIX}INDEX"] = str(self.index)  # the served index, however the service was told of it
         env["PYTHONUNBUFFERED"] = "1"  # progress lines as they happen, not when a pipe buffer fills
-        env[_PARENT_PID_VAR] = str(os.getpid())
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _BOOTSTRAP, "ingest", *self.paths, *self.args],
+            citewise_command("ingest", *self.paths, *self.args),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
             # Its own session: Ctrl-C in the terminal reaches the service only, which then stops the child itself.
             start_new_session=True,

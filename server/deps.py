@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from citewise.settings import Settings
-from server.state import LoadedIndex, ServiceState
+from citewise.core.settings import Settings
+from citewise.server.state import LoadedIndex, ServiceState
 
 
 async def _service(request: Request) -> ServiceState:

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from citewise.errors import CitewiseError
+from citewise.core.errors import CitewiseError
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
           413: "request_too_large", 422: "invalid_request_error", 503: "service_unavailable"}

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from answers.contract import AnswerEngine
-from citewise.errors import CitewiseError
-from citewise.settings import Settings
-from ingest.store import IndexLayout, IndexReader
-from retrieval.retriever import IndexRetriever
+from citewise.answers.contract import AnswerEngine
+from citewise.core.errors import CitewiseError
+from citewise.core.settings import Settings
+from citewise.ingest.store import IndexLayout, IndexReader
+from citewise.retrieval.retriever import IndexRetriever
 
 log = logging.getLogger("citewise.server")
 
@@ -40,7 +40,7 @@ class LoadedIndex:
             raise CitewiseError(f"unknown engine {name!r}; use one of {', '.join(ENGINE_NAMES)}")
         with self._lock:
             if name not in self._engines:
-                from answers.engines import build_engine
+                from citewise.answers.engines import build_engine
 
                 self._engines[name] = build_engine(self.settings, self.retriever, self.index, name=name,
                                                    embedder=self.embedder)

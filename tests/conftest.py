@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from citewise.settings import EmbeddingSettings, Settings
-from ingest.embedder import Embedder, load_embedder
-from ingest.pipeline import Ingestor
+from citewise.core.settings import EmbeddingSettings, Settings
+from citewise.ingest.embedder import Embedder, load_embedder
+from citewise.ingest.pipeline import Ingestor
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -21,6 +23,14 @@ SLICE = (
     "alcoholics-anonymous-1939-big-book-foreword-to-chapter-2.md",
     "wright-1919-eleusinian-mysteries-and-rites.txt",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Caches (the ONNX export of the embedding model) go to a folder of this test session, which child processes
+    inherit through the environment, never to the user's ~/.cache."""
+    folder = tempfile.mkdtemp(prefix="citewise-test-cache-")
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    os.environ["XDG_CACHE_HOME"] = folder
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from citewise.cli import app
-from citewise.settings import Settings
+from citewise.core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.server_process import ServerProcess
-from citewise.settings import Settings
-from ingest.pipeline import Ingestor
+from citewise.bench.server_process import ServerProcess
+from citewise.core.settings import Settings
+from citewise.ingest.pipeline import Ingestor
 
 pytestmark = pytest.mark.integration
 

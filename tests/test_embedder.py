@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from citewise.settings import EmbeddingSettings
-from ingest.embedder import load_embedder
+from citewise.core.settings import EmbeddingSettings
+from citewise.ingest.embedder import load_embedder
 
 pytestmark = pytest.mark.integration
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from answers.contract import Answer, Citation, SourceRef
-from answers.support import load_support_scorer
-from evals.answers import EvalQuestion, GoldQuote, QuestionRecord, locate_gold
-from evals.faithfulness import AnswerScore, CitationCheck, FaithfulnessChecker
-from evals.report import gate, summarize
-from evals.statements import split_statements
-from ingest.sentences import sentence_spans, unwrap
-from ingest.store import IndexReader
+from citewise.answers.contract import Answer, Citation, SourceRef
+from citewise.answers.support import load_support_scorer
+from citewise.evals.answers import EvalQuestion, GoldQuote, QuestionRecord, locate_gold
+from citewise.evals.faithfulness import AnswerScore, CitationCheck, FaithfulnessChecker
+from citewise.evals.report import gate, summarize
+from citewise.evals.statements import split_statements
+from citewise.ingest.sentences import sentence_spans, unwrap
+from citewise.ingest.store import IndexReader
 
 # --- statements -----------------------------------------------------------------------------------------------
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from answers.contract import Citation
-from answers.support import load_support_scorer
-from evals.faithfulness import FaithfulnessChecker
-from evals.selftest import mutations, run_selftest
-from ingest.store import IndexReader
+from citewise.answers.contract import Citation
+from citewise.answers.support import load_support_scorer
+from citewise.evals.faithfulness import FaithfulnessChecker
+from citewise.evals.selftest import mutations, run_selftest
+from citewise.ingest.store import IndexReader
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from citewise.settings import Settings
-from ingest.pipeline import Ingestor
-from ingest.store import IndexReader
+from citewise.core.settings import Settings
+from citewise.ingest.pipeline import Ingestor
+from citewise.ingest.store import IndexReader
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from ingest_samples import HTML_PAGE, PAGE_TWO_PHRASE, make_epub, make_pdf
 
-from citewise.settings import ChunkSettings, Settings
-from ingest.pipeline import Ingestor
-from ingest.readers import READERS
-from ingest.store import IndexReader
+from citewise.core.settings import ChunkSettings, Settings
+from citewise.ingest.pipeline import Ingestor
+from citewise.ingest.readers import READERS
+from citewise.ingest.store import IndexReader
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +133,7 @@ def test_ingest_reader_crash_is_one_skipped_file(tmp_path: Path, embedder, monke
 def test_ingest_reader_upgrade_rereads_without_reembedding(ingested, monkeypatch) -> None:
     ingestor, corpus = ingested
     before = _ids_by_file(ingestor.settings.index)
-    monkeypatch.setattr("ingest.pipeline.READER_VERSION", "next")
+    monkeypatch.setattr("citewise.ingest.pipeline.READER_VERSION", "next")
     upgraded = ingestor.run([corpus])
     assert (upgraded.updated, upgraded.unchanged, upgraded.passages_embedded) == (5, 0, 0)
     assert _ids_by_file(ingestor.settings.index) == before

@@ -7,15 +7,15 @@ import socket
 
 import pytest
 
-from answers.contract import Message
-from answers.engines import build_engine
-from answers.llm_protocol import ReplyError, parse_reply
-from citewise.settings import LLMSettings, Settings
-from ingest.models import Passage, Source
-from ingest.pipeline import Ingestor
-from ingest.sentences import sentence_spans, unwrap
-from retrieval.retriever import IndexRetriever
-from retrieval.types import Hit
+from citewise.answers.contract import Message
+from citewise.answers.engines import build_engine
+from citewise.answers.llm_protocol import ReplyError, parse_reply
+from citewise.core.settings import LLMSettings, Settings
+from citewise.core.types import Passage, Source
+from citewise.ingest.pipeline import Ingestor
+from citewise.ingest.sentences import sentence_spans, unwrap
+from citewise.retrieval.retriever import IndexRetriever
+from citewise.retrieval.types import Hit
 from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.integration

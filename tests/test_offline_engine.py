@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from answers.contract import REFUSAL_TEXT, Answer, Message
-from answers.conversation import offline_standalone
-from answers.engines import build_engine
-from answers.render import display_author
-from citewise.errors import CitewiseError
-from ingest.sentences import unwrap
-from retrieval.retriever import IndexRetriever
+from citewise.answers.contract import REFUSAL_TEXT, Answer, Message
+from citewise.answers.conversation import offline_standalone
+from citewise.answers.engines import build_engine
+from citewise.answers.render import display_author
+from citewise.core.errors import CitewiseError
+from citewise.ingest.sentences import unwrap
+from citewise.retrieval.retriever import IndexRetriever
 
 pytestmark = pytest.mark.integration
 CITEWISE = Path(sys.executable).with_name("citewise")
@@ -150,7 +150,7 @@ def test_ask_command_reports_a_missing_index_in_one_line(tmp_path):
 def test_lines_with_web_addresses_are_never_candidates(retriever):
     from types import SimpleNamespace
 
-    from answers.evidence import candidate_sentences
+    from citewise.answers.evidence import candidate_sentences
 
     index = retriever.index
     with_address = [p for source in index.sources.values() for p in index.passages_of(source.id)

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from citewise.cli import app
-from evals.beir import load_beir, safe_file_name, write_corpus
-from evals.questions_retrieval import evaluate_questions
-from retrieval.retriever import IndexRetriever
+from citewise.evals.beir import load_beir, safe_file_name, write_corpus
+from citewise.evals.questions_retrieval import evaluate_questions
+from citewise.retrieval.retriever import IndexRetriever
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 SCIFACT = SHARED / "benchmarks" / "scifact" / "beir"

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from evals.questions_retrieval import GoldSpan, gold_passage_metrics, locate_quote
-from evals.retrieval_metrics import mean_metrics, mrr_at_k, ndcg_at_k, query_metrics, recall_at_k
-from ingest.models import Passage
+from citewise.core.types import Passage
+from citewise.evals.questions_retrieval import GoldSpan, gold_passage_metrics, locate_quote
+from citewise.evals.retrieval_metrics import mean_metrics, mrr_at_k, ndcg_at_k, query_metrics, recall_at_k
 
 pytestmark = pytest.mark.unit
 

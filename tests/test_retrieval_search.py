@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from citewise.cli import app
-from citewise.errors import CitewiseError
-from retrieval.retriever import IndexRetriever
-from retrieval.types import SearchFilters
+from citewise.core.errors import CitewiseError
+from citewise.retrieval.retriever import IndexRetriever
+from citewise.retrieval.types import SearchFilters
 
 pytestmark = pytest.mark.integration
 

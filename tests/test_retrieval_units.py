@@ -7,11 +7,11 @@ import sqlite3
 import numpy as np
 import pytest
 
-from ingest.models import Source
-from retrieval.fusion import maximal_marginal_relevance, reciprocal_rank_fusion
-from retrieval.query import fts_query, query_terms
-from retrieval.retriever import source_matches
-from retrieval.types import SearchFilters
+from citewise.core.types import Source
+from citewise.retrieval.fusion import maximal_marginal_relevance, reciprocal_rank_fusion
+from citewise.retrieval.query import fts_query, query_terms
+from citewise.retrieval.retriever import source_matches
+from citewise.retrieval.types import SearchFilters
 
 pytestmark = pytest.mark.unit
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from answers.engines import build_engine
-from answers.evidence import candidate_sentences
-from ingest.sentences import sentence_spans, unwrap, unwrapped_spans
-from ingest.store import IndexReader, decode_sentence_vectors, encode_sentence_vectors
-from retrieval.retriever import IndexRetriever
+from citewise.answers.engines import build_engine
+from citewise.answers.evidence import candidate_sentences
+from citewise.ingest.sentences import sentence_spans, unwrap, unwrapped_spans
+from citewise.ingest.store import IndexReader, decode_sentence_vectors, encode_sentence_vectors
+from citewise.retrieval.retriever import IndexRetriever
 
 
 @pytest.mark.unit

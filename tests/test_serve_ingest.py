@@ -16,11 +16,11 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from bench.server_process import ServerProcess
-from citewise.settings import Settings
-from ingest.store import DB_NAME, IndexReader
-from server.background_ingest import BackgroundIngest
-from server.state import ServiceState
+from citewise.bench.server_process import ServerProcess
+from citewise.core.settings import Settings
+from citewise.ingest.store import DB_NAME, IndexReader
+from citewise.server.background_ingest import BackgroundIngest
+from citewise.server.state import ServiceState
 
 QUESTION = "What are the effects of MDMA on serotonin?"
 # The slice's two smallest files (the MedlinePlus summaries and the MDMA article) make the first part.

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from answers.contract import Answer, Citation
-from bench.server_process import ServerProcess
-from citewise.settings import Settings
-from ingest.pipeline import Ingestor
+from citewise.answers.contract import Answer, Citation
+from citewise.bench.server_process import ServerProcess
+from citewise.core.settings import Settings
+from citewise.ingest.pipeline import Ingestor
 
 pytestmark = pytest.mark.integration
 

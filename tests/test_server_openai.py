@@ -7,9 +7,9 @@ import re
 import openai
 import pytest
 
-from answers.contract import Citation
-from bench.server_process import ServerProcess
-from citewise.settings import Settings
+from citewise.answers.contract import Citation
+from citewise.bench.server_process import ServerProcess
+from citewise.core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from citewise.settings import Settings
-from ingest.pipeline import Ingestor, collect_files
-from ingest.staged import plan_first_part, staged_ingest
-from ingest.store import IndexLayout, IndexReader
+from citewise.core.settings import Settings
+from citewise.ingest.pipeline import Ingestor, collect_files
+from citewise.ingest.staged import plan_first_part, staged_ingest
+from citewise.ingest.store import IndexLayout, IndexReader
 
 CITEWISE = Path(sys.executable).with_name("citewise")
 # The slice's two smallest files (13.7 kB + 57.9 kB) fit; the third (59.5 kB) would take the part past this.

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from answers.support import MODEL_PATH, SupportScorer, best_threshold, fit_logistic, load_support_scorer
-from answers.support_features import FEATURES, clean_claim, feature_matrix
-from evals.attribution import AttributionItem, macro_f1, metrics
+from citewise.answers.support import MODEL_PATH, SupportScorer, load_support_scorer
+from citewise.answers.support_features import FEATURES, clean_claim, feature_matrix
+from citewise.evals.attribution import AttributionItem, macro_f1, metrics
+from citewise.evals.support_training import best_threshold, fit_logistic
 
 EVIDENCE = (
     "The Festival of the Greater Mysteries--and this was, of course, by far\nthe more important--began on the 15th "

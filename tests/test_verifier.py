@@ -7,12 +7,12 @@ import textwrap
 
 import pytest
 
-from answers.normalize import normalize_text
-from answers.verifier import QuoteStatus, QuoteVerifier, locate
-from citewise.settings import Settings
-from ingest.models import Passage
-from ingest.pipeline import Ingestor
-from ingest.store import IndexReader
+from citewise.answers.normalize import normalize_text
+from citewise.answers.verifier import QuoteStatus, QuoteVerifier, locate
+from citewise.core.settings import Settings
+from citewise.core.types import Passage
+from citewise.ingest.pipeline import Ingestor
+from citewise.ingest.store import IndexReader
 
 # --- locate() on strings ---------------------------------------------------------------------------------------
 

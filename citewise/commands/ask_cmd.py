@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from citewise.commands.common import IndexOption, JsonOption
-from citewise.settings import load_settings
+from citewise.core.settings import load_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -23,9 +23,9 @@ def ask(
     json_out: JsonOption = False,
 ) -> None:
     """Answer QUESTION with verified, cited quotations (or refuse, listing the nearest passages)."""
-    from answers.engines import build_engine
-    from citewise.errors import CitewiseError
-    from retrieval.retriever import IndexRetriever
+    from citewise.answers.engines import build_engine
+    from citewise.core.errors import CitewiseError
+    from citewise.retrieval.retriever import IndexRetriever
 
     if not question.strip():
         raise CitewiseError("the question is empty")

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from citewise.commands.common import IndexOption, JsonOption
-from citewise.errors import CitewiseError
-from citewise.settings import load_settings
+from citewise.core.errors import CitewiseError
+from citewise.core.settings import load_settings
 
 bench_app = typer.Typer(help="Measure speed: ingest, query, scale, cold start, and a peer pipeline.",
                         no_args_is_help=True)
@@ -50,7 +50,7 @@ def ingest(
     json_out: JsonOption = False,
 ) -> None:
     """Pipeline passages/s against the bare model's passages/s on the same passages (and their ratio)."""
-    from bench.ingest_bench import as_dict, bench_ingest
+    from citewise.bench.ingest_bench import as_dict, bench_ingest
 
     if files is not None and passages is not None:
         raise CitewiseError("give --files or --passages, not both")
@@ -66,7 +66,7 @@ def query(
     json_out: JsonOption = False,
 ) -> None:
     """p50/p95 of retrieval in process and of offline answers over HTTP on loopback (sequential, concurrent)."""
-    from bench.query_bench import as_dict, bench_query
+    from citewise.bench.query_bench import as_dict, bench_query
 
     result = bench_query(load_settings(index=index), clients=clients, requests=requests, http=not no_http)
     _print(as_dict(result), json_out)
@@ -83,7 +83,7 @@ def scale(
     json_out: JsonOption = False,
 ) -> None:
     """Build time, bytes/passage, p50 and recall@10 of the automatically chosen FAISS index on synthetic data."""
-    from bench.scale_bench import as_dict, bench_scale_point
+    from citewise.bench.scale_bench import as_dict, bench_scale_point
 
     try:
         counts = [int(s) for s in sizes.split(",") if s.strip()]
@@ -118,14 +118,14 @@ def cold(
 ) -> None:
     """Process start to first answer (`citewise ask`) and to /readyz (`citewise serve`), and where it goes."""
     if from_empty is not None:
-        from bench.first_answer_bench import DEFAULT_QUESTION, bench_from_empty
-        from bench.first_answer_bench import as_dict as from_empty_dict
+        from citewise.bench.first_answer_bench import DEFAULT_QUESTION, bench_from_empty
+        from citewise.bench.first_answer_bench import as_dict as from_empty_dict
 
         load_settings()  # the environment's settings are checked here rather than in the service
         result = bench_from_empty(from_empty, index, question or DEFAULT_QUESTION)
         _print(from_empty_dict(result), json_out)
         return
-    from bench.cold_bench import as_dict, bench_cold
+    from citewise.bench.cold_bench import as_dict, bench_cold
 
     result = bench_cold(load_settings(index=index).index, serve=not no_serve)
     _print(as_dict(result), json_out)
@@ -143,7 +143,7 @@ def peer(
     json_out: JsonOption = False,
 ) -> None:
     """The same corpus slice and queries through LlamaIndex (FAISS, same MiniLM) beside citewise."""
-    from bench.peer_bench import as_dict, bench_peer
+    from citewise.bench.peer_bench import as_dict, bench_peer
 
     result = bench_peer(load_settings(), passages=passages, scifact_docs=scifact_docs,
                         scifact_queries=scifact_queries, questions_limit=questions)
@@ -159,7 +159,7 @@ def variants(
     json_out: JsonOption = False,
 ) -> None:
     """Embedding variants (fp32, bf16, onnxruntime int8): passages/s, cosine to fp32, SciFact nDCG@10."""
-    from bench.variants_bench import as_dict, bench_variants
+    from citewise.bench.variants_bench import as_dict, bench_variants
 
     result = bench_variants(load_settings(), passages=passages, scifact_docs=scifact_docs,
                             scifact_queries=scifact_queries)

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 import typer
 
 from citewise.commands.common import IndexOption, JsonOption
-from citewise.settings import load_settings
+from citewise.core.settings import load_settings
 
 EXIT_GATE_FAILED = 1
 
@@ -37,9 +37,9 @@ def answers(
 
     Exit status: 0 every gated metric passes, 1 a metric is under its threshold or worse than the baseline.
     """
-    from evals.answers import AnswerRun, load_questions
-    from evals.report import build_report, load_baseline, load_thresholds, render_markdown, write_report
-    from evals.support_info import describe_support
+    from citewise.evals.answers import AnswerRun, load_questions
+    from citewise.evals.report import build_report, load_baseline, load_thresholds, render_markdown, write_report
+    from citewise.evals.support_info import describe_support
 
     settings = load_settings(index=index)
     items = load_questions(questions)
@@ -76,9 +76,9 @@ def selftest(json_out: JsonOption = False, index: IndexOption = None) -> None:
 
     Exit status: 0 every quote-level corruption caught, 1 otherwise.
     """
-    from evals.faithfulness import FaithfulnessChecker
-    from evals.selftest import run_selftest
-    from ingest.store import IndexReader
+    from citewise.evals.faithfulness import FaithfulnessChecker
+    from citewise.evals.selftest import run_selftest
+    from citewise.ingest.store import IndexReader
 
     began = time.perf_counter()
     settings = load_settings(index=index)
@@ -109,7 +109,7 @@ def selftest(json_out: JsonOption = False, index: IndexOption = None) -> None:
 
 
 def _support_scorer(settings):
-    from answers.support import load_support_scorer
-    from ingest.embedder import load_embedder
+    from citewise.answers.support import load_support_scorer
+    from citewise.ingest.embedder import load_embedder
 
     return load_support_scorer(settings, embedder=load_embedder(settings.embedding))

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from citewise.commands.common import IndexOption, JsonOption
-from citewise.settings import load_settings
+from citewise.core.settings import load_settings
 
 
 def register(eval_app: typer.Typer) -> None:
@@ -35,13 +35,13 @@ def retrieval(
     json_out: JsonOption = False,
 ) -> None:
     """Retrieval quality: nDCG@10, recall@10/100, MRR@10 on BEIR; gold-passage recall@5/10 and MRR on questions."""
-    from citewise.errors import CitewiseError
+    from citewise.core.errors import CitewiseError
 
     if (beir is None) == (questions is None):
         raise CitewiseError("give either --beir DIR or --questions FILE")
     settings = load_settings(index=index)
     if beir is not None:
-        from evals.beir import evaluate_beir
+        from citewise.evals.beir import evaluate_beir
 
         report = evaluate_beir(beir, settings, split=split, work_dir=index_dir, progress=not json_out)
         if json_out:
@@ -52,8 +52,8 @@ def retrieval(
         typer.echo(_table(report.metrics))
         typer.echo("search seconds: " + ", ".join(f"{m} {s:.1f}" for m, s in report.search_seconds.items()))
         return
-    from evals.questions_retrieval import evaluate_questions
-    from retrieval.retriever import IndexRetriever
+    from citewise.evals.questions_retrieval import evaluate_questions
+    from citewise.retrieval.retriever import IndexRetriever
 
     retriever = IndexRetriever(settings)
     qreport = evaluate_questions(questions, retriever, retriever.index)

@@ -25,15 +25,15 @@ def support(
 ) -> None:
     """Macro-F1 and accuracy of the support scorer against AttributionBench's human labels (published: a
     fine-tuned GPT-3.5 reaches about 80% macro-F1)."""
-    from answers.support import load_support_scorer
-    from citewise.settings import load_settings
-    from evals.attribution import BENCH_DIR, evaluate, load_split
+    from citewise.answers.support import load_support_scorer
+    from citewise.core.settings import load_settings
+    from citewise.evals.attribution import evaluate, load_split
 
     scorer = load_support_scorer(load_settings())
     splits = ["id", "ood"] if split == "both" else [split]
     report: dict[str, object] = {}
     for name in splits:
-        items = load_split(name, bench_dir or BENCH_DIR)
+        items = load_split(name, bench_dir)
         report[name] = evaluate(scorer.scores, scorer.threshold, items)
     report["threshold"] = scorer.threshold
     report["features"] = list(scorer.features)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from citewise.commands.common import IndexOption, JsonOption
-from citewise.settings import load_settings
+from citewise.core.settings import load_settings
 
 EXIT_SKIPPED = 3
 
@@ -38,7 +38,7 @@ def ingest(
 
     Exit status: 0 all indexed, 3 some files were skipped (each named with the reason), 1 error.
     """
-    from ingest.staged import FIRST_PART_BYTES, staged_ingest
+    from citewise.ingest.staged import FIRST_PART_BYTES, staged_ingest
 
     settings = load_settings(index=index)
     notify = None if json_out else (lambda message: typer.echo(f"citewise: {message}", err=True))
@@ -73,7 +73,7 @@ def ingest(
 
 def sources(index: IndexOption = None, json_out: JsonOption = False) -> None:
     """List the indexed sources."""
-    from ingest.store import IndexReader
+    from citewise.ingest.store import IndexReader
 
     settings = load_settings(index=index)
     reader = IndexReader(settings.index)

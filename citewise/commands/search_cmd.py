@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from citewise.commands.common import IndexOption, JsonOption
-from citewise.settings import load_settings
+from citewise.core.settings import load_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -28,9 +28,9 @@ def search(
     json_out: JsonOption = False,
 ) -> None:
     """Find the passages that bear on QUERY."""
-    from citewise.errors import CitewiseError
-    from retrieval.retriever import MODES, IndexRetriever
-    from retrieval.types import SearchFilters
+    from citewise.core.errors import CitewiseError
+    from citewise.retrieval.retriever import MODES, IndexRetriever
+    from citewise.retrieval.types import SearchFilters
 
     if mode is not None and mode not in MODES:
         raise CitewiseError(f"--mode {mode!r}: use one of {', '.join(MODES)}")

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from citewise.commands.common import IndexOption
-from citewise.errors import CitewiseError
-from citewise.settings import load_settings
+from citewise.core.errors import CitewiseError
+from citewise.core.settings import load_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -33,8 +33,8 @@ def serve(
     """Serve the API and the chat page. A new index ingested into the same directory is picked up live."""
     import uvicorn
 
-    from server.app import create_app
-    from server.background_ingest import BackgroundIngest
+    from citewise.server.app import create_app
+    from citewise.server.background_ingest import BackgroundIngest
 
     if paths and not ingest:
         raise CitewiseError("paths are only taken with --ingest: citewise serve --ingest PATH...")

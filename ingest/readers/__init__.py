@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.models import ParsedDocument, SourceMeta
-from ingest.readers.common import UnreadableFile, read_text_file
-from ingest.readers.text import read_markdown, read_plain_text
+from citewise.core.types import ParsedDocument, SourceMeta
+from citewise.ingest.readers.common import UnreadableFile, read_text_file
+from citewise.ingest.readers.text import read_markdown, read_plain_text
 
 Reader = Callable[[Path, bytes], ParsedDocument]
 
@@ -25,19 +25,19 @@ READERS: dict[str, Reader] = {
 def _register_optional() -> None:
     # html, pdf and epub readers live in their own modules; they are registered when present.
     try:
-        from ingest.readers.html import read_html
+        from citewise.ingest.readers.html import read_html
     except ImportError:
         pass
     else:
         READERS.update({".html": read_html, ".htm": read_html})
     try:
-        from ingest.readers.pdf import read_pdf
+        from citewise.ingest.readers.pdf import read_pdf
     except ImportError:
         pass
     else:
         READERS[".pdf"] = read_pdf
     try:
-        from ingest.readers.epub import read_epub
+        from citewise.ingest.readers.epub import read_epub
     except ImportError:
         pass
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ingest.models import SourceMeta
+from citewise.core.types import SourceMeta
 
 
 class UnreadableFile(Exception):

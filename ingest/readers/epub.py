@@ -10,9 +10,9 @@ from pathlib import Path
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
-from ingest.models import ParsedDocument, SourceMeta
-from ingest.readers.common import UnreadableFile, meta_from_filename
-from ingest.readers.html import decode_html, extract_html_text
+from citewise.core.types import ParsedDocument, SourceMeta
+from citewise.ingest.readers.common import UnreadableFile, meta_from_filename
+from citewise.ingest.readers.html import decode_html, extract_html_text
 
 _CONTAINER = "META-INF/container.xml"
 _CHAPTER_TYPES = frozenset({"application/xhtml+xml", "text/html"})

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from ingest.models import ParsedDocument, SourceMeta
-from ingest.readers.common import UnreadableFile, meta_from_filename
+from citewise.core.types import ParsedDocument, SourceMeta
+from citewise.ingest.readers.common import UnreadableFile, meta_from_filename
 
 _BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog", "div",

@@ -10,8 +10,8 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from ingest.models import ParsedDocument, SourceMeta
-from ingest.readers.common import UnreadableFile, meta_from_filename
+from citewise.core.types import ParsedDocument, SourceMeta
+from citewise.ingest.readers.common import UnreadableFile, meta_from_filename
 
 _PAGE_SEPARATOR = "\n\n"
 _YEAR = re.compile(r"(1[5-9]\d\d|20\d\d)")

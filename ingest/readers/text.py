@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ingest.models import ParsedDocument, SourceMeta
-from ingest.readers.common import meta_from_filename, read_text_file
-from ingest.readers.headings import merge_label_headings, plain_text_headings
+from citewise.core.types import ParsedDocument, SourceMeta
+from citewise.ingest.readers.common import meta_from_filename, read_text_file
+from citewise.ingest.readers.headings import merge_label_headings, plain_text_headings
 
 # '=### Title=' is how one corpus file's converter wrote level-4 headings.
 _MD_HEADING = re.compile(r"^=?(#{1,6})\s+(.+?)\s*#*=?[ \t]*$", re.MULTILINE)

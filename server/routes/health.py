@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from server.deps import ServiceDep
+from citewise.server.deps import ServiceDep
 
 router = APIRouter(tags=["health"])
 

@@ -12,11 +12,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from answers.contract import Answer, AnswerEngine, Message
-from server.deps import LoadedDep, SettingsDep
-from server.routes.ask import checked_question
-from server.sse import SSE_HEADERS, in_thread, sse
-from server.state import ENGINE_NAMES
+from citewise.answers.contract import Answer, AnswerEngine, Message
+from citewise.server.deps import LoadedDep, SettingsDep
+from citewise.server.routes.ask import checked_question
+from citewise.server.sse import SSE_HEADERS, in_thread, sse
+from citewise.server.state import ENGINE_NAMES
 
 router = APIRouter(tags=["openai"])
 

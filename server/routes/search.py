@@ -8,9 +8,9 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from answers.contract import SourceRef
-from retrieval.types import SearchFilters
-from server.deps import LoadedDep
+from citewise.answers.contract import SourceRef
+from citewise.retrieval.types import SearchFilters
+from citewise.server.deps import LoadedDep
 
 router = APIRouter(tags=["search"])
 

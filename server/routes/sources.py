@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel
 
-from ingest.models import Source
-from server.deps import LoadedDep
-from server.state import LoadedIndex
+from citewise.core.types import Source
+from citewise.server.deps import LoadedDep
+from citewise.server.state import LoadedIndex
 
 router = APIRouter(tags=["sources"])
 

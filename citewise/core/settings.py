@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from citewise.errors import CitewiseError
+from citewise.core.errors import CitewiseError
 
 ENV_PREFIX = "CITEWISE_"
 
