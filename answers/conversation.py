@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 
-from citewise.answers.contract import Message
-from citewise.answers.terms import content_terms, named_terms
+from citewise.core.answer import Message
+from citewise.core.text import capitalised_runs, content_terms, named_terms
 
 _PRONOUN_TEXT = "he she him her his hers they them their theirs it its this that these those"
 _PRONOUNS = frozenset(_PRONOUN_TEXT.split())
 _PERSONAL_PRONOUNS = frozenset(["he", "she", "him", "her", "his", "hers"])
 _FOLLOW_UP_OPENERS = ("and ", "but ", "what about", "how about", "also", "so ", "then ", "why ", "what else")
-_NAME = re.compile(r"\b[A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+)*")
 
 
 def previous_user_question(question: str, history: list[Message] | None) -> str | None:
@@ -43,15 +42,9 @@ def offline_standalone(question: str, history: list[Message] | None) -> str:
     if previous is None or not looks_like_follow_up(question):
         return question
     # A capitalised word opening a sentence is not a name; any other capitalised run probably is.
-    names = [m.group(0) for m in _NAME.finditer(previous)
-             if not _opens_sentence(previous, m.start()) and m.group(0).lower() not in _PRONOUNS]
+    names = [run for run in capitalised_runs(previous, skip_sentence_openers=True) if run.lower() not in _PRONOUNS]
     context = ", ".join(dict.fromkeys(names)) if names else " ".join(content_terms(previous))
     return f"{question.strip()} ({context})" if context else question
-
-
-def _opens_sentence(text: str, position: int) -> bool:
-    before = text[:position].rstrip()
-    return not before or before[-1] in ".!?"
 
 
 REWRITE_INSTRUCTION = (

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from citewise.answers.contract import AnswerEngine
 from citewise.answers.offline import OfflineEngine
 from citewise.answers.support import load_support_scorer
 from citewise.answers.verifier import QuoteVerifier
+from citewise.core.answer import AnswerEngine
 from citewise.core.errors import CitewiseError
+from citewise.core.index import IndexReader
+from citewise.core.retrieval import Retriever
 from citewise.core.settings import Settings
 from citewise.ingest.embedder import load_embedder
-from citewise.ingest.store import IndexReader
-from citewise.retrieval.types import Retriever
 
 ENGINE_NAMES = ("offline", "llm")
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from citewise.answers.terms import QuestionTerms, stem, stems_of
+from citewise.answers.terms import QuestionTerms
+from citewise.core.index import IndexReader
+from citewise.core.retrieval import Hit, Retriever, SearchFilters
+from citewise.core.text import capitalised_runs, stem, stems_of
 from citewise.core.types import StoredVectors
 from citewise.ingest.sentences import passage_sentences, unwrap
-from citewise.ingest.store import IndexReader
-from citewise.retrieval.types import Hit, Retriever, SearchFilters
 
 # Lexical evidence matters less than meaning, but it is what separates "about Hillman" from "about James".
 LEXICAL_WEIGHT = 0.5
@@ -21,13 +22,12 @@ MIN_WORDS, MAX_WORDS = 6, 110
 SHORTLIST = 24
 SENTENCE_BATCH = 8
 _WEB_ADDRESS = re.compile(r"https?://|www\.", re.IGNORECASE)
-_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+[A-Z][\w'’\-]*)*")
 
 
 def named_authors(question: str, index: IndexReader) -> frozenset[str]:
     """Sources whose author the question names by surname: the last word of a run of capitalised words
     ("William James", "Freud's", "Thomas De Quincey"), matched against the last word of the source's author."""
-    surnames = {stem(run.split()[-1]) for run in _CAPITALISED_RUN.findall(question)}
+    surnames = {stem(run.split()[-1]) for run in capitalised_runs(question)}
     found = set()
     for source in index.sources.values():
         author = re.sub(r"\s*\([^)]*\)", "", source.author.split(";")[0]).split()

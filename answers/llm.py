@@ -9,18 +9,18 @@ from typing import Literal
 
 import openai
 
-from citewise.answers.contract import Answer, AnswerEvent, Message
 from citewise.answers.conversation import previous_user_question, rewrite_messages
 from citewise.answers.evidence import retrieve
 from citewise.answers.llm_protocol import Claim, Reply, ReplyError, answer_messages, parse_reply, repair_message
 from citewise.answers.offline import RETRIEVAL_K, OfflineEngine
 from citewise.answers.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, refusal, render_answer
 from citewise.answers.verifier import QuoteStatus, QuoteVerifier, locate
+from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.errors import CitewiseError
+from citewise.core.index import IndexReader
+from citewise.core.retrieval import Hit, Retriever
 from citewise.core.settings import Settings
 from citewise.ingest.sentences import unwrap
-from citewise.ingest.store import IndexReader
-from citewise.retrieval.types import Hit, Retriever
 
 
 class EndpointFailure(Exception):

@@ -7,8 +7,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from citewise.core.retrieval import Hit
 from citewise.ingest.sentences import unwrap
-from citewise.retrieval.types import Hit
 
 SYSTEM_INSTRUCTION = """You answer questions using only the source passages supplied by the user.
 

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from citewise.core.text import NORMALISED_WORD
+
 # Typographic variants that a faithful quotation may legitimately change.
 _CHAR_MAP = {
     # Double and single quote marks are one: quoting a quotation turns its inner double marks into single ones.
@@ -21,7 +23,6 @@ _CHAR_MAP = {
     "_": "",
     "*": "",
 }
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def normalize_text(text: str) -> str:
 def word_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[str, int, int]]:
     """Words (letters/digits, inner apostrophes kept) of text[start:end] with their (start, end) positions."""
     end = len(text) if end is None else end
-    return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
+    return [(m.group(), m.start(), m.end()) for m in NORMALISED_WORD.finditer(text, start, end)]
 
 
 # An elision mark in a normalised quote ("…" is NFKD "..."), optionally bracketed: "[...]".

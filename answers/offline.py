@@ -8,7 +8,6 @@ from typing import Literal
 
 import numpy as np
 
-from citewise.answers.contract import Answer, AnswerEvent, Message
 from citewise.answers.conversation import offline_standalone, refers_to_a_person
 from citewise.answers.evidence import (
     Candidate,
@@ -20,13 +19,15 @@ from citewise.answers.evidence import (
     select_quotes,
 )
 from citewise.answers.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, refusal, render_answer
-from citewise.answers.terms import QuestionTerms, TermStatistics, named_terms, stems_of, term_stems
+from citewise.answers.terms import QuestionTerms, TermStatistics
 from citewise.answers.verifier import QuoteStatus, QuoteVerifier
+from citewise.core.answer import Answer, AnswerEvent, Message
+from citewise.core.index import IndexReader
+from citewise.core.retrieval import Hit, Retriever
 from citewise.core.settings import Settings
+from citewise.core.text import named_terms, stems_of, term_stems
+from citewise.ingest.embedder import single_threaded
 from citewise.ingest.sentences import unwrap
-from citewise.ingest.store import IndexReader
-from citewise.retrieval.retriever import single_threaded
-from citewise.retrieval.types import Hit, Retriever
 
 RETRIEVAL_K = 12
 

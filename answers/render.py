@@ -6,10 +6,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from citewise.answers.contract import REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
+from citewise.core.answer import REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
+from citewise.core.retrieval import Hit
 from citewise.core.types import Passage, Source
 from citewise.ingest.sentences import unwrap
-from citewise.retrieval.types import Hit
 
 
 @dataclass

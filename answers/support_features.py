@@ -11,6 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from citewise.answers.normalize import normalize
+from citewise.core.text import NORMALISED_WORD, STOPWORDS, named_terms, stem
 from citewise.ingest.sentences import sentence_spans, unwrap
 
 FEATURES = (
@@ -33,19 +34,9 @@ MAX_SENTENCES = 80
 CANDIDATE_SENTENCES = 4
 
 _CITATION_MARK = re.compile(r"\[\d+(?:[,\s]*\d+)*\]")
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NEGATIONS = frozenset({"not", "no", "never", "none", "nor", "neither", "without", "cannot", "nothing", "nobody",
                         "n't", "unlikely", "fail", "fails", "failed", "lack", "lacks"})
-_STOPWORDS = frozenset({
-    "a", "an", "the", "and", "or", "but", "if", "of", "in", "on", "at", "to", "for", "from", "by", "with", "as",
-    "is", "was", "were", "be", "been", "being", "are", "am", "it", "its", "this", "that", "these", "those", "he",
-    "she", "they", "we", "you", "i", "his", "her", "their", "our", "your", "him", "them", "us", "me", "my", "so",
-    "than", "then", "there", "which", "who", "whom", "what", "when", "where", "how", "why", "can", "could", "do",
-    "does", "did", "has", "have", "had", "will", "would", "shall", "should", "may", "might", "must", "also",
-    "such", "into", "about", "over", "under", "between", "through", "other", "some", "any", "all", "each", "more",
-    "most", "very", "just", "only", "both", "either", "one", "while", "because", "however", "including",
-})
 
 
 def clean_claim(claim: str) -> str:
@@ -53,36 +44,13 @@ def clean_claim(claim: str) -> str:
     return _CITATION_MARK.sub(" ", claim)
 
 
-@lru_cache(maxsize=1 << 16)  # pure, and called for the same words again and again
-def stem(word: str) -> str:
-    """A crude suffix-stripping stem: enough to match "rituals" with "ritual" and "called" with "call"."""
-    word = word.casefold().replace("’", "'")
-    for suffix in ("'s", "ies", "es", "s", "ed", "ing", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
-
-
 @lru_cache(maxsize=1 << 12)  # the same passages and quotes come back in every answer that cites them
 def words(text: str) -> tuple[str, ...]:
-    return tuple(_WORD.findall(normalize(text).text))
+    return tuple(NORMALISED_WORD.findall(normalize(text).text))
 
 
 def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(text)}
-
-
-def _names(text: str) -> set[str]:
-    """Capitalised words not at a sentence start (names, places, titles), lower-cased."""
-    found: set[str] = set()
-    tokens = re.findall(r"\S+", text)
-    for i, token in enumerate(tokens):
-        word = token.strip("\"'“”‘’()[]{},.;:!?")
-        if not word[:1].isupper() or word.casefold() in _STOPWORDS:
-            continue
-        if i > 0 and not tokens[i - 1].endswith((".", "!", "?", ":")):
-            found.add(word.casefold())
-    return found
 
 
 def _negations(word_list: tuple[str, ...] | list[str]) -> int:
@@ -105,7 +73,7 @@ def prepare(claim: str, evidence: str) -> PairText:
     sentences = [evidence[s:e] for s, e in sentence_spans(evidence)][:MAX_SENTENCES] or [evidence]
     # Pairs of neighbouring sentences too: a claim often joins two of them.
     windows = sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
-    content = {stem(w.casefold()) for w in words(claim) if w.casefold() not in _STOPWORDS}
+    content = {stem(w.casefold()) for w in words(claim) if w.casefold() not in STOPWORDS}
     overlap = [len(content & {stem(w.casefold()) for w in words(s)}) for s in sentences]
     ranked = sorted(range(len(sentences)), key=lambda i: (-overlap[i], i))[:CANDIDATE_SENTENCES]
     return PairText(claim, evidence, windows, [sentences[i] for i in sorted(ranked)])
@@ -132,7 +100,7 @@ def _longest_run(claim_words: list[str], evidence_words: list[str]) -> float:
 def pair_features(pair: PairText, claim_vec: np.ndarray, candidate_vecs: np.ndarray) -> list[float]:
     claim_words = [w.casefold() for w in words(pair.claim)]
     evidence_words = [w.casefold() for w in words(pair.evidence)]
-    content = [stem(w) for w in claim_words if w not in _STOPWORDS]
+    content = [stem(w) for w in claim_words if w not in STOPWORDS]
     evidence_stems = {stem(w) for w in evidence_words}
     sims = candidate_vecs @ claim_vec
     best = int(np.argmax(sims))
@@ -148,7 +116,7 @@ def pair_features(pair: PairText, claim_vec: np.ndarray, candidate_vecs: np.ndar
         sum(1 for b in claim_bigrams if b in evidence_bigrams) / len(claim_bigrams) if claim_bigrams else 0.0
     )
     claim_numbers, evidence_numbers = _numbers(pair.claim), _numbers(pair.evidence)
-    claim_names = _names(pair.claim)
+    claim_names = set(named_terms(pair.claim))
     evidence_lower = pair.evidence.casefold()
     return [
         float(centroid @ claim_vec),

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import bisect
-import re
-import sqlite3
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from citewise.answers.near_miss import NearMiss, best_near_miss
 from citewise.answers.normalize import TextFinder, normalize, split_elisions
+from citewise.core.index import IndexReader, TermMatch
+from citewise.core.text import STOPWORDS, tokens
+from citewise.core.types import Passage
 
-if TYPE_CHECKING:
-    from citewise.core.types import Passage
-    from citewise.ingest.store import IndexReader
-
-_FTS_TOKEN = re.compile(r"[^\W_]+")
-_STOPWORDS = frozenset({
-    "a", "an", "the", "and", "or", "but", "if", "of", "in", "on", "at", "to", "for", "from", "by", "with", "as",
-    "is", "was", "were", "be", "been", "are", "it", "its", "this", "that", "these", "those", "he", "she", "they",
-    "we", "you", "i", "his", "her", "their", "our", "your", "not", "no", "so", "than", "then", "there", "which",
-    "who", "whom", "what", "when", "where",
-})
 _CANDIDATE_PASSAGES = 40
 _FINDER_CACHE = 8
 
@@ -55,24 +44,20 @@ def locate(quote: str, text: str, start: int = 0, end: int | None = None) -> tup
     return TextFinder(text, start, end).find(quote)
 
 
-def fts_tokens(text: str) -> list[str]:
-    return [token.casefold() for token in _FTS_TOKEN.findall(text)]
-
-
-def _phrase_query(quote: str, width: int = 6) -> str | None:
-    """An FTS5 phrase of the `width` consecutive tokens of the longest fragment that carry the most letters."""
+def _phrase_words(quote: str, width: int = 6) -> list[str]:
+    """The `width` consecutive tokens of the quote's longest fragment that carry the most letters."""
     fragments = split_elisions(normalize(quote).text) or [quote]
-    tokens = fts_tokens(max(fragments, key=len))
-    if not tokens:
-        return None
-    width = min(width, len(tokens))
-    best = max(range(len(tokens) - width + 1), key=lambda i: sum(len(t) for t in tokens[i : i + width]))
-    return '"' + " ".join(tokens[best : best + width]) + '"'
+    found = tokens(max(fragments, key=len))
+    if not found:
+        return []
+    width = min(width, len(found))
+    best = max(range(len(found) - width + 1), key=lambda i: sum(len(t) for t in found[i : i + width]))
+    return found[best : best + width]
 
 
-def _rare_words_query(quote: str, count: int, joiner: str) -> str | None:
-    words = sorted({t for t in fts_tokens(quote) if t not in _STOPWORDS}, key=len, reverse=True)[:count]
-    return joiner.join(f'"{w}"' for w in words) or None
+def _rare_words(quote: str, count: int) -> list[str]:
+    """The quote's `count` longest content words: the rarest, roughly, and so the best to find it by."""
+    return sorted({t for t in tokens(quote) if t not in STOPWORDS}, key=len, reverse=True)[:count]
 
 
 class QuoteVerifier:
@@ -169,24 +154,16 @@ class QuoteVerifier:
                 break
         return (*fallback, False) if fallback else None
 
-    def _fts_rowids(self, query: str | None, limit: int) -> list[int]:
-        if not query:
-            return []
-        try:
-            rows = self.index.conn.execute(
-                "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? ORDER BY rank LIMIT ?", (query, limit)
-            ).fetchall()
-        except sqlite3.OperationalError:  # a query FTS5 cannot parse finds nothing
-            return []
-        return [int(row[0]) for row in rows]
+    def _passages_with(self, terms: list[str], limit: int, match: TermMatch) -> list[Passage]:
+        found = self.index.lexical_search(terms, limit, match=match) if terms else []
+        passages = self.index.passages([pid for pid, _ in found])
+        return [passages[pid] for pid, _ in found if pid in passages]
 
     def _candidate_sources(self, quote: str, exclude: str) -> list[str]:
-        rowids = self._fts_rowids(_phrase_query(quote), _CANDIDATE_PASSAGES)
-        if not rowids:  # e.g. hyphenated at a line end in the source, which splits the phrase
-            rowids = self._fts_rowids(_rare_words_query(quote, 4, " AND "), _CANDIDATE_PASSAGES)
-        found = self.index.passages_by_rowid(rowids)
-        ordered = [found[r].source_id for r in rowids if r in found]
-        return [sid for sid in dict.fromkeys(ordered) if sid != exclude]
+        found = self._passages_with(_phrase_words(quote), _CANDIDATE_PASSAGES, "phrase")
+        if not found:  # e.g. hyphenated at a line end in the source, which splits the phrase
+            found = self._passages_with(_rare_words(quote, 4), _CANDIDATE_PASSAGES, "all")
+        return [sid for sid in dict.fromkeys(p.source_id for p in found) if sid != exclude]
 
     def _near_miss(self, quote: str, cited: Passage, retrieved: set[str] | None) -> tuple[str, NearMiss] | None:
         """The closest span to the quote in the cited passage and its neighbours, the retrieved passages,
@@ -197,8 +174,8 @@ class QuoteVerifier:
         regions = {(cited.source_id, min(p.start for p in neighbours), max(p.end for p in neighbours))}
         passages = [p for p in map(self.index.passage, retrieved or ()) if p is not None]
         allowed_sources = {cited.source_id} | {p.source_id for p in passages}
-        rowids = self._fts_rowids(_rare_words_query(quote, 12, " OR "), 20)
-        passages += [p for p in self.index.passages_by_rowid(rowids).values() if p.source_id in allowed_sources]
+        passages += [p for p in self._passages_with(_rare_words(quote, 12), 20, "any")
+                     if p.source_id in allowed_sources]
         # A margin on each side catches a quote that runs over a passage boundary.
         margin = len(quote) // 2 + 50
         regions |= {(p.source_id, max(0, p.start - margin), p.end + margin) for p in passages}

@@ -29,11 +29,12 @@ import citewise.cli; mark("import citewise.cli (typer, settings, commands)")
 import numpy, faiss; mark("import numpy, faiss")
 from citewise.core.settings import load_settings
 from citewise.ingest.embedder import load_embedder
-from citewise.ingest.store import IndexReader
+from citewise.core.index import IndexReader
+from citewise.store.sqlite_faiss import SqliteIndexReader
 settings = load_settings(index=Path(sys.argv[1]))
 embedder = load_embedder(settings.embedding); mark(f"load model ({settings.embedding.variant})")
 embedder.embed(["first query"]); mark("first embed")
-reader = IndexReader(settings.index); mark("open index (sqlite + faiss file)")
+reader = SqliteIndexReader(settings.index); mark("open index (sqlite + faiss file)")
 import citewise.server.app; mark("import server.app (fastapi, uvicorn)")
 marks["torch imported"] = float("torch" in sys.modules)
 print(json.dumps(marks))

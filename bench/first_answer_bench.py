@@ -15,7 +15,7 @@ import httpx
 from citewise.bench.common import machine
 from citewise.bench.server_process import ServerProcess
 from citewise.core.errors import CitewiseError
-from citewise.ingest.store import IndexLayout
+from citewise.store.sqlite_faiss.layout import IndexLayout
 
 # Answerable from the demo corpus's smallest files (the MDMA article), so it measures the first part; a question
 # about a long book waits for the whole index instead.

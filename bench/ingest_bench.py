@@ -9,15 +9,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from citewise.bench.common import CORPUS, machine
+from citewise.core.embedding import Embedder
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import Settings
 from citewise.ingest.chunker import Chunker
-from citewise.ingest.embedder import Embedder, load_embedder
+from citewise.ingest.embedder import load_embedder
 from citewise.ingest.manifest import MANIFEST_NAME
 from citewise.ingest.pipeline import Ingestor, collect_files
 from citewise.ingest.readers import read_document
 from citewise.ingest.sentences import unwrap
-from citewise.ingest.store import IndexReader
+from citewise.store.sqlite_faiss import SqliteIndexReader
 
 
 @dataclass
@@ -81,7 +82,7 @@ def bench_ingest(settings: Settings, files: int | None = None, passages: int | N
         n_files = make_slice(slice_dir, settings, files, passages, corpus)
         run_settings = settings.model_copy(update={"index": index_dir})
         report = Ingestor(run_settings, embedder=embedder, progress=False).run([slice_dir])
-        reader = IndexReader(index_dir)
+        reader = SqliteIndexReader(index_dir)
         try:
             texts = [unwrap(p.text) for sid in reader.sources for p in reader.passages_of(sid)]
         finally:

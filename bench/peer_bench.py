@@ -10,14 +10,15 @@ from pathlib import Path
 
 from citewise.bench.common import SCIFACT, load_questions, machine, percentile_ms
 from citewise.bench.ingest_bench import make_slice
+from citewise.core.embedding import Embedder
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import Settings
 from citewise.evals import beir
 from citewise.evals.retrieval_metrics import ndcg_at_k
-from citewise.ingest.embedder import Embedder, load_embedder
+from citewise.ingest.embedder import load_embedder
 from citewise.ingest.pipeline import Ingestor
-from citewise.ingest.store import IndexReader
 from citewise.retrieval.retriever import IndexRetriever
+from citewise.store import open_index
 
 MISSING_EXTRA = ("`citewise bench peer` needs LlamaIndex, which is not installed: "
                  "pip install -e '.[peer]' (the optional extra `peer`)")
@@ -96,7 +97,7 @@ def _citewise_slice(settings: Settings, embedder: Embedder, corpus: Path, work: 
     started = time.perf_counter()
     report = Ingestor(run_settings, embedder=embedder, progress=False).run([corpus])
     seconds = time.perf_counter() - started
-    retriever = IndexRetriever(run_settings, embedder=embedder)
+    retriever = IndexRetriever(run_settings, open_index(run_settings), embedder=embedder)
     latencies = _time_each(lambda q: retriever.search(q, k=settings.retrieval.k), questions)
     return SideFigures(round(seconds, 2), report.passages, percentile_ms(latencies, 50), percentile_ms(latencies, 95))
 
@@ -118,7 +119,7 @@ def _citewise_scifact(data: beir.BeirData, settings: Settings, embedder: Embedde
     retrieval = index_settings.retrieval.model_copy(update={"candidates": max(index_settings.retrieval.candidates,
                                                                                beir.PASSAGES_PER_QUERY)})
     index_settings = index_settings.model_copy(update={"retrieval": retrieval})
-    reader = IndexReader(index_settings.index)
+    reader = open_index(index_settings)
     doc_of_source = {s.id: mapping[s.file] for s in reader.sources.values() if s.file in mapping}
     retriever = IndexRetriever(index_settings, index=reader, embedder=embedder)
     scores = [ndcg_at_k(beir.rank_documents(retriever, text, mode, doc_of_source), data.qrels[qid], 10)

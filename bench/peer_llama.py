@@ -15,8 +15,8 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.vector_stores.faiss import FaissVectorStore
 from pydantic import PrivateAttr
 
+from citewise.core.embedding import Embedder
 from citewise.core.settings import ChunkSettings
-from citewise.ingest.embedder import Embedder
 from citewise.ingest.tokenizer import get_encoding
 
 EMBED_BATCH = 256

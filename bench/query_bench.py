@@ -39,8 +39,9 @@ class QueryBench:
 
 def bench_retrieval(settings: Settings, questions: list[str], requests: int) -> tuple[list[float], int]:
     from citewise.retrieval.retriever import IndexRetriever
+    from citewise.store import open_index
 
-    retriever = IndexRetriever(settings)
+    retriever = IndexRetriever(settings, open_index(settings))
     retriever.search(questions[0], k=settings.retrieval.k)  # first call pays lazy loads
     latencies = []
     for i in range(requests):

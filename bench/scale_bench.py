@@ -13,7 +13,7 @@ import faiss
 import numpy as np
 
 from citewise.bench.common import machine, percentile_ms
-from citewise.ingest.store import build_faiss_index
+from citewise.store.sqlite_faiss.writer import build_faiss_index
 
 DIM = 384
 K = 10

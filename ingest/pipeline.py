@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
+from citewise.core.embedding import Embedder
 from citewise.core.errors import CitewiseError, IndexIncompatibleError
+from citewise.core.index import IndexStore, IndexWriter, NewPassage, NewSource
 from citewise.core.settings import Settings
 from citewise.core.types import ParsedDocument, Passage, PassageVectors, Source, SourceMeta, content_hash
 from citewise.ingest.chunker import Chunker
-from citewise.ingest.embedder import Embedder, load_embedder
+from citewise.ingest.embedder import load_embedder
 from citewise.ingest.manifest import MANIFEST_NAME, load_manifest
 from citewise.ingest.readers import UnreadableFile, is_supported, read_document
 from citewise.ingest.sentences import passage_sentences, sentence_spans, unwrap, unwrapped_spans
-from citewise.ingest.store import DB_NAME, SCHEMA_VERSION, IndexLayout, IndexWriter, NewSource
+from citewise.store import open_store
 
 EMBED_BATCH = 256
 # Bump when a reader's output (text, headings, pages) changes: the next ingest then re-reads unchanged files,
@@ -48,7 +49,7 @@ class IngestReport:
     tokens: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
-    faiss_index: str = ""
+    vector_index: str = ""  # the kind of vector index the store built (flat-ip, hnsw32-ip, ...)
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -101,8 +102,10 @@ def collect_files(paths: list[Path]) -> tuple[list[CorpusFile], list[tuple[str, 
 
 
 class Ingestor:
-    def __init__(self, settings: Settings, embedder: Embedder | None = None, progress: bool = True) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, progress: bool = True,
+                 store: IndexStore | None = None) -> None:
         self.settings = settings
+        self.store = store or open_store(settings)
         self.chunker = Chunker(settings.chunking)
         self._embedder = embedder
         self.progress = progress
@@ -118,28 +121,17 @@ class Ingestor:
 
     def run(self, paths: list[Path], rebuild: bool = False) -> IngestReport:
         started = time.perf_counter()
-        index_dir = Path(self.settings.index)
-        layout = IndexLayout(index_dir)
         files, skipped = collect_files(paths)
-        report = IngestReport(index_dir=str(index_dir), skipped=list(skipped))
-        with layout.writer_lock():
-            previous = layout.current()
-            generation = layout.new_generation()
-            layout.prune(keep=[p for p in (previous, generation) if p])
-            if previous is not None and not rebuild:
-                self._check_compatible(previous, index_dir)
-                _copy_database(previous / DB_NAME, generation / DB_NAME)
-            writer = IndexWriter(generation)
+        report = IngestReport(index_dir=self.store.location, skipped=list(skipped))
+        with self.store.writing(rebuild=rebuild) as writer:
+            self._check_compatible(writer.meta())
             self._update(writer, files, report)
-            dim = self._dimension(writer)
             writer.set_meta({
-                "schema": SCHEMA_VERSION, "embedder": self.embedder_signature, "chunker": self.chunker.signature,
-                "readers": READER_VERSION, "dim": str(dim), "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "embedder": self.embedder_signature, "chunker": self.chunker.signature, "readers": READER_VERSION,
+                "dim": str(self._dimension(writer)), "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
             })
-            facts = writer.finish(dim, self.settings.ingest.exact_index_limit)
-            layout.publish(generation)
-            layout.prune(keep=[generation])
-        report.faiss_index = facts["faiss_index"]
+            facts = writer.publish()
+        report.vector_index = facts["index_kind"]
         report.passages = int(facts["passages"])
         report.seconds = time.perf_counter() - started
         return report
@@ -150,18 +142,14 @@ class Ingestor:
         stored = writer.meta().get("dim")
         return int(stored) if stored else self.embedder.dim
 
-    def _check_compatible(self, generation: Path, index_dir: Path) -> None:
-        conn = sqlite3.connect(f"file:{generation / DB_NAME}?mode=ro", uri=True)
-        try:
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        finally:
-            conn.close()
-        wanted = {"schema": SCHEMA_VERSION, "embedder": self.embedder_signature, "chunker": self.chunker.signature}
+    def _check_compatible(self, meta: dict[str, str]) -> None:
+        """An index grows only with the embedder and chunker it was built with (empty when new or rebuilt)."""
+        wanted = {"embedder": self.embedder_signature, "chunker": self.chunker.signature}
         differing = [f"{key} {meta.get(key)!r} (now {value!r})" for key, value in wanted.items()
-                     if meta.get(key) != value]
+                     if meta.get(key) is not None and meta.get(key) != value]
         if differing:
             raise IndexIncompatibleError(
-                f"the index at {index_dir} was built with another {', '.join(differing)}; "
+                f"the index at {self.store.location} was built with another {', '.join(differing)}; "
                 "run `citewise ingest --rebuild` to rebuild it"
             )
 
@@ -211,11 +199,10 @@ class Ingestor:
             writer.add_source(NewSource(item.source, item.document.text, item.document.pages,
                                         item.document.headings))
             writer.add_passages([
-                (p, search, h, vectors[h])
+                NewPassage(p, search, h, vectors[h])
                 for p, search, h in zip(item.passages, item.search_texts, item.text_hashes, strict=True)
             ])
             report.tokens += sum(p.tokens for p in item.passages)
-        writer.commit()
         report.sources = len(writer.sources_by_file())
 
     def _prepare(self, corpus_file: CorpusFile, old: Source | None, max_bytes: int, reread: bool = False
@@ -267,7 +254,7 @@ class Ingestor:
         for item in prepared:
             needed.update(zip(item.text_hashes, zip(item.search_texts, item.sentence_spans, strict=True),
                               strict=True))
-        vectors = writer.cached_embeddings(list(needed))
+        vectors = writer.cached_vectors(list(needed))
         missing = sorted((h for h in needed if h not in vectors), key=lambda h: -len(needed[h][0]))
         report.passages_reused = sum(len(item.passages) for item in prepared) - len(missing)
         if not missing:
@@ -311,13 +298,3 @@ def _same_meta(old: Source, meta: SourceMeta | None) -> bool:
     year = None if meta.year is None else meta.year
     return (old.title, old.author, old.year, old.licence, old.origin) == (
         meta.title, meta.author, year, meta.licence, meta.origin)
-
-
-def _copy_database(source: Path, target: Path) -> None:
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()

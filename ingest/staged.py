@@ -19,12 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from citewise.core.embedding import Embedder
 from citewise.core.settings import Settings
-from citewise.ingest.embedder import Embedder
 from citewise.ingest.manifest import MANIFEST_NAME
 from citewise.ingest.pipeline import Ingestor, IngestReport, files_under
 from citewise.ingest.readers import is_supported
-from citewise.ingest.store import IndexLayout
 
 # The first part: whole files, smallest first, for as long as their bytes add up to at most this (and always at
 # least the smallest file). The aim is roughly 1,000 passages: the demo corpus's text runs ~640 bytes per passage
@@ -121,7 +120,7 @@ def staged_ingest(settings: Settings, paths: Sequence[Path], *, rebuild: bool = 
     say: Notify = notify or (lambda _message: None)
     paths = list(paths)
     ingestor = Ingestor(settings, embedder=embedder, progress=progress)  # one model load serves both stages
-    fresh = rebuild or IndexLayout(Path(settings.index)).current() is None
+    fresh = rebuild or ingestor.store.current_token() is None
     plan = plan_first_part(paths, first_part_bytes) if fresh else None
     if plan is None:
         return StagedReport(final=ingestor.run(paths, rebuild=rebuild))

@@ -7,13 +7,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 
-def reciprocal_rank_fusion(rankings: Mapping[str, Sequence[int]], weights: Mapping[str, float],
-                           rrf_k: int) -> list[tuple[int, float]]:
+def reciprocal_rank_fusion(rankings: Mapping[str, Sequence[str]], weights: Mapping[str, float],
+                           rrf_k: int) -> list[tuple[str, float]]:
     """(id, fused score) best first; an id scores sum(weight / (rrf_k + rank)) over the lists that hold it.
 
     Ties keep the order in which ids were first met, list by list, so the result is deterministic.
     """
-    scores: dict[int, float] = {}
+    scores: dict[str, float] = {}
     for name, ranked in rankings.items():
         weight = weights.get(name, 1.0)
         for rank, item in enumerate(ranked, start=1):

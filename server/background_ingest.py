@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from citewise.core.index import IndexStore
 from citewise.core.process import citewise_command, tied_child_env
 from citewise.core.settings import ENV_PREFIX
-from citewise.ingest.store import IndexLayout
 
 PREFIX = "[ingest] "
 # Lines kept for the failure report: enough for the error and what led to it, short enough to read.
@@ -35,10 +35,11 @@ EXIT_SKIPPED = 3  # `citewise ingest`: done, but some files were skipped (it nam
 class BackgroundIngest:
     """Runs `citewise ingest PATHS ARGS` into `index`; `status()` is what /readyz shows about it."""
 
-    def __init__(self, paths: Sequence[Path], index: Path, *, args: Sequence[str] = (),
+    def __init__(self, paths: Sequence[Path], index: Path, store: IndexStore, *, args: Sequence[str] = (),
                  out: TextIO | None = None) -> None:
         self.paths = [str(p) for p in paths]
         self.index = Path(index).absolute()
+        self.store = store
         self.args = list(args)
         self.out = out or sys.stderr
         self.process: subprocess.Popen[bytes] | None = None
@@ -138,8 +139,8 @@ class BackgroundIngest:
             return
         self.state = "failed"
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"failed with exit status {code}"
-        served = ("the part of the index already published" if IndexLayout(self.index).current() is not None
-                  else f"nothing: there is no index at {self.index}, so /readyz answers 503")
+        served = ("the part of the index already published" if self.store.current_token() is not None
+                  else f"nothing: there is no index at {self.store.location}, so /readyz answers 503")
         lines = "".join(f"  | {line}\n" for line in self.tail) or "  | (no output)\n"
         self._write(f"citewise: error: the background `{self.command}` {how}; the service goes on serving "
                     f"{served}. Its last lines:\n{lines}")

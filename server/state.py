@@ -6,14 +6,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from citewise.answers.contract import AnswerEngine
+from citewise.core.answer import AnswerEngine
 from citewise.core.errors import CitewiseError
+from citewise.core.index import IndexReader, IndexStore
 from citewise.core.settings import Settings
-from citewise.ingest.store import IndexLayout, IndexReader
 from citewise.retrieval.retriever import IndexRetriever
+from citewise.store import open_store
 
 log = logging.getLogger("citewise.server")
 
@@ -57,13 +57,13 @@ class ServiceState:
         # With `serve --ingest`: the background ingest's state, for /readyz and for the 503 of a request that
         # comes before the first generation.
         self.ingest_status = ingest_status
-        self.layout = IndexLayout(Path(settings.index))
+        self.store: IndexStore = open_store(settings)
         self.current: LoadedIndex | None = None
         self.last_error: str | None = None
         self._reload_lock = threading.Lock()
 
     def load(self) -> LoadedIndex:
-        index = IndexReader(self.layout.root)
+        index = self.store.reader()
         retriever = IndexRetriever(self.settings, index=index, embedder=self.embedder)
         loaded = LoadedIndex(token=index.token, index=index, retriever=retriever, settings=self.settings,
                              embedder=self.embedder)
@@ -84,12 +84,12 @@ class ServiceState:
         if state == "running":
             return True
         served = self.current.token if self.current is not None else None
-        return state == "finished" and self.last_error is None and served != self.layout.current_token()
+        return state == "finished" and self.last_error is None and served != self.store.current_token()
 
     def refresh(self) -> bool:
         """Loads the published generation if it differs from the live one; True when a swap happened."""
         with self._reload_lock:
-            token = self.layout.current_token()
+            token = self.store.current_token()
             if token is None or (self.current is not None and self.current.token == token):
                 return False
             try:

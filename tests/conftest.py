@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from citewise.core.embedding import Embedder
 from citewise.core.settings import EmbeddingSettings, Settings
-from citewise.ingest.embedder import Embedder, load_embedder
+from citewise.ingest.embedder import load_embedder
 from citewise.ingest.pipeline import Ingestor
 
 REPO = Path(__file__).resolve().parent.parent

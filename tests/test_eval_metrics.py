@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from citewise.answers.contract import Answer, Citation, SourceRef
 from citewise.answers.support import load_support_scorer
+from citewise.core.answer import Answer, Citation, SourceRef
 from citewise.evals.answers import EvalQuestion, GoldQuote, QuestionRecord, locate_gold
 from citewise.evals.faithfulness import AnswerScore, CitationCheck, FaithfulnessChecker
 from citewise.evals.report import gate, summarize
 from citewise.evals.statements import split_statements
 from citewise.ingest.sentences import sentence_spans, unwrap
-from citewise.ingest.store import IndexReader
+from citewise.store.sqlite_faiss import SqliteIndexReader
 
 # --- statements -----------------------------------------------------------------------------------------------
 
@@ -85,7 +85,7 @@ def test_gate_checks_thresholds_and_baseline_tolerance() -> None:
 
 @pytest.fixture(scope="module")
 def checker(slice_settings, embedder) -> FaithfulnessChecker:
-    reader = IndexReader(slice_settings.index)
+    reader = SqliteIndexReader(slice_settings.index)
     return FaithfulnessChecker(reader, load_support_scorer(slice_settings, embedder=embedder))
 
 

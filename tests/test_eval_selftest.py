@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from citewise.answers.contract import Citation
 from citewise.answers.support import load_support_scorer
+from citewise.core.answer import Citation
+from citewise.core.index import IndexReader
 from citewise.evals.faithfulness import FaithfulnessChecker
 from citewise.evals.selftest import mutations, run_selftest
-from citewise.ingest.store import IndexReader
+from citewise.store.sqlite_faiss import SqliteIndexReader
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def reader(slice_settings) -> IndexReader:
-    return IndexReader(slice_settings.index)
+    return SqliteIndexReader(slice_settings.index)
 
 
 @pytest.fixture(scope="module")

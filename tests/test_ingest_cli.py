@@ -13,7 +13,7 @@ from ingest_samples import HTML_PAGE, make_epub, make_scanned_pdf
 
 from citewise.core.settings import Settings
 from citewise.ingest.pipeline import Ingestor
-from citewise.ingest.store import IndexReader
+from citewise.store.sqlite_faiss import SqliteIndexReader
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,7 @@ def test_ingest_cli_other_chunk_settings_need_rebuild(tmp_path: Path, embedder) 
     (corpus / "notes.md").write_text(NOTES + "More words follow here. " * 20, encoding="utf-8")
     index = tmp_path / "idx"
     Ingestor(Settings(index=index), embedder=embedder, progress=False).run([corpus])
-    before = IndexReader(index)
+    before = SqliteIndexReader(index)
     count, chunker = before.passage_count(), before.meta["chunker"]
     before.close()
 
@@ -95,12 +95,12 @@ def test_ingest_cli_other_chunk_settings_need_rebuild(tmp_path: Path, embedder) 
     assert refused.returncode == 1
     assert "--rebuild" in refused.stderr and "Traceback" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    still = IndexReader(index)
+    still = SqliteIndexReader(index)
     assert (still.passage_count(), still.meta["chunker"]) == (count, chunker)
     still.close()
 
     rebuilt = run_cli("ingest", str(corpus), "--index", str(index), "--rebuild", env=other)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    after = IndexReader(index)
+    after = SqliteIndexReader(index)
     assert after.meta["chunker"].endswith("/32/8") and after.passage_count() > count
     after.close()

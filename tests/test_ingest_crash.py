@@ -14,7 +14,7 @@ import pytest
 
 from citewise.core.settings import Settings
 from citewise.ingest.pipeline import Ingestor
-from citewise.ingest.store import IndexReader
+from citewise.store.sqlite_faiss import SqliteIndexReader
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ QUERY = "symptoms of post-traumatic stress disorder"
 
 
 def _search(index: Path, query_vector) -> tuple[list[tuple[int, float]], list[tuple[int, float]], str]:
-    reader = IndexReader(index)
+    reader = SqliteIndexReader(index)
     try:
         return reader.dense_search(query_vector, 5), reader.lexical_search("trauma", 5), reader.token
     finally:

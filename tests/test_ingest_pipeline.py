@@ -12,7 +12,7 @@ from ingest_samples import HTML_PAGE, PAGE_TWO_PHRASE, make_epub, make_pdf
 from citewise.core.settings import ChunkSettings, Settings
 from citewise.ingest.pipeline import Ingestor
 from citewise.ingest.readers import READERS
-from citewise.ingest.store import IndexReader
+from citewise.store.sqlite_faiss import SqliteIndexReader
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ def _corpus(folder: Path) -> Path:
 
 
 def _ids_by_file(index: Path) -> dict[str, set[str]]:
-    reader = IndexReader(index)
+    reader = SqliteIndexReader(index)
     try:
         return {s.file: {p.id for p in reader.passages_of(s.id)} for s in reader.sources.values()}
     finally:
@@ -57,7 +57,7 @@ def ingested(tmp_path: Path, embedder) -> tuple[Ingestor, Path]:
 
 def test_ingest_offsets_round_trip_for_every_format(ingested) -> None:
     ingestor, _ = ingested
-    reader = IndexReader(ingestor.settings.index)
+    reader = SqliteIndexReader(ingestor.settings.index)
     try:
         files = {s.file: s for s in reader.sources.values()}
         assert set(files) == {"orchard.txt", "notes.md", "bees.html", "three.pdf", "harbour.epub"}
@@ -105,7 +105,7 @@ def test_ingest_unchanged_edited_and_deleted_files(ingested) -> None:
     assert removed.removed == 1 and removed.passages_embedded == 0
     remaining = _ids_by_file(ingestor.settings.index)
     assert "bees.html" not in remaining
-    reader = IndexReader(ingestor.settings.index)
+    reader = SqliteIndexReader(ingestor.settings.index)
     try:
         assert reader.passage_count() == sum(len(ids) for ids in remaining.values())
         assert all(reader.passage(pid) is None for pid in before["bees.html"])

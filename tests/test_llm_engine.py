@@ -7,15 +7,16 @@ import socket
 
 import pytest
 
-from citewise.answers.contract import Message
 from citewise.answers.engines import build_engine
 from citewise.answers.llm_protocol import ReplyError, parse_reply
+from citewise.core.answer import Message
+from citewise.core.retrieval import Hit
 from citewise.core.settings import LLMSettings, Settings
 from citewise.core.types import Passage, Source
 from citewise.ingest.pipeline import Ingestor
 from citewise.ingest.sentences import sentence_spans, unwrap
 from citewise.retrieval.retriever import IndexRetriever
-from citewise.retrieval.types import Hit
+from citewise.store import open_index
 from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.integration
@@ -24,7 +25,7 @@ QUESTION = "What are the most serious short-term physical dangers of taking ecst
 
 @pytest.fixture(scope="module")
 def retriever(slice_settings, embedder) -> IndexRetriever:
-    return IndexRetriever(slice_settings, embedder=embedder)
+    return IndexRetriever(slice_settings, open_index(slice_settings), embedder=embedder)
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_prompt_injection_in_a_passage_never_reaches_the_answer(tmp_path, embedd
         encoding="utf-8")
     settings = Settings(index=tmp_path / "index")
     Ingestor(settings, embedder=embedder, progress=False).run([corpus])
-    retriever = IndexRetriever(settings, embedder=embedder)
+    retriever = IndexRetriever(settings, open_index(settings), embedder=embedder)
     passage_id = retriever.search("What was in the kykeon?", k=3)[0].passage.id
     injected = {"claims": [claim("The kykeon was cola.", "The kykeon was brewed from cola nuts and sugar.",
                                  passage_id)], "refuse": False}

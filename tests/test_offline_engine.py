@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from citewise.answers.contract import REFUSAL_TEXT, Answer, Message
 from citewise.answers.conversation import offline_standalone
 from citewise.answers.engines import build_engine
 from citewise.answers.render import display_author
+from citewise.core.answer import REFUSAL_TEXT, Answer, Message
 from citewise.core.errors import CitewiseError
 from citewise.ingest.sentences import unwrap
 from citewise.retrieval.retriever import IndexRetriever
+from citewise.store import open_index
 
 pytestmark = pytest.mark.integration
 CITEWISE = Path(sys.executable).with_name("citewise")
@@ -30,7 +31,7 @@ def _run_citewise(*args: str, timeout: float) -> subprocess.CompletedProcess[str
 
 @pytest.fixture(scope="module")
 def retriever(slice_settings, embedder) -> IndexRetriever:
-    return IndexRetriever(slice_settings, embedder=embedder)
+    return IndexRetriever(slice_settings, open_index(slice_settings), embedder=embedder)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from citewise.cli import app
 from citewise.evals.beir import load_beir, safe_file_name, write_corpus
 from citewise.evals.questions_retrieval import evaluate_questions
 from citewise.retrieval.retriever import IndexRetriever
+from citewise.store import open_index
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 SCIFACT = SHARED / "benchmarks" / "scifact" / "beir"
@@ -99,7 +100,7 @@ def test_questions_eval_finds_gold_passages(tmp_path, slice_settings, embedder):
          "gold": [{"file": "missing.txt", "quote": "nothing"}]},
     ]
     questions.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    retriever = IndexRetriever(slice_settings, embedder=embedder)
+    retriever = IndexRetriever(slice_settings, open_index(slice_settings), embedder=embedder)
     report = evaluate_questions(questions, retriever, retriever.index)
     assert report.questions == 1 and report.unresolved_quotes == 1
     assert report.metrics["hybrid"]["hit@10"] == 1.0

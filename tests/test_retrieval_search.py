@@ -9,15 +9,16 @@ from typer.testing import CliRunner
 
 from citewise.cli import app
 from citewise.core.errors import CitewiseError
+from citewise.core.retrieval import SearchFilters
 from citewise.retrieval.retriever import IndexRetriever
-from citewise.retrieval.types import SearchFilters
+from citewise.store import open_index
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def retriever(slice_settings, embedder) -> IndexRetriever:
-    return IndexRetriever(slice_settings, embedder=embedder)
+    return IndexRetriever(slice_settings, open_index(slice_settings), embedder=embedder)
 
 
 def _source_id(retriever: IndexRetriever, file_prefix: str) -> str:
@@ -78,7 +79,8 @@ def test_author_and_year_filters(retriever):
 
 def test_mmr_off_keeps_fused_order(slice_settings, embedder):
     config = slice_settings.retrieval.model_copy(update={"mmr_lambda": 1.0})
-    plain = IndexRetriever(slice_settings.model_copy(update={"retrieval": config}), embedder=embedder)
+    plain = IndexRetriever(slice_settings.model_copy(update={"retrieval": config}), open_index(slice_settings),
+                           embedder=embedder)
     hits = plain.search("ecstasy risks and dehydration", k=8)
     assert [h.signals["fused_rank"] for h in hits] == list(range(1, 9))
 

@@ -1,17 +1,14 @@
-"""Fusion, MMR, query building and filters on small hand-made fixtures."""
+"""Fusion, MMR and filters on small hand-made fixtures."""
 
 from __future__ import annotations
-
-import sqlite3
 
 import numpy as np
 import pytest
 
+from citewise.core.retrieval import SearchFilters
 from citewise.core.types import Source
 from citewise.retrieval.fusion import maximal_marginal_relevance, reciprocal_rank_fusion
-from citewise.retrieval.query import fts_query, query_terms
 from citewise.retrieval.retriever import source_matches
-from citewise.retrieval.types import SearchFilters
 
 pytestmark = pytest.mark.unit
 
@@ -59,29 +56,6 @@ def test_mmr_truncates_to_k_and_handles_empty_input():
     vectors = np.stack([_unit(1, 0), _unit(0, 1)])
     assert maximal_marginal_relevance([0.3, 0.2], vectors, 0.75, 1) == [0]
     assert maximal_marginal_relevance([], np.zeros((0, 2), dtype=np.float32), 0.75, 5) == []
-
-
-def test_query_terms_drop_stopwords_and_punctuation():
-    assert query_terms('What\'s "MDMA" (ecstasy)?') == ["mdma", "ecstasy"]
-    assert query_terms("the of and") == []
-    assert query_terms("a 5 b_c") == ["5"]  # single letters go, single digits stay; '_' splits words
-
-
-@pytest.mark.parametrize("text", [
-    'what\'s "MDMA" (ecstasy)?', "NEAR(a b) AND x OR -y", "col:umn ^start *", '"unbalanced', "ünïcödé — dash",
-    "a'b\"c", "OR AND NOT", "()", "",
-])
-def test_fts_query_never_raises_on_user_punctuation(text: str):
-    conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE VIRTUAL TABLE t USING fts5(body, tokenize='porter unicode61 remove_diacritics 2')")
-    conn.execute("INSERT INTO t(body) VALUES ('MDMA and ecstasy: NEAR the start of OR unicode')")
-    expression = fts_query(text)
-    if expression:
-        conn.execute("SELECT rowid FROM t WHERE t MATCH ?", (expression,)).fetchall()
-
-
-def test_fts_query_ors_quoted_terms():
-    assert fts_query("Ecstasy and MDMA") == '"ecstasy" OR "mdma"'
 
 
 def _source(author: str, year: int | str | None, sid: str = "s1") -> Source:

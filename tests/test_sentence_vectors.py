@@ -8,8 +8,10 @@ import pytest
 from citewise.answers.engines import build_engine
 from citewise.answers.evidence import candidate_sentences
 from citewise.ingest.sentences import sentence_spans, unwrap, unwrapped_spans
-from citewise.ingest.store import IndexReader, decode_sentence_vectors, encode_sentence_vectors
 from citewise.retrieval.retriever import IndexRetriever
+from citewise.store import open_index
+from citewise.store.sqlite_faiss import SqliteIndexReader
+from citewise.store.sqlite_faiss.schema import decode_sentence_vectors, encode_sentence_vectors
 
 
 @pytest.mark.unit
@@ -54,7 +56,7 @@ def test_span_vectors_come_from_the_same_forward_pass(embedder) -> None:
 
 @pytest.mark.integration
 def test_every_quotable_sentence_of_the_index_has_a_stored_vector(slice_settings) -> None:
-    index = IndexReader(slice_settings.index)
+    index = SqliteIndexReader(slice_settings.index)
     rows = index.conn.execute("SELECT id FROM passages ORDER BY rowid LIMIT 60").fetchall()
     passages = [index.passage(row["id"]) for row in rows]
     stored = index.stored_vectors([p.id for p in passages])
@@ -87,7 +89,7 @@ class CountingEmbedder:
 @pytest.mark.integration
 def test_an_offline_answer_embeds_the_question_and_nothing_else(slice_settings, embedder) -> None:
     counting = CountingEmbedder(embedder)
-    retriever = IndexRetriever(slice_settings, embedder=counting)
+    retriever = IndexRetriever(slice_settings, open_index(slice_settings), embedder=counting)
     engine = build_engine(slice_settings, retriever, retriever.index, name="offline", embedder=counting)
     question = "What are the short-term effects of MDMA on the body?"
     answer = engine.answer(question)

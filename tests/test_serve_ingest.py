@@ -18,9 +18,10 @@ import pytest
 
 from citewise.bench.server_process import ServerProcess
 from citewise.core.settings import Settings
-from citewise.ingest.store import DB_NAME, IndexReader
 from citewise.server.background_ingest import BackgroundIngest
 from citewise.server.state import ServiceState
+from citewise.store.sqlite_faiss import SqliteFaissStore, SqliteIndexReader
+from citewise.store.sqlite_faiss.schema import DB_NAME
 
 QUESTION = "What are the effects of MDMA on serotonin?"
 # The slice's two smallest files (the MedlinePlus summaries and the MDMA article) make the first part.
@@ -93,7 +94,7 @@ def test_serve_ingest_stops_the_ingest_when_the_service_stops(slice_corpus: Path
         os.kill(pid, 0)
     assert "citewise: stopped the background ingest with the service" in server.log()
     # What was published stays live and readable: the first part.
-    reader = IndexReader(index)
+    reader = SqliteIndexReader(index)
     assert [s.file for s in reader.sources.values()] == [smallest.name]
     reader.close()
 
@@ -133,7 +134,7 @@ def test_bench_from_empty_times_first_answer_and_full_index(slice_corpus: Path, 
     assert figures["first_answer_citations"] >= 1
     assert figures["full_index"]["sources"] == len(slice_files(slice_corpus)) >= figures["first_part"]["sources"]
     # The index it built is kept when --index is given, and it is the whole slice.
-    reader = IndexReader(index)
+    reader = SqliteIndexReader(index)
     assert sorted(s.file for s in reader.sources.values()) == slice_files(slice_corpus)
     reader.close()
     again = subprocess.run([sys.executable, "-c", "from citewise.cli import main; main()", "bench", "cold",
@@ -163,7 +164,8 @@ def test_indexing_lasts_until_the_last_published_generation_is_served(tmp_path: 
 @pytest.mark.integration
 def test_a_failing_ingest_is_reported_with_its_status_and_last_lines(tmp_path: Path) -> None:
     out = io.StringIO()
-    background = BackgroundIngest([tmp_path / "nowhere"], tmp_path / "index", out=out)
+    background = BackgroundIngest([tmp_path / "nowhere"], tmp_path / "index", SqliteFaissStore(tmp_path / "index"),
+                                  out=out)
     background.start()
     assert background.process is not None
     background.process.wait(timeout=120)

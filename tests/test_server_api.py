@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from citewise.answers.contract import Answer, Citation
 from citewise.bench.server_process import ServerProcess
+from citewise.core.answer import Answer, Citation
 from citewise.core.settings import Settings
 from citewise.ingest.pipeline import Ingestor
 

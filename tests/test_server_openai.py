@@ -7,8 +7,8 @@ import re
 import openai
 import pytest
 
-from citewise.answers.contract import Citation
 from citewise.bench.server_process import ServerProcess
+from citewise.core.answer import Citation
 from citewise.core.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,8 @@ import pytest
 from citewise.core.settings import Settings
 from citewise.ingest.pipeline import Ingestor, collect_files
 from citewise.ingest.staged import plan_first_part, staged_ingest
-from citewise.ingest.store import IndexLayout, IndexReader
+from citewise.store.sqlite_faiss import SqliteIndexReader
+from citewise.store.sqlite_faiss.layout import IndexLayout
 
 CITEWISE = Path(sys.executable).with_name("citewise")
 # The slice's two smallest files (13.7 kB + 57.9 kB) fit; the third (59.5 kB) would take the part past this.
@@ -98,7 +99,7 @@ def test_new_index_publishes_the_smallest_files_first_then_all(slice_corpus: Pat
 
     def notify(message: str) -> None:
         if message.startswith("first part published"):  # what is live at that moment
-            reader = IndexReader(settings.index)
+            reader = SqliteIndexReader(settings.index)
             published["files"] = sorted(s.file for s in reader.sources.values())
             published["generation"] = reader.generation.name
             reader.close()
@@ -110,7 +111,7 @@ def test_new_index_publishes_the_smallest_files_first_then_all(slice_corpus: Pat
     assert published["files"] == smallest_within(slice_corpus, BUDGET)
     all_files = sorted(p.name for p in slice_corpus.iterdir() if p.suffix in (".md", ".txt"))
     assert first.sources == len(published["files"]) < final.sources == len(all_files)
-    reader = IndexReader(settings.index)
+    reader = SqliteIndexReader(settings.index)
     assert sorted(s.file for s in reader.sources.values()) == all_files
     assert reader.generation.name != published["generation"]
     assert reader.passage_count() == final.passages

@@ -9,10 +9,11 @@ import pytest
 
 from citewise.answers.normalize import normalize_text
 from citewise.answers.verifier import QuoteStatus, QuoteVerifier, locate
+from citewise.core.index import IndexReader
 from citewise.core.settings import Settings
 from citewise.core.types import Passage
 from citewise.ingest.pipeline import Ingestor
-from citewise.ingest.store import IndexReader
+from citewise.store.sqlite_faiss import SqliteIndexReader
 
 # --- locate() on strings ---------------------------------------------------------------------------------------
 
@@ -104,7 +105,7 @@ def reader(tmp_path_factory: pytest.TempPathFactory, embedder) -> IndexReader:
     (corpus / "river.txt").write_text(_book(RIVER_SPECIAL, "river", 8), encoding="utf-8")
     settings = Settings(index=tmp_path_factory.mktemp("verifier_index"))
     Ingestor(settings, embedder=embedder, progress=False).run([corpus])
-    index = IndexReader(settings.index)
+    index = SqliteIndexReader(settings.index)
     yield index
     index.close()
 

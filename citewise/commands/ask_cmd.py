@@ -26,11 +26,12 @@ def ask(
     from citewise.answers.engines import build_engine
     from citewise.core.errors import CitewiseError
     from citewise.retrieval.retriever import IndexRetriever
+    from citewise.store import open_index
 
     if not question.strip():
         raise CitewiseError("the question is empty")
     settings = load_settings(index=index)
-    retriever = IndexRetriever(settings)
+    retriever = IndexRetriever(settings, open_index(settings))
     answer = build_engine(settings, retriever, retriever.index, name=engine, embedder=retriever.embedder).answer(
         question)
     if json_out:

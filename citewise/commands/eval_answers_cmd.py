@@ -78,11 +78,12 @@ def selftest(json_out: JsonOption = False, index: IndexOption = None) -> None:
     """
     from citewise.evals.faithfulness import FaithfulnessChecker
     from citewise.evals.selftest import run_selftest
-    from citewise.ingest.store import IndexReader
 
     began = time.perf_counter()
     settings = load_settings(index=index)
-    reader = IndexReader(settings.index)
+    from citewise.store import open_index
+
+    reader = open_index(settings)
     checker = FaithfulnessChecker(reader, _support_scorer(settings))
     result = run_selftest(checker)
     summary = {

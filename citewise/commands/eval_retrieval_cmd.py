@@ -54,8 +54,9 @@ def retrieval(
         return
     from citewise.evals.questions_retrieval import evaluate_questions
     from citewise.retrieval.retriever import IndexRetriever
+    from citewise.store import open_index
 
-    retriever = IndexRetriever(settings)
+    retriever = IndexRetriever(settings, open_index(settings))
     qreport = evaluate_questions(questions, retriever, retriever.index)
     if json_out:
         typer.echo(json.dumps({**qreport.metrics, "questions": qreport.questions,

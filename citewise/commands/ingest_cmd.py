@@ -73,10 +73,11 @@ def ingest(
 
 def sources(index: IndexOption = None, json_out: JsonOption = False) -> None:
     """List the indexed sources."""
-    from citewise.ingest.store import IndexReader
 
     settings = load_settings(index=index)
-    reader = IndexReader(settings.index)
+    from citewise.store import open_index
+
+    reader = open_index(settings)
     rows = [
         {"id": s.id, "title": s.title, "author": s.author, "year": s.year, "licence": s.licence,
          "file": s.file, "passages": s.passages}

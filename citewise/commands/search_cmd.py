@@ -29,15 +29,16 @@ def search(
 ) -> None:
     """Find the passages that bear on QUERY."""
     from citewise.core.errors import CitewiseError
+    from citewise.core.retrieval import SearchFilters
     from citewise.retrieval.retriever import MODES, IndexRetriever
-    from citewise.retrieval.types import SearchFilters
+    from citewise.store import open_index
 
     if mode is not None and mode not in MODES:
         raise CitewiseError(f"--mode {mode!r}: use one of {', '.join(MODES)}")
     if year_from is not None and year_to is not None and year_from > year_to:
         raise CitewiseError(f"--year-from {year_from} is after --year-to {year_to}")
     settings = load_settings(index=index)
-    retriever = IndexRetriever(settings)
+    retriever = IndexRetriever(settings, open_index(settings))
     unknown = [sid for sid in source or [] if sid not in retriever.index.sources]
     if unknown:
         raise CitewiseError(f"--source {unknown[0]}: no such source in {settings.index} (see `citewise sources`)")

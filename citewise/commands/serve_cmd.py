@@ -35,6 +35,7 @@ def serve(
 
     from citewise.server.app import create_app
     from citewise.server.background_ingest import BackgroundIngest
+    from citewise.store import open_store
 
     if paths and not ingest:
         raise CitewiseError("paths are only taken with --ingest: citewise serve --ingest PATH...")
@@ -50,7 +51,7 @@ def serve(
             if not target.exists():
                 raise CitewiseError(f"{target}: no such file or folder")
         args = [] if first_part_bytes is None else ["--first-part-bytes", str(first_part_bytes)]
-        background = BackgroundIngest(targets, settings.index, args=args)
+        background = BackgroundIngest(targets, settings.index, open_store(settings), args=args)
         typer.echo(f"citewise: indexing {' '.join(map(str, targets))} into {settings.index} in the background "
                    "(its output is marked [ingest]); the service answers from each part as it is published",
                    err=True)

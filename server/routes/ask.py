@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from citewise.answers.contract import Answer, AnswerEngine, Message
+from citewise.core.answer import Answer, AnswerEngine, Message
 from citewise.core.settings import Settings
 from citewise.server.deps import LoadedDep, SettingsDep
 from citewise.server.sse import SSE_HEADERS, in_thread, sse

@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from citewise.answers.contract import SourceRef
-from citewise.retrieval.types import SearchFilters
+from citewise.core.answer import SourceRef
+from citewise.core.retrieval import SearchFilters
 from citewise.server.deps import LoadedDep
 
 router = APIRouter(tags=["search"])

@@ -1,4 +1,4 @@
-"""The retrieval contract shared by the CLI, the answer engines, the service and the evals."""
+"""The retrieval contract: what a search returns (hits with their passage, source and scores) and its filters."""
 
 from __future__ import annotations
 

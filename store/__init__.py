@@ -1,0 +1,20 @@
+"""Index backends behind the contract of citewise.core.index; `open_store` picks one from the settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from citewise.core.index import IndexReader, IndexStore
+from citewise.core.settings import Settings
+
+
+def open_store(settings: Settings) -> IndexStore:
+    """The index the settings name: the embedded SQLite + FAISS folder `settings.index`."""
+    from citewise.store.sqlite_faiss import SqliteFaissStore
+
+    return SqliteFaissStore(Path(settings.index), exact_limit=settings.ingest.exact_index_limit)
+
+
+def open_index(settings: Settings) -> IndexReader:
+    """A reader of the published index (IndexMissingError when there is none)."""
+    return open_store(settings).reader()

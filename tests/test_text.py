@@ -1,0 +1,61 @@
+"""The one text module: words, stop words, Snowball stems, question terms and names."""
+
+from __future__ import annotations
+
+import pytest
+
+from citewise.core.text import (
+    capitalised_runs,
+    content_terms,
+    named_terms,
+    query_terms,
+    stem,
+    stems_of,
+    term_stems,
+    tokens,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def test_query_terms_drop_stopwords_and_punctuation():
+    assert query_terms('What\'s "MDMA" (ecstasy)?') == ["mdma", "ecstasy"]
+    assert query_terms("the of and") == []
+    assert query_terms("a 5 b_c") == ["5"]  # single letters go, single digits stay; '_' splits words
+    assert query_terms("opium, opium and laudanum") == ["opium", "opium", "laudanum"]  # repeats weigh more
+
+
+def test_stems_match_inflections_and_possessives():
+    assert stem("marks") == stem("mark")
+    assert stem("defined") == stem("define") == stem("defining")
+    assert stem("James's") == stem("James") == stem("James’s")
+    assert stem("Mystics") == stem("mystic")
+
+
+def test_stems_of_a_hyphenated_word_include_its_parts():
+    found = stems_of("Self-surrender is the vital turning-point.")
+    assert {stem("self"), stem("surrender"), stem("self-surrender"), stem("turning")} <= found
+    assert term_stems("self-surrender") == {stem("self"), stem("surrender")}
+
+
+def test_content_terms_leave_out_question_scaffolding_and_repeats():
+    assert content_terms("According to William James, what does James mean by 'mystical'?") == [
+        "william", "james", "mystical"]
+    assert content_terms("Describe the Eleusinian kykeon.") == ["eleusinian", "kykeon"]
+
+
+def test_named_terms_are_mid_sentence_capitals_and_codes():
+    assert named_terms("What did Jung write to Bill Wilson about alcohol?") == ["jung", "bill", "wilson"]
+    assert named_terms("Where is the MAPP1 trial?") == ["mapp1"]
+    assert named_terms("Opium. What is it?") == []  # sentence openers are not names
+
+
+def test_capitalised_runs_and_sentence_openers():
+    text = "Thomas De Quincey met a friend. Later William James wrote."
+    assert capitalised_runs(text) == ["Thomas De Quincey", "Later William James"]
+    assert capitalised_runs(text, skip_sentence_openers=True) == []
+    assert capitalised_runs("What did the celebrated Carl Jung say?", skip_sentence_openers=True) == ["Carl Jung"]
+
+
+def test_tokens_split_like_a_lexical_index():
+    assert tokens("Self-surrender, Jung's 'persona' (1917)") == ["self", "surrender", "jung", "s", "persona", "1917"]
