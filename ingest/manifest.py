@@ -1,4 +1,4 @@
-"""MANIFEST.tsv: one row per file giving title, author, year, licence and origin."""
+"""MANIFEST.tsv: one row per file giving title, author, year, licence, origin, and optionally kind and aliases."""
 
 from __future__ import annotations
 
@@ -38,5 +38,17 @@ def load_manifest(folder: Path) -> dict[str, SourceMeta]:
             year=int(year_text) if year_text.isdigit() else (year_text or None),
             licence=(row.get("licence") or row.get("license") or "").strip(),
             origin=(row.get("origin") or "").strip(),
+            kind=normal_kind(row.get("kind") or ""),
+            aliases=split_aliases(row.get("aliases") or ""),
         )
     return manifest
+
+
+def normal_kind(kind: str) -> str:
+    """Kinds compare case- and space-insensitively: "Encyclopedia  Article" is "encyclopedia article"."""
+    return " ".join(kind.lower().split())
+
+
+def split_aliases(text: str) -> tuple[str, ...]:
+    """`aliases` holds other names for the work separated by semicolons: "the Big Book; Big Book"."""
+    return tuple(alias for alias in (part.strip() for part in text.split(";")) if alias)

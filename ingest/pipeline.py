@@ -243,7 +243,7 @@ class Ingestor:
         source = Source(
             id=source_id, file=corpus_file.rel, title=meta.title, author=meta.author, year=meta.year,
             licence=meta.licence, origin=meta.origin, file_sha256=file_sha, chars=len(document.text),
-            passages=len(passages),
+            passages=len(passages), kind=meta.kind, aliases=meta.aliases,
         )
         return _Prepared(corpus_file, source, document, passages, search_texts, hashes, sentences)
 
@@ -296,5 +296,5 @@ def _same_meta(old: Source, meta: SourceMeta | None) -> bool:
     if meta is None:
         return True  # metadata read from the file itself cannot change while its bytes stay the same
     year = None if meta.year is None else meta.year
-    return (old.title, old.author, old.year, old.licence, old.origin) == (
-        meta.title, meta.author, year, meta.licence, meta.origin)
+    return (old.title, old.author, old.year, old.licence, old.origin, old.kind, old.aliases) == (
+        meta.title, meta.author, year, meta.licence, meta.origin, meta.kind, meta.aliases)

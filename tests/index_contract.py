@@ -26,7 +26,8 @@ def unit(*values: float) -> np.ndarray:
 def make_source(file: str, text: str, *, title: str = "A title", author: str = "An Author",
                 year: int | str | None = 1900) -> Source:
     return Source(id=content_hash(file, text), file=file, title=title, author=author, year=year, licence="PD",
-                  origin="test", file_sha256=content_hash(text), chars=len(text))
+                  origin="test", file_sha256=content_hash(text), chars=len(text), kind="book",
+                  aliases=("The Short Title", "Another"))
 
 
 def passages_of_text(source: Source, text: str, vectors: list[np.ndarray]) -> list[NewPassage]:
@@ -100,8 +101,8 @@ class IndexContractTests:
         reader = store.reader()
         assert set(reader.sources) == {s.id for s in sources.values()}
         opium = reader.sources[sources["opium.txt"].id]
-        assert (opium.file, opium.title, opium.author, opium.year, opium.passages) == (
-            "opium.txt", "A title", "An Author", 1900, 2)
+        assert (opium.file, opium.title, opium.author, opium.year, opium.passages, opium.kind, opium.aliases) == (
+            "opium.txt", "A title", "An Author", 1900, 2, "book", ("The Short Title", "Another"))
         assert reader.source_text(opium.id) == OPIUM
         assert reader.source_pages(opium.id) == [(0, len(OPIUM), 1)]
         assert reader.source_headings(opium.id) == [(0, "Opening")]
@@ -244,9 +245,8 @@ class IndexContractTests:
 
     def test_one_writer_at_a_time(self, corpus) -> None:
         store, _ = corpus
-        with store.writing():
-            with pytest.raises(CitewiseError, match="another ingest"), store.writing():
-                pass
+        with store.writing(), pytest.raises(CitewiseError, match="another ingest"), store.writing():
+            pass
 
     def test_meta_is_kept_across_sessions(self, corpus) -> None:
         store, _ = corpus

@@ -157,3 +157,20 @@ def test_readers_gutenberg_book_passages_get_lecture_headings() -> None:
     governing = [headings[bisect.bisect_right(offsets, at) - 1][1] for at in samples]
     real = [h for h in governing if h.startswith(("LECTURE", "POSTSCRIPT"))]
     assert len(real) == len(governing)
+
+
+@pytest.mark.unit
+def test_manifest_and_front_matter_give_kind_and_aliases(tmp_path: Path) -> None:
+    from citewise.ingest.manifest import load_manifest
+    from citewise.ingest.readers import read_document
+
+    (tmp_path / "MANIFEST.tsv").write_text(
+        "file\ttitle\tauthor\tyear\tkind\taliases\n"
+        "aa.md\tAlcoholics Anonymous\tAA\t1939\tBook\tthe Big Book;  Big Book ;\n"
+        "plain.txt\tPlain\t\t\t\t\n", encoding="utf-8")
+    manifest = load_manifest(tmp_path)
+    assert (manifest["aa.md"].kind, manifest["aa.md"].aliases) == ("book", ("the Big Book", "Big Book"))
+    assert (manifest["plain.txt"].kind, manifest["plain.txt"].aliases) == ("", ())
+    page = b"---\ntitle: Trial Summary\nkind: Clinical  Trial\naliases: MAPP1; the MAPP trial\n---\n\nText.\n"
+    meta = read_document(tmp_path / "trial.md", page, None).meta
+    assert (meta.kind, meta.aliases) == ("clinical trial", ("MAPP1", "the MAPP trial"))

@@ -25,6 +25,8 @@ class SourceMeta:
     year: int | str | None = None
     licence: str = ""
     origin: str = ""
+    kind: str = ""  # what sort of source: book, encyclopedia article, government health information, review...
+    aliases: tuple[str, ...] = ()  # other names readers use for it ("the Big Book", "Varieties")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Source:
     file_sha256: str
     chars: int
     passages: int = 0
+    kind: str = ""
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from citewise.core.types import ParsedDocument, SourceMeta
+from citewise.ingest.manifest import normal_kind, split_aliases
 from citewise.ingest.readers.common import meta_from_filename, read_text_file
 from citewise.ingest.readers.headings import merge_label_headings, plain_text_headings
 
@@ -46,4 +47,6 @@ def _front_matter_meta(text: str) -> SourceMeta | None:
         year=year,
         licence=fields.get("licence", fields.get("license", "")),
         origin=fields.get("origin", fields.get("url", "")),
+        kind=normal_kind(fields.get("kind", "")),
+        aliases=split_aliases(fields.get("aliases", "")),
     )

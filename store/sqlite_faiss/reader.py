@@ -48,8 +48,8 @@ class SqliteIndexReader:
             raise CitewiseError(f"index at {root} has schema {self._meta.get('schema')}; rebuild it (--rebuild)")
         self._faiss = faiss.read_index(str(generation / FAISS_NAME))
         counts = dict(self.conn.execute("SELECT source_id, COUNT(*) FROM passages GROUP BY source_id").fetchall())
-        rows = self.conn.execute(
-            "SELECT id, file, title, author, year, licence, origin, file_sha256, chars FROM sources").fetchall()
+        rows = self.conn.execute("SELECT id, file, title, author, year, licence, origin, file_sha256, chars, kind,"
+                                 " aliases FROM sources").fetchall()
         self._sources = {row["id"]: source_from_row(row, counts.get(row["id"], 0)) for row in rows}
         self._texts: dict[str, str] = {}
         self._ids: list[str] | None = None  # FAISS ids are rowids; these map them to passage ids and back

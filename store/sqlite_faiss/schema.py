@@ -12,8 +12,8 @@ import numpy as np
 from citewise.core.index import TermMatch
 from citewise.core.types import Passage, PassageVectors, Source
 
-# 2: passages carry their sentences' spans and vectors.
-SCHEMA_VERSION = "2"
+# 2: passages carry their sentences' spans and vectors. 3: sources carry a kind and aliases.
+SCHEMA_VERSION = "3"
 DB_NAME = "index.sqlite"
 FAISS_NAME = "vectors.faiss"
 
@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
     id TEXT PRIMARY KEY, file TEXT NOT NULL UNIQUE, title TEXT NOT NULL, author TEXT NOT NULL,
     year TEXT, licence TEXT NOT NULL, origin TEXT NOT NULL, file_sha256 TEXT NOT NULL,
-    chars INTEGER NOT NULL, text TEXT NOT NULL, pages TEXT NOT NULL, headings TEXT NOT NULL
+    chars INTEGER NOT NULL, text TEXT NOT NULL, pages TEXT NOT NULL, headings TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT '', aliases TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS passages (
     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source_id TEXT NOT NULL REFERENCES sources(id),
@@ -79,7 +80,7 @@ def source_from_row(row: sqlite3.Row, passages: int = 0) -> Source:
     return Source(
         id=row["id"], file=row["file"], title=row["title"], author=row["author"], year=year_out(row["year"]),
         licence=row["licence"], origin=row["origin"], file_sha256=row["file_sha256"], chars=row["chars"],
-        passages=passages,
+        passages=passages, kind=row["kind"], aliases=tuple(json.loads(row["aliases"])),
     )
 
 

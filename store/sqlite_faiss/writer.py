@@ -72,9 +72,10 @@ class SqliteIndexWriter:
         s = new.source
         self.conn.execute(
             "INSERT INTO sources(id, file, title, author, year, licence, origin, file_sha256, chars, text, pages,"
-            " headings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " headings, kind, aliases) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (s.id, s.file, s.title, s.author, None if s.year is None else str(s.year), s.licence, s.origin,
-             s.file_sha256, s.chars, new.text, json.dumps(new.pages), json.dumps(new.headings)),
+             s.file_sha256, s.chars, new.text, json.dumps(new.pages), json.dumps(new.headings), s.kind,
+             json.dumps(list(s.aliases))),
         )
 
     def add_passages(self, passages: Sequence[NewPassage]) -> None:
