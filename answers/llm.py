@@ -4,6 +4,7 @@ that cannot be read, or a reply none of whose quotations verify falls back to th
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -226,10 +227,8 @@ class LLMEngine:
         if reply.first_piece is not None and reply.ended is not None:
             stats.writing_s += reply.ended - reply.first_piece
         if reply.text:
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # only a figure for benchmarks
                 stats.reply_tokens += self.endpoint.counter.count(reply.text)
-            except httpx.HTTPError:
-                pass  # only a figure for benchmarks
 
     def _rewrite(self, question: str, history: list[Message]) -> str:
         rewritten = self.endpoint.complete(rewrite_messages(question, history), REWRITE_TOKENS).strip()
