@@ -5,6 +5,7 @@ that cannot be read, or a reply none of whose quotations verify falls back to th
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,7 +29,12 @@ from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever
 from citewise.core.settings import Settings
 
+log = logging.getLogger("citewise.llm")
+
 REWRITE_TOKENS = 96
+# A model on this machine's CPU reads a prompt at tens to hundreds of tokens a second: fewer passages, sooner answers.
+LOCAL_PASSAGES = 4
+ENDPOINT_PASSAGES = 8
 # A repair round is skipped when the window leaves the reply fewer tokens than this.
 MIN_REPAIR_TOKENS = 64
 # A model that keeps offering claims that fail, or the same claim again, is looping: stop reading it.
@@ -161,13 +167,21 @@ class LLMEngine:
               failures: list[tuple[str, int | str, str]], stats: AnswerStats, max_claims: int) -> Iterator[AnswerEvent]:
         """Streams the verified claims of one reply; stops reading once enough verified or the model loops."""
         offered = duplicates = 0
+        tried: set[str] = set()
         for piece in reply:
             if stats.first_piece_s is None:
                 stats.first_piece_s = stats.since_start()
             for claim in scanner.feed(piece):
                 offered += 1
                 stats.claims += 1
+                said = " ".join(claim.quote.lower().split())
+                if said in tried:  # the same words fare the same wherever they are said to come from
+                    duplicates += 1
+                    continue
+                tried.add(said)
                 outcome = checker.check(claim)
+                log.debug("claim citing %s: %s | %r", claim.cited, "verified" if outcome.quote else
+                          "duplicate" if outcome.duplicate else outcome.problem, claim.quote[:200])
                 if outcome.quote is not None:
                     stats.verified += 1
                     shown = writer.add(outcome.quote)
@@ -197,15 +211,15 @@ class LLMEngine:
 
     def _open(self, plan: PromptPlan, max_claims: int, messages: list[dict[str, str]] | None = None,
               max_tokens: int | None = None) -> ReplyStream:
-        longest = max(len(p.text) for p in plan.passages)
         return self.endpoint.stream(messages or plan.messages, max_tokens or plan.max_tokens,
-                                    claims_schema(max_claims, len(plan.passages), longest + 40))
+                                    claims_schema(max_claims, len(plan.passages)))
 
     def _plan(self, query: str, hits: list[Hit], context: int, max_claims: int) -> PromptPlan:
         llm = self.settings.llm
+        passages = llm.max_passages or (LOCAL_PASSAGES if llm.local_model else ENDPOINT_PASSAGES)
         try:
             return plan_prompt(query, hits, self.endpoint.counter, context_tokens=context, max_tokens=llm.max_tokens,
-                               max_passages=llm.max_passages, max_claims=max_claims)
+                               max_passages=passages, max_claims=max_claims)
         except ContextTooSmall as exc:
             raise _Fallback(f"could not be used ({exc})") from exc
         except httpx.HTTPError as exc:

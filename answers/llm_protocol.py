@@ -75,16 +75,16 @@ def answer_messages(question: str, passages: list[PromptPassage], max_claims: in
     ]
 
 
-def claims_schema(max_claims: int, passages: int, max_quote_chars: int) -> dict:
-    """The reply's JSON schema. Servers that constrain decoding with it (llama.cpp) cannot emit another shape, a
-    passage number that was not given, or a quote longer than any passage: a model that loops inside a string
-    is cut off there instead of at max_tokens."""
+def claims_schema(max_claims: int, passages: int) -> dict:
+    """The reply's JSON schema. Servers that constrain decoding with it (llama.cpp) cannot emit another shape or a
+    passage number that was not given. (No maxLength on strings: llama.cpp unrolls it into one grammar rule per
+    character and, past a few hundred, refuses the grammar and stops the server.)"""
     claim = {
         "type": "object",
         "properties": {
             "passage": {"type": "integer", "minimum": 1, "maximum": max(1, passages)},
-            "quote": {"type": "string", "maxLength": max_quote_chars},
-            "text": {"type": "string", "maxLength": MAX_LEAD_CHARS},
+            "quote": {"type": "string"},
+            "text": {"type": "string"},
         },
         "required": ["passage", "quote", "text"],
     }

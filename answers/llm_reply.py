@@ -52,6 +52,7 @@ class ClaimScanner:
         self._open: list[int] = []
         self._in_string = False
         self._escaped = False
+        self._closing = False  # a string's quote mark was just read: closing, unless what follows says otherwise
         self._last_brace = 0
 
     @property
@@ -63,27 +64,37 @@ class ClaimScanner:
         self.text += piece
         found: list[Claim] = []
         for i in range(self._scanned, len(self.text)):
-            ch = self.text[i]
-            if self._in_string:
-                if self._escaped:
-                    self._escaped = False
-                elif ch == "\\":
-                    self._escaped = True
-                elif ch == '"':
-                    self._in_string = False
-            elif ch == '"':
-                self._in_string = True
-            elif ch == "{":
-                self._open.append(i)
-                self._last_brace = i
-            elif ch == "}" and self._open:
-                self._last_brace = i
-                claim = self._object(self.text[self._open.pop() : i + 1])
-                if claim is not None:
-                    found.append(claim)
+            claim = self._step(i, self.text[i])
+            if claim is not None:
+                found.append(claim)
         self._scanned = len(self.text)
         self.claims += found
         return found
+
+    def _step(self, i: int, ch: str) -> Claim | None:
+        if self._closing:
+            # A string's closing quote must be followed by one of :,}] — else it was a quotation mark the model
+            # forgot to escape, and the string goes on (one stray mark must not turn the rest inside out).
+            if ch.isspace():
+                return None
+            self._closing = False
+            self._in_string = ch not in ":,}]"
+        if self._in_string:
+            if self._escaped:
+                self._escaped = False
+            elif ch == "\\":
+                self._escaped = True
+            elif ch == '"':
+                self._in_string, self._closing = False, True
+        elif ch == '"':
+            self._in_string = True
+        elif ch == "{":
+            self._open.append(i)
+            self._last_brace = i
+        elif ch == "}" and self._open:
+            self._last_brace = i
+            return self._object(self.text[self._open.pop() : i + 1])
+        return None
 
     def finish(self) -> Reply:
         """The reply so far as a whole; ReplyError when it holds neither a claim nor a readable claims object."""

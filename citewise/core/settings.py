@@ -64,7 +64,8 @@ class LLMSettings(Section):
     context_tokens: int | None = Field(None, ge=256, description="the model's context window [default: 4096 for "
                                        "a local model, 8192 for an endpoint]")
     max_tokens: int = Field(600, ge=32, le=32_000, description="longest reply the model may write")
-    max_passages: int = Field(8, ge=1, le=50, description="passages shown to the model at most")
+    max_passages: int | None = Field(None, ge=1, le=50, description="passages shown to the model at most "
+                                     "[default: 4 for a local model, 8 for an endpoint]")
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads of a local model [default: "
                                 "llama.cpp's]; 1 when other work shares the cores")
 
