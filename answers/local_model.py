@@ -46,6 +46,11 @@ runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
 
 
+def bundled_model_path() -> Path:
+    """Where `scripts/install.sh --local-llm` puts SmolLM2-135M-Instruct (see scripts/fetch_local_model.py)."""
+    return Path(sys.prefix) / "share" / "citewise" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -49,6 +49,9 @@ class FakeOpenAI:
 
     def reply(self, content: str | dict, finish: str = "stop", pause_after: str | None = None) -> None:
         text = json.dumps(content) if isinstance(content, dict) else content
+        if pause_after is not None:
+            self.paused.clear()
+            self._resume.clear()
         self.replies.append(ScriptedReply(text, finish=finish, pause_after=pause_after))
 
     def fail(self, status: int = 500, message: str = "scripted failure", code: str | None = None) -> None:
