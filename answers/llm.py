@@ -57,7 +57,7 @@ class AnswerStats:
     claims: int = 0  # offered by the model
     verified: int = 0
     fallback: str | None = None  # the note, when the offline engine answered instead
-    refused: bool = False
+    declined: bool = False  # the model said the passages do not answer the question
 
     def since_start(self) -> float:
         return time.perf_counter() - self.started
@@ -99,7 +99,6 @@ class LLMEngine:
                     query = self._rewrite(question, history or [])
                 hits = retrieve(self.retriever, self.index, query, max(RETRIEVAL_K, self.settings.retrieval.k))
                 if not hits:
-                    stats.refused = True
                     yield from events(refusal(question, self.name, hits))
                     return
                 yield from self._answer_from(question, query, hits, stats)
@@ -156,8 +155,10 @@ class LLMEngine:
         if len(writer):
             yield from writer.finish()
         elif declined:
-            stats.refused = True
-            yield from events(refusal(question, self.name, hits))
+            # The offline engine has its own refusal gate: it refuses too when the evidence is weak, and otherwise
+            # answers from passages a small model failed to use.
+            stats.declined = True
+            raise _Fallback("found no answer in the passages it was shown")
         elif stats.claims == 0:
             raise _Fallback(f"gave no usable reply ({problem})")
         else:

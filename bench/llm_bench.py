@@ -12,6 +12,7 @@ from pathlib import Path
 from citewise.answers.engines import build_engine
 from citewise.answers.llm import AnswerStats, LLMEngine
 from citewise.bench.common import load_questions, machine
+from citewise.core.answer import Answer
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import Settings
 from citewise.retrieval.retriever import IndexRetriever
@@ -31,16 +32,16 @@ class LLMBench:
     machine: dict[str, object] = field(default_factory=dict)
 
 
-def _row(question: str, stats: AnswerStats, engine: str, citations: int) -> dict[str, object]:
+def _row(question: str, stats: AnswerStats, answer: Answer) -> dict[str, object]:
     def s(value: float | None) -> float | None:
         return None if value is None else round(value, 2)
 
     return {
-        "question": question[:60], "engine": engine, "citations": citations,
+        "question": question[:60], "engine": answer.engine, "citations": len(answer.citations),
         "first_claim_s": s(stats.first_claim_s), "done_s": s(stats.done_s), "first_token_s": s(stats.first_piece_s),
         "passages": stats.passages, "prompt_tokens": stats.prompt_tokens, "reply_tokens": stats.reply_tokens,
         "rounds": stats.rounds, "claims": stats.claims, "verified": stats.verified,
-        "fell_back": stats.fallback is not None, "refused": stats.refused,
+        "fell_back": stats.fallback is not None, "declined": stats.declined, "refused": answer.refused,
     }
 
 
@@ -61,6 +62,7 @@ def summarise(rows: list[dict[str, object]], writing_s: float, reading_s: float)
         "quotes_offered": claims,
         "quotes_verified_share": round(sum(int(r["verified"]) for r in rows) / claims, 3) if claims else None,
         "fell_back_share": round(sum(bool(r["fell_back"]) for r in rows) / len(rows), 3) if rows else None,
+        "declined_share": round(sum(bool(r["declined"]) for r in rows) / len(rows), 3) if rows else None,
         "refused_share": round(sum(bool(r["refused"]) for r in rows) / len(rows), 3) if rows else None,
         "writing_tokens_per_s": round(reply_tokens / writing_s, 1) if writing_s else None,
         # Time to the first token also holds retrieval and the prompt's fitting, so this understates reading speed.
@@ -85,7 +87,7 @@ def bench_llm(settings: Settings, questions: int = 5) -> LLMBench:
     for question in load_questions(questions):
         stats = AnswerStats()
         done = [event.answer for event in engine.stream(question, stats=stats) if event.type == "done"][-1]
-        result.answers.append(_row(question, stats, done.engine, len(done.citations)))
+        result.answers.append(_row(question, stats, done))
         writing += stats.writing_s
         reading += stats.first_piece_s or 0.0
     result.summary = summarise(result.answers, writing, reading)

@@ -103,13 +103,13 @@ def test_bench_llm_reports_claims_and_fallbacks(slice_settings: Settings, monkey
     with FakeOpenAI() as fake:
         fake.reply("Not JSON, and no claims.")  # the first answer falls back after its repair round
         fake.reply('{"claims": [], "refuse": true}')
-        fake.reply('{"claims": [], "refuse": true}')  # the second answer is the model's refusal
+        fake.reply('{"claims": [], "refuse": true}')  # the second answer: the model declines
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "test-key")
         figures = run_json("llm", "--index", str(slice_settings.index), "--questions", "2")
     first, second = figures["answers"]
     assert first["fell_back"] and first["engine"] == "offline" and first["rounds"] == 2
-    assert second["refused"] and second["engine"] == "llm" and second["claims"] == 0
-    assert figures["summary"]["fell_back_share"] == 0.5 and figures["summary"]["refused_share"] == 0.5
+    assert second["declined"] and second["fell_back"] and second["claims"] == 0 and not first["declined"]
+    assert figures["summary"]["fell_back_share"] == 1.0 and figures["summary"]["declined_share"] == 0.5
     assert first["first_token_s"] <= first["done_s"] and figures["model"] == "gpt-4o-mini"
     assert_machine(figures)

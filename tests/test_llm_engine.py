@@ -258,10 +258,11 @@ def test_each_verified_claim_streams_before_the_model_has_finished(slice_setting
     assert stats.claims == stats.verified == 2 and 0 < stats.first_claim_s < stats.done_s
 
 
-def test_a_model_that_declines_gives_a_refusal(slice_settings, retriever, fake):
+def test_a_model_that_declines_hands_over_to_the_offline_engine(slice_settings, retriever, fake):
     fake.reply({"claims": [], "refuse": True})
     answer = llm_engine(slice_settings, retriever, fake.base_url).answer(QUESTION)
-    assert answer.refused and answer.engine == "llm" and answer.nearest and len(fake.requests) == 1
+    assert answer.engine == "offline" and len(fake.requests) == 1
+    assert first_line(answer).startswith("> Note: the language model found no answer in the passages")
 
 
 def test_follow_up_is_rewritten_to_a_standalone_question(slice_settings, retriever, fake):
