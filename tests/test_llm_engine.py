@@ -290,3 +290,18 @@ def test_a_client_that_goes_away_stops_the_reply(slice_settings, retriever, fake
     closed.start()
     closed.join(timeout=10)
     assert not closed.is_alive()
+
+
+def test_ask_prints_the_answer_as_it_streams(slice_settings, retriever, fake):
+    from typer.testing import CliRunner
+
+    from citewise.cli import app
+
+    hits = engine_hits(retriever)
+    quote = sentences(retriever, hits[0])[0]
+    fake.reply({"claims": [claim("A.", quote, 1)]})
+    env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "test-key", "CITEWISE_LLM__MODEL": "fake-model"}
+    result = CliRunner().invoke(app, ["ask", QUESTION, "--engine", "llm", "--index", str(slice_settings.index)],
+                                env=env)
+    assert result.exit_code == 0, result.output
+    assert f"“{quote}” [1]" in result.stdout and "**Sources cited**" in result.stdout

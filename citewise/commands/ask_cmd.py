@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="the question to answer from the indexed sources")],
     engine: Annotated[str | None, typer.Option(
-        "--engine", help="offline (no network) or llm (OPENAI_BASE_URL, OPENAI_API_KEY) [default: settings]",
-        show_default=False)] = None,
+        "--engine", help="offline (no network) or llm (a local model: CITEWISE_LLM__LOCAL_MODEL=<.gguf>; or an "
+        "endpoint: OPENAI_BASE_URL, OPENAI_API_KEY) [default: settings]", show_default=False)] = None,
     index: IndexOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -32,13 +32,19 @@ def ask(
         raise CitewiseError("the question is empty")
     settings = load_settings(index=index)
     retriever = IndexRetriever(settings, open_index(settings))
-    answer = build_engine(settings, retriever, retriever.index, name=engine, embedder=retriever.embedder).answer(
-        question)
+    answerer = build_engine(settings, retriever, retriever.index, name=engine, embedder=retriever.embedder)
     if json_out:
-        typer.echo(answer.model_dump_json(indent=2))
+        typer.echo(answerer.answer(question).model_dump_json(indent=2))
         return
-    typer.echo(answer.answer)
-    if answer.refused and answer.nearest:
+    # Printed as it streams: an LLM answer's verified sentences appear while the model is still writing.
+    answer = None
+    for event in answerer.stream(question):
+        if event.type == "text" and event.text:
+            typer.echo(event.text, nl=False)
+        elif event.type == "done":
+            answer = event.answer
+    typer.echo("")
+    if answer is not None and answer.refused and answer.nearest:
         typer.echo("")
         for n, passage in enumerate(answer.nearest, start=1):
             s = passage.source
