@@ -230,8 +230,8 @@ class LLMEngine:
         """The repair request: the same prompt (so a server's prompt cache is reused) and what to fix."""
         messages = [*plan.messages, repair]
         try:
-            room = self.endpoint.context_tokens - messages_tokens(messages, self.endpoint.counter) - \
-                margin(self.endpoint.context_tokens)
+            window = plan.context_tokens
+            room = window - messages_tokens(messages, self.endpoint.counter) - margin(window)
             if room < MIN_REPAIR_TOKENS:
                 return None
             return self._open(plan, max_claims, messages, min(plan.max_tokens, room))

@@ -54,6 +54,7 @@ class PromptPlan:
     passages: list[PromptPassage]
     prompt_tokens: int
     max_tokens: int  # what the reply may use: max_tokens, or less when the window is small
+    context_tokens: int  # the window it was fitted to
 
     @property
     def hits(self) -> list[Hit]:
@@ -101,7 +102,7 @@ def plan_prompt(question: str, hits: list[Hit], counter: TokenCounter, *, contex
     if total > budget:
         raise ContextTooSmall(f"the model's context window ({context_tokens} tokens) cannot hold the question, "
                               f"one passage and a reply")
-    return PromptPlan(messages, chosen, total, reply)
+    return PromptPlan(messages, chosen, total, reply, context_tokens)
 
 
 def _shortened(passage: PromptPassage, room: int, cost: int, tag: str,
