@@ -25,6 +25,7 @@ from citewise.answers.offline import RETRIEVAL_K, OfflineEngine
 from citewise.answers.render import events, nearest_passages, refusal
 from citewise.answers.verifier import QuoteVerifier
 from citewise.core.answer import Answer, AnswerEvent, Message
+from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever
 from citewise.core.settings import Settings
@@ -225,6 +226,8 @@ class LLMEngine:
             raise _Fallback(f"could not be used ({exc})") from exc
         except httpx.HTTPError as exc:
             raise EndpointFailure(f"its tokenizer did not answer ({type(exc).__name__})") from exc
+        except CitewiseError as exc:  # a local model that died and cannot be started again
+            raise EndpointFailure(str(exc)) from exc
 
     def _repair(self, plan: PromptPlan, repair: dict[str, str], max_claims: int) -> ReplyStream | None:
         """The repair request: the same prompt (so a server's prompt cache is reused) and what to fix."""

@@ -135,6 +135,7 @@ class LocalModelServer:
 
     def count(self, text: str) -> int:
         """Tokens of `text` in the model's own tokenizer."""
+        self.ensure_running()
         response = httpx.post(f"http://127.0.0.1:{self.port}/extras/tokenize/count", json={"input": text},
                               timeout=30.0)
         response.raise_for_status()
