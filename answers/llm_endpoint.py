@@ -209,8 +209,14 @@ def connect(settings: Settings) -> ChatEndpoint:
 
         server = local_server(llm)
         client = openai.OpenAI(base_url=server.base_url, api_key="local", timeout=llm.timeout_s, max_retries=0)
+
+        def running_server() -> None:
+            server.ensure_running()
+            if str(client.base_url).rstrip("/") != server.base_url:  # started again, on another port
+                client.base_url = server.base_url
+
         return ChatEndpoint(client, server.alias, server, server.context_tokens, f"local {server.alias}",
-                            before_request=server.ensure_running)
+                            before_request=running_server)
     base_url = llm.base_url or os.environ.get("OPENAI_BASE_URL")
     api_key = llm.api_key or os.environ.get("OPENAI_API_KEY")
     if not api_key:

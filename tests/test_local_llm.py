@@ -90,6 +90,7 @@ def test_smollm2_answers_dev_questions_with_only_verified_quotes(model, slice_se
     server = engine.endpoint.counter
     server.process.kill()
     server.process.wait()
+    assert engine.endpoint.counter.count("Say yes.") > 0
     assert engine.endpoint.complete([{"role": "user", "content": "Say yes."}], 4)
     assert server.running()
 
