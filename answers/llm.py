@@ -65,7 +65,7 @@ class LLMEngine:
         try:
             if previous_user_question(question, history) is not None:
                 query = self._rewrite(question, history or [])
-            hits = retrieve(self.retriever, self.index, query, max(RETRIEVAL_K, self.settings.retrieval.k))
+            hits = retrieve(self.retriever, query, max(RETRIEVAL_K, self.settings.retrieval.k))
             if not hits:
                 return refusal(question, self.name, hits)
             return self._answer_from(question, query, hits)

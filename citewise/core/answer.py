@@ -11,6 +11,8 @@ REFUSAL_TEXT = (
     "I cannot answer this from the indexed sources: none of the passages I found supports an answer. "
     "The nearest passages are listed below."
 )
+# A question that asks what a work or author says, when no indexed source is that work or by that author.
+MISSING_TEXT = "I cannot answer this from the indexed sources: they do not include {names}."
 
 
 class SourceRef(BaseModel):
