@@ -36,16 +36,18 @@ def named_authors(question: str, index: IndexReader) -> frozenset[str]:
     return frozenset(found)
 
 
-def retrieve(retriever: Retriever, index: IndexReader, query: str, k: int, only_named: bool = False) -> list[Hit]:
-    """The query's hits; with `only_named` (a follow-up asking what "he" said), only from the works of the
-    authors the query names, when it names any. (Mixing such works into every search that names an author
-    measured no better on the dev questions: 17 vs 18 of 43 gold hits.)"""
+def retrieve(retriever: Retriever, index: IndexReader, query: str, k: int, only_named: bool = False,
+             filters: SearchFilters | None = None) -> list[Hit]:
+    """The query's hits within the reader's `filters`; with `only_named` (a follow-up asking what "he" said),
+    only from the works of the authors the query names, when it names any. (Mixing such works into every search
+    that names an author measured no better on the dev questions: 17 vs 18 of 43 gold hits.)"""
+    filters = filters or SearchFilters()
     authored = named_authors(query, index) if only_named else frozenset()
     if authored:
-        own = retriever.search(query, k=k, filters=SearchFilters(source_ids=authored))
+        own = retriever.search(query, k=k, filters=filters.restricted_to(authored))
         if own:
             return own
-    return retriever.search(query, k=k)
+    return retriever.search(query, k=k, filters=None if filters.is_empty() else filters)
 
 
 @dataclass

@@ -18,12 +18,13 @@ from citewise.answers.evidence import (
     score_candidates,
     select_quotes,
 )
+from citewise.answers.filtered import confined
 from citewise.answers.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, refusal, render_answer
 from citewise.answers.terms import QuestionTerms, TermStatistics
 from citewise.answers.verifier import QuoteStatus, QuoteVerifier
 from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.index import IndexReader
-from citewise.core.retrieval import Hit, Retriever
+from citewise.core.retrieval import Hit, Retriever, SearchFilters
 from citewise.core.settings import Settings
 from citewise.core.text import named_terms, stems_of, term_stems
 from citewise.ingest.embedder import single_threaded
@@ -61,25 +62,29 @@ class OfflineEngine:
         self.term_stats = TermStatistics(index)
         self._metadata_stems = [stems_of(f"{s.author} {s.title}") for s in index.sources.values()]
 
-    def answer(self, question: str, history: list[Message] | None = None) -> Answer:
-        return self.compose(question, history).answer
+    def answer(self, question: str, history: list[Message] | None = None,
+               filters: SearchFilters | None = None) -> Answer:
+        return self.compose(question, history, filters=filters).answer
 
-    def stream(self, question: str, history: list[Message] | None = None) -> Iterator[AnswerEvent]:
-        yield from events(self.compose(question, history))
+    def stream(self, question: str, history: list[Message] | None = None,
+               filters: SearchFilters | None = None) -> Iterator[AnswerEvent]:
+        yield from events(self.compose(question, history, filters=filters))
 
     def compose(self, question: str, history: list[Message] | None = None, note: str | None = None,
-                query: str | None = None) -> RenderedAnswer:
-        """The whole answer; `query` overrides what is searched for (e.g. an LLM's standalone rewrite)."""
+                query: str | None = None, filters: SearchFilters | None = None) -> RenderedAnswer:
+        """The whole answer from the sources `filters` let through; `query` overrides what is searched for (e.g.
+        an LLM's standalone rewrite)."""
         # Intra-op threads only spin against each other on small batches (see single_threaded).
         with single_threaded():
-            return self._compose(question, history, note, query)
+            return confined(self._compose(question, history, note, query, filters), filters, self.index.sources,
+                            lambda: self._compose(question, history, note, query, None))
 
     def _compose(self, question: str, history: list[Message] | None, note: str | None,
-                 query: str | None) -> RenderedAnswer:
+                 query: str | None, filters: SearchFilters | None) -> RenderedAnswer:
         query = query or offline_standalone(question, history)
         personal = refers_to_a_person(question, history)
         hits = retrieve(self.retriever, self.index, query, max(RETRIEVAL_K, self.settings.retrieval.k),
-                        only_named=personal)
+                        only_named=personal, filters=filters)
         if not hits:
             return refusal(question, self.name, hits, note)
         # Once retrieval is confined to the person's works, their name would only favour sentences naming them.
