@@ -143,10 +143,10 @@ def _bibtex_entry(source: Source, key: str) -> str:
     url = source_url(source)
     if url:
         fields.append(("url", "{" + url + "}"))
-    notes = [note for note in (source.kind.capitalize(), credit, source.licence) if note]
-    if notes:
-        fields.append(("note", "{" + _tex(". ".join(n.rstrip(".") for n in notes) + ".") + "}"))
-    fields.append(("file", "{" + _tex(source.file) + "}"))
+    # The corpus file goes in the note: reference managers read a `file` field as an attachment to open.
+    notes = [note for note in (source.kind.capitalize(), credit, source.licence, f"Corpus file: {source.file}")
+             if note]
+    fields.append(("note", "{" + _tex(". ".join(n.rstrip(".") for n in notes) + ".") + "}"))
     entry_type = "book" if source.kind == "book" else "misc"
     body = ",\n".join(f"  {name} = {value}" for name, value in fields)
     return f"@{entry_type}{{{key},\n{body}\n}}\n"

@@ -69,7 +69,7 @@ def test_question_about_a_named_author_cites_that_author(engine, retriever):
     assert not answer.refused
     _assert_citations_verbatim(answer, retriever)
     assert answer.citations[0].source.file.startswith("wright-1919")
-    assert "Dudley Wright (1919)" in answer.answer
+    assert "Dudley Wright (1919, book)" in answer.answer
 
 
 @pytest.mark.parametrize("question", [
@@ -134,7 +134,8 @@ def test_ask_command_prints_contract_json(slice_settings):
                            "--json", "--index", str(slice_settings.index), timeout=300)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"question", "answer", "refused", "engine", "citations", "nearest"}
+    assert set(data) == {"question", "answer", "refused", "engine", "citations", "nearest", "notice", "filters",
+                         "excluded_by_filters"}
     answer = Answer.model_validate(data)
     assert answer.engine == "offline" and not answer.refused and answer.citations
     citation = data["citations"][0]
