@@ -75,5 +75,6 @@ def ask(
         typer.echo("")
         for n, passage in enumerate(answer.nearest, start=1):
             s = passage.source
-            typer.echo(f"[{n}] {s.author} ({s.year}), {s.title}  {s.file}:{passage.start}-{passage.end}")
+            label = ", ".join(str(part) for part in (s.year, s.kind) if part not in (None, ""))
+            typer.echo(f"[{n}] {s.author} ({label}), {s.title}  {s.file}:{passage.start}-{passage.end}")
             typer.echo("    " + passage.text[:300])
