@@ -136,6 +136,10 @@ def test_passage_panel_shows_structure_takes_focus_and_gives_it_back(page) -> No
     mark = passage.locator("mark").first
     box, panel = mark.bounding_box(), page.locator("#panel").bounding_box()
     assert box and panel and panel["y"] <= box["y"] <= panel["y"] + panel["height"], "scrolled into view"
+    page.focus("#question")
+    page.keyboard.press("Escape")
+    assert page.locator("#panel").is_visible(), "Escape while typing a question leaves the panel open"
+    page.focus("#panel-close")
     page.keyboard.press("Escape")
     assert page.locator("#panel").is_hidden()
     assert page.evaluate("document.activeElement.dataset.n") == "1"

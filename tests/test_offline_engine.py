@@ -140,7 +140,7 @@ def test_ask_command_prints_contract_json(slice_settings):
     assert answer.engine == "offline" and not answer.refused and answer.citations
     citation = data["citations"][0]
     assert set(citation) == {"n", "quote", "passage_id", "start", "end", "page", "support", "source"}
-    assert set(citation["source"]) == {"id", "title", "author", "year", "file"}
+    assert set(citation["source"]) == {"id", "title", "author", "year", "file", "kind"}
 
 
 def test_ask_command_reports_a_missing_index_in_one_line(tmp_path):

@@ -171,10 +171,12 @@ export function closePanel() {
 export function initPanel() {
   $("panel-close").addEventListener("click", closePanel);
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !$("panel").hidden) {
-      event.preventDefault();
-      closePanel();
-    }
+    if (event.key !== "Escape" || $("panel").hidden) return;
+    // Escape in the question box (or a setting) belongs to that field; anywhere else it closes the panel.
+    const active = document.activeElement;
+    if (active && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName) && !$("panel").contains(active)) return;
+    event.preventDefault();
+    closePanel();
   });
 }
 
