@@ -90,17 +90,14 @@ def answer_type_match(sentence: str, kind: AnswerType, terms: list[str]) -> bool
 
 def retrieve(retriever: Retriever, query: str, k: int, source_ids: frozenset[str] = frozenset(),
              filters: SearchFilters | None = None) -> list[Hit]:
-    """The query's hits, from `source_ids` when the question names those works (all sources if that finds
-    nothing)."""
-    base = filters or SearchFilters()
+    """The query's hits within the reader's `filters`, from `source_ids` when the question names those works (all
+    sources if that finds nothing)."""
+    filters = filters or SearchFilters()
     if source_ids:
-        wanted = source_ids & base.source_ids if base.source_ids else source_ids
-        if wanted:
-            own = retriever.search(query, k=k, filters=SearchFilters(
-                wanted, base.authors, base.year_min, base.year_max))
-            if own:
-                return own
-    return retriever.search(query, k=k, filters=None if base.is_empty() else base)
+        own = retriever.search(query, k=k, filters=filters.restricted_to(source_ids))
+        if own:
+            return own
+    return retriever.search(query, k=k, filters=None if filters.is_empty() else filters)
 
 
 @dataclass

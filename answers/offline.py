@@ -23,6 +23,7 @@ from citewise.answers.evidence import (
     score_candidates,
     select_for_part,
 )
+from citewise.answers.filtered import confined
 from citewise.answers.question import QuestionPart, QuestionPlan, SourceNames, plan_question
 from citewise.answers.render import (
     RenderedAnswer,
@@ -37,7 +38,7 @@ from citewise.answers.terms import QuestionTerms, TermStatistics
 from citewise.answers.verifier import QuoteStatus, QuoteVerifier
 from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.index import IndexReader
-from citewise.core.retrieval import Hit, Retriever
+from citewise.core.retrieval import Hit, Retriever, SearchFilters
 from citewise.core.settings import Settings
 from citewise.core.text import named_terms, stems_of, term_stems
 from citewise.core.types import StoredVectors
@@ -92,32 +93,36 @@ class OfflineEngine:
                                 for s in index.sources.values()]
         self.gate = AnswerabilityModel.load(gate_path) if gate_path is not None else None
 
-    def answer(self, question: str, history: list[Message] | None = None) -> Answer:
-        return self.compose(question, history).answer
+    def answer(self, question: str, history: list[Message] | None = None,
+               filters: SearchFilters | None = None) -> Answer:
+        return self.compose(question, history, filters=filters).answer
 
-    def stream(self, question: str, history: list[Message] | None = None) -> Iterator[AnswerEvent]:
-        yield from events(self.compose(question, history))
+    def stream(self, question: str, history: list[Message] | None = None,
+               filters: SearchFilters | None = None) -> Iterator[AnswerEvent]:
+        yield from events(self.compose(question, history, filters=filters))
 
     def compose(self, question: str, history: list[Message] | None = None, note: str | None = None,
-                query: str | None = None) -> RenderedAnswer:
-        """The whole answer; `query` overrides what is searched for (e.g. an LLM's standalone rewrite)."""
+                query: str | None = None, filters: SearchFilters | None = None) -> RenderedAnswer:
+        """The whole answer from the sources `filters` let through; `query` overrides what is searched for (e.g.
+        an LLM's standalone rewrite)."""
         # Intra-op threads only spin against each other on small batches (see single_threaded).
         with single_threaded():
-            return self._compose(question, history, note, query)
+            return confined(self._compose(question, history, note, query, filters), filters, self.index.sources,
+                            lambda: self._compose(question, history, note, query, None))
 
     def plan(self, question: str, history: list[Message] | None = None, query: str | None = None) -> QuestionPlan:
         return plan_question(query or offline_standalone(question, history), self.names, self._phrase_mentioned,
                              self.term_stats.rarity)
 
     def _compose(self, question: str, history: list[Message] | None, note: str | None,
-                 query: str | None) -> RenderedAnswer:
+                 query: str | None, filters: SearchFilters | None) -> RenderedAnswer:
         plan = self.plan(question, history, query)
         personal = refers_to_a_person(question, history)
         if plan.missing:
             return missing_refusal(question, self.name, plan.missing, note)
         # A part alone can lose what the whole question says about it: its candidates include the whole's hits.
-        whole = self._whole_hits(plan) if len(plan.parts) > 1 else []
-        evidence = [self.part_evidence(plan, i, personal, whole) for i in range(len(plan.parts))]
+        whole = self._whole_hits(plan, filters) if len(plan.parts) > 1 else []
+        evidence = [self.part_evidence(plan, i, personal, whole, filters) for i in range(len(plan.parts))]
         answerable = [e for e in evidence if self.answers(e)]
         nearest = nearest_passages(evidence[0].hits if evidence else [])
         if not answerable:
@@ -129,16 +134,17 @@ class OfflineEngine:
         titles = [part.text for part in plan.parts]
         return render_answer(question, quotes, self.name, note, nearest, part_titles=titles)
 
-    def _whole_hits(self, plan: QuestionPlan) -> list[Hit]:
-        return retrieve(self.retriever, plan.question, max(RETRIEVAL_K, self.settings.retrieval.k), plan.named_sources)
+    def _whole_hits(self, plan: QuestionPlan, filters: SearchFilters | None) -> list[Hit]:
+        return retrieve(self.retriever, plan.question, max(RETRIEVAL_K, self.settings.retrieval.k), plan.named_sources,
+                        filters)
 
     def part_evidence(self, plan: QuestionPlan, index: int, personal: bool = False,
-                      whole: list[Hit] | None = None) -> PartEvidence:
+                      whole: list[Hit] | None = None, filters: SearchFilters | None = None) -> PartEvidence:
         """Retrieval, candidate sentences and their scores for one part of the question."""
         part = plan.parts[index]
         # A follow-up asking what "he" said keeps to the works of the person the previous question named.
         sources = part.source_ids or (self.names.named_in(plan.question) if personal else frozenset())
-        hits = retrieve(self.retriever, part.query, max(RETRIEVAL_K, self.settings.retrieval.k), sources)
+        hits = retrieve(self.retriever, part.query, max(RETRIEVAL_K, self.settings.retrieval.k), sources, filters)
         seen = {h.passage.id for h in hits}
         hits += [h for h in whole or [] if h.passage.id not in seen and (not sources or h.source.id in sources)]
         # Once retrieval keeps to the named works, their author's name would only favour sentences naming them.

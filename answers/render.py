@@ -6,11 +6,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from citewise.answers.notice import health_notice
 from citewise.core.answer import MISSING_TEXT, REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
 from citewise.core.retrieval import Hit
 from citewise.core.types import Passage, Source
 from citewise.ingest.sentences import unwrap
 
+SOURCES_HEADING = "**Sources cited**"
 
 @dataclass
 class VerifiedQuote:
@@ -40,13 +42,20 @@ def display_author(source: Source) -> str:
     return author or source.title or source.file
 
 
+def year_and_kind(source: Source) -> str:
+    """" (2025, encyclopedia article)", " (1902, book)", " (2025)", or "" when neither is known."""
+    parts = [str(part) for part in (source.year, source.kind) if part not in (None, "")]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def attribution(source: Source) -> str:
-    year = f" ({source.year})" if source.year not in (None, "") else ""
-    return f"{display_author(source)}{year}"
+    """How prose names a source: "Wikipedia contributors (2025, encyclopedia article)"."""
+    return f"{display_author(source)}{year_and_kind(source)}"
 
 
 def source_ref(source: Source) -> SourceRef:
-    return SourceRef(id=source.id, title=source.title, author=source.author, year=source.year, file=source.file)
+    return SourceRef(id=source.id, title=source.title, author=source.author, year=source.year, file=source.file,
+                     kind=source.kind)
 
 
 def nearest_passages(hits: list[Hit], limit: int = 5) -> list[NearestPassage]:
@@ -92,13 +101,12 @@ def later_name(source: Source) -> str:
 
 def _offline_lead(quote: VerifiedQuote, previous: VerifiedQuote | None, introduced: set[str]) -> str:
     """Attribution and connective only: the engine's own words never carry content. A work is named in full the
-    first time it is quoted ("In *The Varieties of Religious Experience* (1902), William James writes:")."""
+    first time it is quoted ("In *The Varieties of Religious Experience* (1902, book), William James writes:")."""
     source = quote.source
     author = display_author(source)
     s = "" if _is_plural(author) else "s"
     if source.id not in introduced:
-        year = f" ({source.year})" if source.year not in (None, "") else ""
-        return f"In *{short_title(source)}*{year}, {author} write{s}:"
+        return f"In *{short_title(source)}*{year_and_kind(source)}, {author} write{s}:"
     name = later_name(source)
     who = name[0].upper() + name[1:]
     s = "" if _is_plural(name) else "s"
@@ -147,10 +155,14 @@ def render_answer(question: str, quotes: list[VerifiedQuote], engine: str, note:
         citations.append(citation)
         pieces.append((_lead_with_quote(lead, quote.quote, n, close=True), citation))
         previous = quote
+    # Once per answer, a block of its own after the prose: never inside a quotation.
+    notice = health_notice(question, [quote.source for quote in quotes])
+    if notice:
+        pieces.append((f"\n\n> {notice}", None))
     pieces.append(("\n\n" + sources_cited(quotes), None))
     markdown = "".join(text for text, _ in pieces)
     answer = Answer(question=question, answer=markdown, refused=False, engine=engine, citations=citations,
-                    nearest=nearest or [])
+                    nearest=nearest or [], notice=notice)
     return RenderedAnswer(answer, pieces)
 
 
@@ -162,18 +174,18 @@ def _sentence(part: str) -> str:
 
 
 def sources_cited(quotes: list[VerifiedQuote]) -> str:
-    """One line per source, in order of first citation, with the markers that cite it."""
+    """One line per source, in order of first citation, labelled with its year and kind, with the markers that
+    cite it."""
     order: dict[str, list[int]] = {}
     sources: dict[str, Source] = {}
     for n, quote in enumerate(quotes, start=1):
         order.setdefault(quote.source.id, []).append(n)
         sources[quote.source.id] = quote.source
-    lines = ["**Sources cited**", ""]
+    lines = [SOURCES_HEADING, ""]
     for source_id, numbers in order.items():
         s = sources[source_id]
-        year = f" ({s.year})" if s.year not in (None, "") else ""
         marks = ", ".join(f"[{n}]" for n in numbers)
-        lines.append(f"- {s.author or display_author(s)}{year}. *{s.title}*. `{s.file}` — {marks}")
+        lines.append(f"- {s.author or display_author(s)}{year_and_kind(s)}. *{s.title}*. `{s.file}` — {marks}")
     return "\n".join(lines)
 
 

@@ -69,8 +69,8 @@ def test_question_about_a_named_author_cites_that_author(engine, retriever):
     assert not answer.refused
     _assert_citations_verbatim(answer, retriever)
     assert answer.citations[0].source.file.startswith("wright-1919")
-    # The work is named the first time it is quoted.
-    assert "In *The Eleusinian Mysteries and Rites* (1919), Dudley Wright writes:" in answer.answer
+    # The work is named the first time it is quoted, with its year and kind.
+    assert "In *The Eleusinian Mysteries and Rites* (1919, book), Dudley Wright writes:" in answer.answer
 
 
 @pytest.mark.parametrize("question", [
@@ -158,12 +158,13 @@ def test_ask_command_prints_contract_json(slice_settings):
                            "--json", "--index", str(slice_settings.index), timeout=300)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"question", "answer", "refused", "engine", "citations", "nearest"}
+    assert set(data) == {"question", "answer", "refused", "engine", "citations", "nearest", "notice", "filters",
+                         "excluded_by_filters"}
     answer = Answer.model_validate(data)
     assert answer.engine == "offline" and not answer.refused and answer.citations
     citation = data["citations"][0]
     assert set(citation) == {"n", "quote", "passage_id", "start", "end", "page", "support", "source"}
-    assert set(citation["source"]) == {"id", "title", "author", "year", "file"}
+    assert set(citation["source"]) == {"id", "title", "author", "year", "file", "kind"}
 
 
 def test_ask_command_reports_a_missing_index_in_one_line(tmp_path):
