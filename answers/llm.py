@@ -16,18 +16,19 @@ import httpx
 from citewise.answers.answer_stream import StreamingAnswer
 from citewise.answers.conversation import previous_user_question, rewrite_messages
 from citewise.answers.evidence import retrieve
+from citewise.answers.filtered import confined
 from citewise.answers.llm_claims import ClaimChecker
 from citewise.answers.llm_context import ContextTooSmall, PromptPlan, margin, messages_tokens, plan_prompt
 from citewise.answers.llm_endpoint import ChatEndpoint, ContextOverflow, EndpointFailure, ReplyStream, connect
 from citewise.answers.llm_protocol import MAX_LEAD_CHARS, claims_schema, format_repair_message, quote_repair_message
 from citewise.answers.llm_reply import ClaimScanner, ReplyError
 from citewise.answers.offline import RETRIEVAL_K, OfflineEngine
-from citewise.answers.render import events, nearest_passages, refusal
+from citewise.answers.render import RenderedAnswer, events, nearest_passages, refusal
 from citewise.answers.verifier import QuoteVerifier
 from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader
-from citewise.core.retrieval import Hit, Retriever
+from citewise.core.retrieval import Hit, Retriever, SearchFilters
 from citewise.core.settings import Settings
 
 log = logging.getLogger("citewise.llm")
@@ -84,13 +85,14 @@ class LLMEngine:
         self.offline = offline
         self.endpoint = endpoint or connect(settings)
 
-    def answer(self, question: str, history: list[Message] | None = None) -> Answer:
-        for event in self.stream(question, history):
+    def answer(self, question: str, history: list[Message] | None = None,
+               filters: SearchFilters | None = None) -> Answer:
+        for event in self.stream(question, history, filters):
             if event.type == "done" and event.answer is not None:
                 return event.answer
         raise RuntimeError("the answer stream ended without an answer")
 
-    def stream(self, question: str, history: list[Message] | None = None,
+    def stream(self, question: str, history: list[Message] | None = None, filters: SearchFilters | None = None,
                stats: AnswerStats | None = None) -> Iterator[AnswerEvent]:
         stats = stats if stats is not None else AnswerStats()
         query = question
@@ -98,19 +100,31 @@ class LLMEngine:
             try:
                 if previous_user_question(question, history) is not None:
                     query = self._rewrite(question, history or [])
-                hits = retrieve(self.retriever, self.index, query, max(RETRIEVAL_K, self.settings.retrieval.k))
+                hits = retrieve(self.retriever, query, max(RETRIEVAL_K, self.settings.retrieval.k), filters=filters)
                 if not hits:
-                    yield from events(refusal(question, self.name, hits))
+                    yield from events(self._confined(refusal(question, self.name, hits), filters, question, query,
+                                                     history))
                     return
-                yield from self._answer_from(question, query, hits, stats)
+                for event in self._answer_from(question, query, hits, stats):
+                    if event.type == "done" and event.answer is not None:
+                        event.answer = self._confined(RenderedAnswer(event.answer), filters, question, query,
+                                                      history).answer
+                    yield event
             except EndpointFailure as exc:  # raised only before anything was streamed
                 raise _Fallback(f"endpoint failed ({exc})") from exc
         except _Fallback as fallback:
             stats.fallback = fallback.note
             yield from events(self.offline.compose(question, history, note=fallback.note,
-                                                   query=None if query == question else query))
+                                                   query=None if query == question else query, filters=filters))
         finally:
             stats.done_s = stats.since_start()
+
+    def _confined(self, rendered: RenderedAnswer, filters: SearchFilters | None, question: str, query: str,
+                  history: list[Message] | None) -> RenderedAnswer:
+        """The answer echoes its filters; a refusal under filters says whether they excluded the evidence (asked of
+        the offline engine: no second model call)."""
+        return confined(rendered, filters, self.index.sources,
+                        lambda: self.offline.compose(question, history, query=None if query == question else query))
 
     def _answer_from(self, question: str, query: str, hits: list[Hit], stats: AnswerStats) -> Iterator[AnswerEvent]:
         max_claims = self.settings.answer.max_quotes

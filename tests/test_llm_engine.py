@@ -14,6 +14,7 @@ from citewise.answers.evidence import retrieve
 from citewise.answers.llm import AnswerStats
 from citewise.answers.llm_context import EstimatedTokens, messages_tokens
 from citewise.core.answer import Message
+from citewise.core.retrieval import SearchFilters
 from citewise.core.settings import LLMSettings, Settings
 from citewise.ingest.pipeline import Ingestor
 from citewise.ingest.sentences import sentence_spans, unwrap
@@ -45,7 +46,7 @@ def llm_engine(settings: Settings, retriever: IndexRetriever, base_url: str, **l
 
 def engine_hits(retriever: IndexRetriever, question: str = QUESTION):
     """The passages the engine retrieves, in the order it numbers them for the model."""
-    return retrieve(retriever, retriever.index, question, 12)
+    return retrieve(retriever, question, 12)
 
 
 def sentences(retriever: IndexRetriever, hit) -> list[str]:
@@ -305,3 +306,31 @@ def test_ask_prints_the_answer_as_it_streams(slice_settings, retriever, fake):
                                 env=env)
     assert result.exit_code == 0, result.output
     assert f"“{quote}” [1]" in result.stdout and "**Sources cited**" in result.stdout
+
+
+def test_filters_confine_what_the_model_sees_and_the_answer_says_so(slice_settings, retriever, fake):
+    books = SearchFilters(kinds=frozenset({"book"}))
+    book_ids = {s.id for s in retriever.index.sources.values() if s.kind == "book"}
+    hits = retrieve(retriever, QUESTION, 12, filters=books)
+    quote = sentences(retriever, hits[0])[0]
+    fake.reply({"claims": [claim("A.", quote, 1)]})
+    answer = llm_engine(slice_settings, retriever, fake.base_url).answer(QUESTION, filters=books)
+    given = fake.requests[0]["messages"][1]["content"]
+    others = [h for h in retriever.search(QUESTION, k=30) if h.source.id not in book_ids]
+    assert unwrap(hits[0].passage.text) in given and not [h for h in others if unwrap(h.passage.text) in given]
+    assert answer.engine == "llm" and [c.quote for c in answer.citations] == [quote]
+    assert answer.filters is not None and answer.filters.kinds == ["book"]
+    assert all(p.source.kind == "book" for p in answer.nearest)
+
+
+def test_under_filters_a_model_that_finds_nothing_hands_over_and_the_refusal_says_why(slice_settings, retriever,
+                                                                                        fake):
+    books = SearchFilters(kinds=frozenset({"book"}))
+    fake.reply({"claims": [], "refuse": True})
+    answer = llm_engine(slice_settings, retriever, fake.base_url).answer(QUESTION, filters=books)
+    assert answer.engine == "offline" and first_line(answer).startswith("> Note: the language model found no answer")
+    assert len(fake.requests) == 1, "finding out what the filters excluded costs no second model call"
+    if answer.refused:  # the offline engine, asked without the filters, answers from the MDMA article
+        assert "(kind: book) excluded the evidence" in answer.answer and answer.excluded_by_filters
+    else:
+        assert all(c.source.kind == "book" for c in answer.citations)

@@ -43,7 +43,7 @@ def server(slice_settings: Settings, fake: FakeOpenAI, tmp_path_factory: pytest.
 def two_quotes(slice_settings: Settings, embedder) -> tuple[dict, dict]:
     """Two claims from different sources among the passages the service will retrieve and show the model."""
     retriever = IndexRetriever(slice_settings, open_index(slice_settings), embedder=embedder)
-    hits = retrieve(retriever, retriever.index, QUESTION, 12)[:8]
+    hits = retrieve(retriever, QUESTION, 12)[:8]
     other = next(h for h in hits[1:] if h.source.id != hits[0].source.id)
 
     def sentence(hit) -> str:
