@@ -70,6 +70,7 @@ def is_filler(sentence: str) -> bool:
         or _ASKING.match(stripped) is not None  # the text asking, not answering
         or stripped.count("--") >= 3  # a chapter synopsis: "Freud's case--Two ways of regarding Faust--..."
         or _SEE_ALSO.match(stripped) or _title_like(stripped)
+        or any(mark in stripped for mark in ("~", "|", "=", "{", "}"))  # transliterated Greek, markup, tables
     )
 
 
