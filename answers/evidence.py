@@ -4,6 +4,8 @@ the question, and the choice of quotes."""
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -14,7 +16,7 @@ from citewise.answers.terms import QuestionTerms
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever, SearchFilters
 from citewise.core.text import named_terms, stem, stems_of
-from citewise.core.types import StoredVectors
+from citewise.core.types import Passage, StoredVectors
 from citewise.ingest.sentences import passage_sentences, unwrap
 
 # Lexical evidence matters less than meaning, but it is what separates "about Hillman" from "about James".
@@ -30,7 +32,8 @@ SENTENCE_BATCH = 8
 _WEB_ADDRESS = re.compile(r"https?://|www\.", re.IGNORECASE)
 # An index entry ("Mystic states, their effects, 21, 414."), a reference ("pp. 23-29", "op. cit.", "et al."), a
 # caption or a footnote: text about the book, not what it says.
-_INDEX_LINE = re.compile(r"\d+(?:\s*[-–]\s*\d+)?(?:\s*,\s*\d+(?:\s*[-–]\s*\d+)?)+\.?\s*$")
+# Page numbers after a comma at the end: anchored so that the search never backtracks through a long sentence.
+_INDEX_LINE = re.compile(r",\s*\d+(?:\s*[-–]\s*\d+)?\.?\s*$")
 _REFERENCE = re.compile(r"\b(?:pp?\.\s*\d|op\.\s*cit|ibid\b|loc\.\s*cit|et al\.|vol\.\s*[ivxlc\d])", re.IGNORECASE)
 _CAPTION = re.compile(r"^\s*[\[(]?\s*(?:fig(?:ure)?\.?|plate|illustration|footnote|note|transcriber|"
                       r"translator's note|editor's note)\b", re.IGNORECASE)
@@ -70,6 +73,7 @@ def is_filler(sentence: str) -> bool:
         or _ASKING.match(stripped) is not None  # the text asking, not answering
         or stripped.count("--") >= 3  # a chapter synopsis: "Freud's case--Two ways of regarding Faust--..."
         or _SEE_ALSO.match(stripped) or _title_like(stripped)
+        or any(mark in stripped for mark in ("~", "|", "=", "{", "}"))  # transliterated Greek, markup, tables
     )
 
 
@@ -139,6 +143,29 @@ class Candidate:
         return self.hit.source.id
 
 
+_SPANS_CACHE: OrderedDict[str, tuple[tuple[int, int], ...]] = OrderedDict()
+_SPANS_CACHE_SIZE = 8192
+_SPANS_LOCK = threading.Lock()
+
+
+def quotable_spans(passage: Passage, text: str) -> tuple[tuple[int, int], ...]:
+    """The whole sentences of a passage worth quoting alone (filler left out), as spans of its source's text.
+    The same passages come back answer after answer, so they are cached by passage id, which is a hash of the
+    source's text and the passage's place in it: one id, one answer."""
+    with _SPANS_LOCK:
+        cached = _SPANS_CACHE.get(passage.id)
+        if cached is not None:
+            _SPANS_CACHE.move_to_end(passage.id)
+            return cached
+    spans = tuple((s, e) for s, e in passage_sentences(text, passage.start, passage.end)
+                  if MIN_WORDS <= len(text[s:e].split()) <= MAX_WORDS and not is_filler(text[s:e]))
+    with _SPANS_LOCK:
+        _SPANS_CACHE[passage.id] = spans
+        while len(_SPANS_CACHE) > _SPANS_CACHE_SIZE:
+            _SPANS_CACHE.popitem(last=False)
+    return spans
+
+
 def candidate_sentences(hits: list[Hit], index: IndexReader, part: int = 0) -> list[Candidate]:
     """Whole sentences inside the retrieved passages, filler left out; a sentence shared by overlapping passages
     appears once."""
@@ -147,14 +174,11 @@ def candidate_sentences(hits: list[Hit], index: IndexReader, part: int = 0) -> l
     for hit in hits:
         passage = hit.passage
         text = index.source_text(passage.source_id)
-        for start, end in passage_sentences(text, passage.start, passage.end):
+        for start, end in quotable_spans(passage, text):
             if (passage.source_id, start, end) in seen:
                 continue
-            sentence = text[start:end]
-            if not MIN_WORDS <= len(sentence.split()) <= MAX_WORDS or is_filler(sentence):
-                continue
             seen.add((passage.source_id, start, end))
-            found.append(Candidate(hit, start, end, sentence, part=part))
+            found.append(Candidate(hit, start, end, text[start:end], part=part))
     return found
 
 
