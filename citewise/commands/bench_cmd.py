@@ -12,7 +12,7 @@ from citewise.commands.common import IndexOption, JsonOption
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import load_settings
 
-bench_app = typer.Typer(help="Measure speed: ingest, query, scale, cold start, and a peer pipeline.",
+bench_app = typer.Typer(help="Measure speed: ingest, query, scale, cold start, a peer pipeline, an LLM.",
                         no_args_is_help=True)
 
 
@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
     bench_app.command("cold")(cold)
     bench_app.command("peer")(peer)
     bench_app.command("variants")(variants)
+    bench_app.command("llm")(llm)
     app.add_typer(bench_app, name="bench")
 
 
@@ -164,3 +165,25 @@ def variants(
     result = bench_variants(load_settings(), passages=passages, scifact_docs=scifact_docs,
                             scifact_queries=scifact_queries)
     _print(as_dict(result), json_out)
+
+
+def llm(
+    index: IndexOption = None,
+    questions: Annotated[int, typer.Option("--questions", min=1, max=1000, help="dev questions to answer")] = 5,
+    model: Annotated[Path | None, typer.Option(
+        "--model", help="a .gguf file to run locally [default: CITEWISE_LLM__LOCAL_MODEL, the endpoint configured, "
+        "or the model install.sh --local-llm fetched]", show_default=False)] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, max=256,
+                                                help="CPU threads of a local model")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The LLM engine streamed: time to the first verified claim and to the whole answer, share of the model's
+    quotes that verify, share of answers that fell back, tokens/s."""
+    from citewise.bench.llm_bench import as_dict, bench_llm, default_model
+
+    settings = load_settings(index=index)
+    model = model or default_model(settings)
+    updates = {key: value for key, value in (("local_model", model), ("threads", threads)) if value is not None}
+    if updates:
+        settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=updates)})
+    _print(as_dict(bench_llm(settings, questions=questions)), json_out)
