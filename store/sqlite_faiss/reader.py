@@ -11,7 +11,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from citewise.core.errors import CitewiseError, IndexMissingError
+from citewise.core.errors import IndexIncompatibleError, IndexMissingError
 from citewise.core.index import TermMatch
 from citewise.core.types import Passage, Source, StoredVectors
 from citewise.store.sqlite_faiss.layout import IndexLayout
@@ -24,6 +24,7 @@ from citewise.store.sqlite_faiss.schema import (
     passage_from_row,
     read_meta,
     rows_where_in,
+    schema_message,
     source_from_row,
     vectors_from_row,
 )
@@ -45,7 +46,7 @@ class SqliteIndexReader:
         self._meta = read_meta(self.conn)
         if self._meta.get("schema") != SCHEMA_VERSION:
             self.conn.close()
-            raise CitewiseError(f"index at {root} has schema {self._meta.get('schema')}; rebuild it (--rebuild)")
+            raise IndexIncompatibleError(schema_message(root, self._meta.get("schema")))
         self._faiss = faiss.read_index(str(generation / FAISS_NAME))
         counts = dict(self.conn.execute("SELECT source_id, COUNT(*) FROM passages GROUP BY source_id").fetchall())
         rows = self.conn.execute("SELECT id, file, title, author, year, licence, origin, file_sha256, chars, kind,"
