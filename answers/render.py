@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from citewise.answers.markdown_safe import markdown_code, markdown_text
 from citewise.core.answer import REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
 from citewise.core.retrieval import Hit
 from citewise.core.types import Passage, Source
@@ -94,7 +95,7 @@ def render_answer(question: str, quotes: list[VerifiedQuote], engine: str, note:
     pieces: list[tuple[str, Citation | None]] = []
     citations: list[Citation] = []
     if note:
-        pieces.append((f"> {note}\n\n", None))
+        pieces.append((f"> {markdown_text(note)}\n\n", None))
     paragraph_index = -1
     previous: VerifiedQuote | None = None
     for n, quote in enumerate(quotes, start=1):
@@ -109,7 +110,8 @@ def render_answer(question: str, quotes: list[VerifiedQuote], engine: str, note:
                                                             paragraph_index)
         citation = _citation(n, quote)
         citations.append(citation)
-        pieces.append((_lead_with_quote(lead, quote.quote, n, close=True), citation))
+        # Corpus text and an LLM's words become Markdown here, and only here: escaped, so none of it is live.
+        pieces.append((_lead_with_quote(markdown_text(lead), markdown_text(quote.quote), n, close=True), citation))
         previous = quote
     pieces.append(("\n\n" + sources_cited(quotes), None))
     markdown = "".join(text for text, _ in pieces)
@@ -130,12 +132,13 @@ def sources_cited(quotes: list[VerifiedQuote]) -> str:
         s = sources[source_id]
         year = f" ({s.year})" if s.year not in (None, "") else ""
         marks = ", ".join(f"[{n}]" for n in numbers)
-        lines.append(f"- {s.author or display_author(s)}{year}. *{s.title}*. `{s.file}` — {marks}")
+        lines.append(f"- {markdown_text(s.author or display_author(s))}{markdown_text(year)}. "
+                     f"*{markdown_text(s.title)}*. {markdown_code(s.file)} — {marks}")
     return "\n".join(lines)
 
 
 def refusal(question: str, engine: str, hits: list[Hit], note: str | None = None) -> RenderedAnswer:
-    text = (f"> {note}\n\n" if note else "") + REFUSAL_TEXT
+    text = (f"> {markdown_text(note)}\n\n" if note else "") + REFUSAL_TEXT
     answer = Answer(question=question, answer=text, refused=True, engine=engine, nearest=nearest_passages(hits))
     return RenderedAnswer(answer, [(text, None)])
 

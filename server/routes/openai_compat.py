@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from citewise.core.answer import Answer, AnswerEngine, Message
@@ -29,6 +29,15 @@ class ChatMessage(BaseModel):
 
     role: str
     content: str | list[dict[str, Any]] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _text_parts_hold_text(cls, content: str | list[dict[str, Any]] | None):
+        # {"type": "text", "text": null} must not become the question "None".
+        for part in content if isinstance(content, list) else []:
+            if part.get("type") == "text" and not isinstance(part.get("text"), str):
+                raise ValueError("a content part of type 'text' needs a string 'text'")
+        return content
 
     def text(self) -> str:
         if isinstance(self.content, list):

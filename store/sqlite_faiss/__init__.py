@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,8 @@ class SqliteFaissStore:
         conn = connect(generation / DB_NAME, readonly=True)
         try:
             return read_meta(conn)
+        except sqlite3.DatabaseError as exc:
+            raise self.layout.broken(generation.name, f"its {DB_NAME} cannot be read ({exc})") from None
         finally:
             conn.close()
 
