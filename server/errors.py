@@ -40,6 +40,14 @@ ERROR_RESPONSES: dict[int | str, dict] = {status: {"model": ErrorBody, "descript
                                           for status, description in _DECLARED.items()}
 
 
+def logged_error(exc: BaseException, where: str) -> str:
+    """Logs an internal error under a new id and returns what the client is told: the id, never the exception's
+    text, which may hold paths, SQL or corpus text."""
+    error_id = uuid.uuid4().hex[:12]
+    log.error("internal error %s in %s", error_id, where, exc_info=exc)
+    return f"internal error (id {error_id}); the service's log has the details"
+
+
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     body = {"error": {"message": message, "type": _TYPES.get(status, "api_error"), "code": status}}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -64,10 +72,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> JSONResponse:
-        # The exception's text may hold paths, SQL or corpus text: it goes to the log, the client gets an id for it.
-        error_id = uuid.uuid4().hex[:12]
-        log.error("internal error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
-        return error_response(500, f"internal error (id {error_id}); the service's log has the details")
+        return error_response(500, logged_error(exc, f"{request.method} {request.url.path}"))
 
     @app.exception_handler(CitewiseError)
     async def user_error(_: Request, exc: CitewiseError) -> JSONResponse:

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from citewise.core.answer import Answer, AnswerEngine, Message
 from citewise.core.settings import Settings
 from citewise.server.deps import LoadedDep, SettingsDep
+from citewise.server.errors import logged_error
 from citewise.server.sse import SSE_HEADERS, in_thread, sse
 
 router = APIRouter(tags=["answers"])
@@ -48,7 +49,7 @@ async def answer_events(engine: AnswerEngine, question: str, history: list[Messa
             elif event.type == "done" and event.answer is not None:
                 yield sse(event.answer.model_dump(mode="json"), "done")
     except Exception as exc:  # the status line is already sent: report the failure as the stream's last event
-        yield sse({"message": f"answering failed: {exc}"}, "error")
+        yield sse({"message": f"answering failed: {logged_error(exc, 'streamed /v1/ask')}"}, "error")
 
 
 @router.post("/v1/ask", response_model=Answer,

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from citewise.core.answer import Answer, AnswerEngine, Message
 from citewise.server.deps import LoadedDep, SettingsDep
+from citewise.server.errors import logged_error
 from citewise.server.routes.ask import checked_question
 from citewise.server.sse import SSE_HEADERS, in_thread, sse
 from citewise.server.state import ENGINE_NAMES
@@ -109,7 +110,8 @@ async def chunks(engine: AnswerEngine, question: str, history: list[Message], mo
                 yield _chunk(completion_id, model, {"annotations": annotations(event.answer)}, "stop",
                              citewise=extras(event.answer))
     except Exception as exc:  # headers are sent: the error goes in the stream, as OpenAI's own API does
-        yield sse({"error": {"message": f"answering failed: {exc}", "type": "api_error", "code": 500}})
+        message = f"answering failed: {logged_error(exc, 'streamed /v1/chat/completions')}"
+        yield sse({"error": {"message": message, "type": "api_error", "code": 500}})
     yield sse("[DONE]")
 
 
