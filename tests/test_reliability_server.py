@@ -84,6 +84,9 @@ def test_corpus_markup_is_escaped_in_every_answer_markdown(server: ServerProcess
             body = streamed.read().decode()
         chunks = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: {")]
         assert_inert("".join(chunk["choices"][0]["delta"].get("content", "") for chunk in chunks))
+        exported = http.post("/v1/export", json={"answer": asked, "format": "md"})
+        assert exported.status_code == 200
+        assert_inert(exported.text)
     cli = run_cli("ask", QUESTION, "--index", str(hostile_index))
     assert cli.returncode == 0, cli.stderr
     assert_inert(cli.stdout)
