@@ -20,14 +20,7 @@ FEATURES = (
     "best_passage_cosine",  # the best retrieved passage's cosine to the part
     "best_sentence_cosine",  # the best candidate sentence's cosine to the part
     "best_sentence_coverage",  # idf-weighted share of the part's words in the best-scored sentence (with its source)
-    "top_coverage",  # the same over the three best sentences together
-    "passage_coverage",  # the same over all retrieved passages
     "unknown_share",  # idf-weighted share of the part's words no passage of the corpus holds
-    "focus_in_sentence",  # share of the part's two rarest words that one candidate sentence holds together
-    "focus_in_passage",  # the same in one retrieved passage
-    "typed_focus",  # one candidate sentence holds the part's rarest word and the kind of answer asked for
-    "type_match",  # the best sentence carries the kind of answer asked for (a number, a date, a reason...)
-    "log_terms",  # how many content words the part has
 )
 
 

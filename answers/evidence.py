@@ -46,6 +46,12 @@ _REASON = re.compile(r"\b(?:because|since|therefore|hence|thus|so that|in order 
                      r"explains?|for (?:this|that) purpose|lest|that is why)\b", re.IGNORECASE)
 _DEFINES = re.compile(r"\b(?:is|are|was|were|means?|meant|denotes?|called|consists?|refers? to|signif(?:y|ies))\b",
                       re.IGNORECASE)
+# A sentence that is itself a question ("Are there steps I can take to protect myself?"); not one that answers and
+# then asks ("I now took only 1000 drops of laudanum per day; and what was that?").
+_ASKING = re.compile(r"^(?:what|how|why|when|where|who|whom|which|are|is|do|does|did|can|could|should|would|will)\b"
+                     r"[^;:]*\?$", re.IGNORECASE)
+# "[108] Compare Freud: ...", "See James, ...", "Cf. Rohde": a footnote pointing elsewhere.
+_SEE_ALSO = re.compile(r"^\s*(?:\[\d+\]|\(\d+\)|\d+\s|compare\b|cf\.|see\s)", re.IGNORECASE)
 _PLACE = re.compile(r"\b(?:in|at|from|near|to)\s+(?:the\s+)?[A-Z][a-z]")
 
 
@@ -61,7 +67,20 @@ def is_filler(sentence: str) -> bool:
         or stripped[0].islower()  # a fragment
         or _INDEX_LINE.search(stripped) or _REFERENCE.search(stripped) or _CAPTION.match(stripped)
         or sum(ch.isdigit() for ch in stripped) > len(letters) / 3  # a table row or a list of pages
+        or _ASKING.match(stripped) is not None  # the text asking, not answering
+        or stripped.count("--") >= 3  # a chapter synopsis: "Freud's case--Two ways of regarding Faust--..."
+        or _SEE_ALSO.match(stripped) or _title_like(stripped)
+        or any(mark in stripped for mark in ("~", "|", "=", "{", "}"))  # transliterated Greek, markup, tables
     )
+
+
+def _title_like(sentence: str) -> bool:
+    """A heading or a subtitle run into the text ("Being the Gifford Lectures on Natural Religion Delivered at
+    Edinburgh"): no closing punctuation, and mostly capitalised words."""
+    if sentence.rstrip("\"'”’)]_*").endswith((".", "!", "?")):
+        return False
+    words = [w for w in re.findall(r"[^\W\d_]+", sentence) if len(w) > 3]
+    return len(words) >= 2 and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
 
 
 def answer_type_match(sentence: str, kind: AnswerType, terms: list[str]) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,7 +130,7 @@ class OfflineEngine:
         quotes = self._verified(chosen, answerable)
         if not quotes:
             return refusal(question, self.name, evidence[0].hits, note)
-        titles = [part.text for part in plan.parts]
+        titles = [part.text if part.heading else None for part in plan.parts]
         return render_answer(question, quotes, self.name, note, nearest, part_titles=titles)
 
     def _whole_hits(self, plan: QuestionPlan, filters: SearchFilters | None) -> list[Hit]:
@@ -169,38 +168,15 @@ class OfflineEngine:
         return evidence.strength.best_cosine >= self.settings.answer.refusal_threshold
 
     def answerability_features(self, evidence: PartEvidence) -> dict[str, float]:
-        terms, ranked = evidence.terms, sorted(evidence.candidates, key=lambda c: -c.score)
-        meta = {c.source_id: stems_of(f"{c.hit.source.author} {c.hit.source.title}") for c in ranked[:20]}
-        top = set().union(*(stems_of(c.text) | meta[c.source_id] for c in ranked[:3])) if ranked else set()
+        terms = evidence.terms
+        best = max(evidence.candidates, key=lambda c: c.score, default=None)
         total = sum(terms.weights.values())
         unknown = sum(w for t, w in terms.weights.items() if not self._mentioned(t))
-        # What the question is really about is in its rarest words: a near miss ("the half-life of morphine") finds
-        # each of them somewhere but never together.
-        focus = [term_stems(t) for t in sorted(terms.weights, key=lambda t: -terms.weights[t])[:2]]
-
-        def together(stems: frozenset[str] | set[str]) -> float:
-            return sum(wanted <= stems for wanted in focus) / len(focus) if focus else 0.0
-
-        in_sentence = max((together(stems_of(c.text) | meta.get(c.source_id, frozenset())) for c in ranked[:20]),
-                          default=0.0)
-        in_passage = max((together(stems_of(f"{h.passage.text} {h.source.author} {h.source.title}"))
-                          for h in evidence.hits), default=0.0)
-        # "What is the starting dose of sertraline?": some sentence must hold both the drug and a number.
-        typed = evidence.part.answer_type not in ("description", "yes-no")
-        typed_focus = max((float(bool(focus) and focus[0] <= (stems_of(c.text) | meta.get(c.source_id, frozenset()))
-                                 and (c.type_match or not typed)) for c in ranked[:20]), default=0.0)
         return {
             "best_passage_cosine": evidence.strength.best_cosine,
-            "best_sentence_cosine": max((c.cosine for c in ranked), default=0.0),
-            "best_sentence_coverage": ranked[0].lexical if ranked else 0.0,
-            "top_coverage": terms.coverage(top),
-            "passage_coverage": evidence.strength.coverage,
+            "best_sentence_cosine": max((c.cosine for c in evidence.candidates), default=0.0),
+            "best_sentence_coverage": best.lexical if best else 0.0,
             "unknown_share": unknown / total if total > 0 else 0.0,
-            "focus_in_sentence": in_sentence,
-            "focus_in_passage": in_passage,
-            "typed_focus": typed_focus,
-            "type_match": float(ranked[0].type_match) if ranked else 0.0,
-            "log_terms": math.log1p(len(terms.terms)),
         }
 
     def _embed_query(self, text: str) -> np.ndarray:

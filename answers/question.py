@@ -30,8 +30,8 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], AnswerType], ...] = (
                 r"number|amount)|at what rate)\b", re.I), "number"),
     (re.compile(r"\b(?:when|what year|which year|in what year|what date|on which days?|what time of year|"
                 r"what century)\b", re.I), "date"),
-    (re.compile(r"\b(?:who|whom|whose|which (?:man|woman|person|god|goddess|author|company|bible story))\b", re.I),
-     "name"),
+    (re.compile(r"\b(?:who|whom|whose|which (?:man|woman|person|god|goddess|author|company|bible story)|"
+                r"what (?:is|are|were|was) (?:the |its |their )?(?:other |street |brand )?names?)\b", re.I), "name"),
     (re.compile(r"\b(?:where|in what place|which (?:place|city|country|river))\b", re.I), "place"),
     (re.compile(r"\bwhy\b|\bwhat (?:made|makes|drew|caused)\b|\bfor what reason\b", re.I), "reason"),
     (re.compile(r"\b(?:what (?:kinds?|types?|sorts?|stages|steps|symptoms|groups)|which (?:kinds?|types?|"
@@ -51,7 +51,11 @@ _NAME_PARTICLES = frozenset((
 _SPEAKER_VERB = re.compile(r"\b(?:say|says|said|write|writes|wrote|written|argue|argues|argued|claim|claims|"
                            r"conclude|concluded|concludes|report|reported|reports|describe|describes|described|"
                            r"recommend|recommends|think|thinks|thought|mean|means|believe|believes|give|gives|"
-                           r"gave|explain|explains|explained)\b", re.I)
+                           r"gave|explain|explains|explained|define|defines|defined|see|sees|saw|view|views|"
+                           r"treat|treats|interpret|interprets|date|dates|dated)\b", re.I)
+# A part that asks for two or more named sources side by side.
+_COMPARE_CUE = re.compile(r"\b(?:compare|comparison|differ|differs|difference|different|each|both|versus|vs)\b",
+                          re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class QuestionPart:
     query: str  # what to search for: the part, with the subject it leans on
     answer_type: AnswerType
     source_ids: frozenset[str] = frozenset()  # works it names (retrieval keeps to them)
+    heading: bool = True  # its text heads its paragraph; not for one side of a comparison, which its source names
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ class SourceNames:
     def __init__(self, sources: Mapping[str, Source]) -> None:
         self.by_phrase: dict[str, set[str]] = {}
         self.by_surname: dict[str, set[str]] = {}
+        self.author_of = {source.id: source.author.split(";")[0].strip() for source in sources.values()}
         self.given_names: dict[str, set[str]] = {}  # surname stem -> the given names (or initials) it goes with
         for source in sources.values():
             for phrase in _title_names(source):
@@ -182,6 +188,13 @@ class SourceNames:
                 out = re.sub(r"(?i)(?:\bthe\s+)?\b" + r"\W+".join(map(re.escape, phrase.split())) + r"\b(?:[’']s)?",
                              " ", out)
         return " ".join(out.split())
+
+    def by_author(self, source_ids: frozenset[str]) -> list[frozenset[str]]:
+        """The sources grouped by author, in a stable order."""
+        groups: dict[str, set[str]] = {}
+        for source_id in sorted(source_ids):
+            groups.setdefault(self.author_of.get(source_id, source_id), set()).add(source_id)
+        return [frozenset(ids) for ids in groups.values()]
 
     def is_title(self, name: str) -> bool:
         """Whether `name` is (part of) a source's title or alias, or holds one."""
@@ -347,20 +360,21 @@ def plan_question(question: str, names: SourceNames, mentioned: Callable[[str], 
 
 
 def _split_comparisons(parts: list[QuestionPart], names: SourceNames) -> list[QuestionPart]:
-    """A part that compares two sides ("How does X compare with Y?") where each side names its own sources becomes
-    one part per side, so each side gets its own evidence."""
+    """A part that compares sides, each naming its own sources ("How does X compare with Y?", "Compare what
+    MedlinePlus and the Wikipedia article say about ..."), becomes one part per side, so each side gets its own
+    evidence and its own paragraph."""
     out: list[QuestionPart] = []
     for part in parts:
         halves = _COMPARE.split(part.text, maxsplit=1)
         if len(halves) == 2:
             left, right = (names.named_in(half) for half in halves)
-            if left and right and left != right:
-                out.append(QuestionPart(part.text, f"{halves[0]}", part.answer_type, left))
-                out.append(QuestionPart(part.text, f"{halves[1]}", part.answer_type, right))
+            if left and left != right:
+                out.append(QuestionPart(part.text, halves[0], part.answer_type, left, heading=False))
+                out.append(QuestionPart(part.text, halves[1], part.answer_type, right, heading=False))
                 continue
-            if left and not right:
-                out.append(QuestionPart(part.text, halves[0], part.answer_type, left))
-                out.append(QuestionPart(part.text, halves[1], part.answer_type, frozenset()))
-                continue
+        groups = names.by_author(part.source_ids)
+        if len(groups) >= 2 and _COMPARE_CUE.search(part.text):
+            out += [QuestionPart(part.text, part.query, part.answer_type, ids, heading=False) for ids in groups]
+            continue
         out.append(part)
     return out

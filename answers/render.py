@@ -94,10 +94,24 @@ def _is_person(name: str) -> bool:
         w in ("Anonymous", "Library", "Medicine", "Institute", "Society", "Association") for w in words)
 
 
+_PARTICLES = frozenset(("de", "da", "di", "du", "van", "von", "der", "den", "la", "le", "ten", "ter"))
+# What prose calls a work it has already introduced when its author is not a person, by the work's kind.
+_WORK_BY_KIND = (("article", "the article"), ("health", "the same page"), ("guideline", "the guideline"),
+                 ("trial", "the trial report"), ("review", "the review"), ("book", "the book"))
+
+
 def later_name(source: Source) -> str:
-    """How prose names a source it has already introduced: the author's surname, or "the same source"."""
+    """How prose names a source it has already introduced: the author's surname with its particles ("De Quincey",
+    "van der Kolk"), or the work by its kind ("the article"), or "the same source"."""
     name = display_author(source)
-    return name.split()[-1] if _is_person(name) else "the same source"
+    if _is_person(name):
+        words = name.split()
+        start = len(words) - 1
+        while start > 1 and words[start - 1].lower() in _PARTICLES:
+            start -= 1
+        return " ".join(words[start:])
+    kind = source.kind.lower()
+    return next((noun for key, noun in _WORK_BY_KIND if key in kind), "the same source")
 
 
 def _offline_lead(quote: VerifiedQuote, previous: VerifiedQuote | None, introduced: set[str]) -> str:
@@ -111,9 +125,14 @@ def _offline_lead(quote: VerifiedQuote, previous: VerifiedQuote | None, introduc
     name = later_name(source)
     who = name[0].upper() + name[1:]
     s = "" if _is_plural(name) else "s"
+    if not _is_person(author):
+        s = "s"  # "the article adds", "the same source adds"
     if previous is not None and previous.source.id == source.id:
         far = abs(quote.start - previous.end) > 3000
-        return f"Elsewhere in the same work, {name} write{s}:" if far else f"{who} add{s}:"
+        if far:
+            where = "Elsewhere in the same work" if _is_person(author) else "Elsewhere"
+            return f"{where}, {name} write{s}:"
+        return f"{who} add{s}:"
     return f"{who} also write{s}:"
 
 
@@ -127,7 +146,7 @@ def _lead_with_quote(lead: str, quote: str, n: int, close: bool) -> str:
 
 def render_answer(question: str, quotes: list[VerifiedQuote], engine: str, note: str | None = None,
                   nearest: list[NearestPassage] | None = None,
-                  part_titles: list[str] | None = None) -> RenderedAnswer:
+                  part_titles: list[str | None] | None = None) -> RenderedAnswer:
     """Prose from quotes in the given order, then the Sources cited list. The offline engine gives each part of the
     question its own paragraph, headed by the part as asked when there are several; the LLM engine's quotes
     (with leads of their own) start a paragraph where the source changes."""
@@ -147,9 +166,9 @@ def render_answer(question: str, quotes: list[VerifiedQuote], engine: str, note:
             pieces.append(("\n\n", None))
         elif not new_paragraph:
             pieces.append((" ", None))
-        if new_paragraph and headed and part_titles and quote.part < len(part_titles) and (
-                previous is None or part_titles[previous.part] != part_titles[quote.part]):
-            pieces.append((f"**{markdown_text(_sentence(part_titles[quote.part]))}** ", None))
+        title = part_titles[quote.part] if headed and part_titles and quote.part < len(part_titles) else None
+        if new_paragraph and title and (previous is None or part_titles[previous.part] != title):
+            pieces.append((f"**{markdown_text(_sentence(title))}** ", None))
         lead = quote.lead if quote.lead else _offline_lead(quote, None if new_paragraph else previous, introduced)
         introduced.add(quote.source.id)
         citation = _citation(n, quote)

@@ -100,7 +100,8 @@ def test_every_citation_shows_year_and_kind_and_the_notice_stands_once_outside_q
         assert f"({source.year}, {source.kind})" in cited
         assert HEALTH_NOTICE not in citation.quote
     first = answer.citations[0].source
-    assert f"({first.year}, {first.kind}) write" in prose, "the first attribution names year and kind"
+    assert f"({first.year}, {first.kind}), {first.author.split(';')[0]} write" in prose, (
+        "the first attribution names the work's year and kind")
     assert answer.notice == HEALTH_NOTICE
     assert answer.answer.count(HEALTH_NOTICE) == 1
     assert f"\n\n> {HEALTH_NOTICE}\n\n" in prose + "\n\n", "a block of its own, not inside a quotation"

@@ -102,7 +102,8 @@ def test_a_compound_question_gets_a_paragraph_per_part(engine, retriever):
     assert not answer.refused
     _assert_citations_verbatim(answer, retriever)
     prose = answer.answer.split("**Sources cited**")[0]
-    paragraphs = [p for p in prose.split("\n\n") if p.strip()]
+    # The health notice stands apart, as a quoted block of its own.
+    paragraphs = [p for p in prose.split("\n\n") if p.strip() and not p.startswith(">")]
     assert len(paragraphs) == 2
     assert paragraphs[0].startswith("**What is MDMA-assisted psychotherapy for PTSD?**")
     assert paragraphs[1].startswith("**What are the risks of recreational ecstasy use?**")
