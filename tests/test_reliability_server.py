@@ -31,6 +31,8 @@ year: 1901
 
 # Lantern notes
 
+The harbour lantern burned with a green flame on winter nights, and the keeper trusted it more than any chart.
+
 The keeper wrote that the harbour lantern <svg onload=alert(3)> burned with a green flame on winter nights.
 He added that sailors [trusted](javascript:alert(4)) the green lantern flame <b>more than any chart</b>.
 The green flame of the lantern was seen <img src=x onerror=alert(5)> from far out at sea on winter nights.
@@ -75,8 +77,8 @@ def test_corpus_markup_is_escaped_in_every_answer_markdown(server: ServerProcess
         assert not asked["refused"] and asked["citations"], asked
         assert_inert(asked["answer"])
         assert FILE_SPAN in asked["answer"]
-        assert any("<svg" in c["quote"] or "<img" in c["quote"] or "javascript:" in c["quote"]
-                   for c in asked["citations"])  # structured data carries the text as it is
+        # Structured data carries the text as it is (the title, and any quotation holding markup).
+        assert any("<img" in c["source"]["title"] for c in asked["citations"])
         chat = http.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}]})
         assert_inert(chat.json()["choices"][0]["message"]["content"])
         with http.stream("POST", "/v1/chat/completions", json={
