@@ -12,7 +12,7 @@ from citewise.commands.common import IndexOption, JsonOption
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import load_settings
 
-bench_app = typer.Typer(help="Measure speed: ingest, query, scale, cold start, a peer pipeline, an LLM.",
+bench_app = typer.Typer(help="Measure speed: ingest, query, load, scale, cold start, a peer pipeline, an LLM.",
                         no_args_is_help=True)
 
 
@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
     bench_app.command("peer")(peer)
     bench_app.command("variants")(variants)
     bench_app.command("llm")(llm)
+    bench_app.command("load")(load)
     app.add_typer(bench_app, name="bench")
 
 
@@ -187,3 +188,22 @@ def llm(
     if updates:
         settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=updates)})
     _print(as_dict(bench_llm(settings, questions=questions)), json_out)
+
+
+def load(
+    index: IndexOption = None,
+    clients: Annotated[int, typer.Option("--clients", min=1, max=200, help="concurrent HTTP clients")] = 50,
+    requests: Annotated[int, typer.Option("--requests", min=1, max=20_000,
+                                          help="requests in all, shared by the clients")] = 1000,
+    seconds: Annotated[float, typer.Option("--seconds", min=1, max=600, help="stop after this long at the latest")
+                       ] = 180.0,
+    url: Annotated[str | None, typer.Option("--url", help="a running service on loopback [default: start "
+                                            "`citewise serve` on the index]", show_default=False)] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Concurrent clients asking, searching, streaming completions and listing sources on loopback: errors,
+    p50/p95 per kind of request, requests/s, and the load average."""
+    from citewise.bench.load_bench import as_dict, bench_load
+
+    result = bench_load(load_settings(index=index), clients=clients, requests=requests, seconds=seconds, url=url)
+    _print(as_dict(result), json_out)

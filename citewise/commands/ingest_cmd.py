@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from citewise.commands.common import IndexOption, JsonOption
+from citewise.commands.common import IndexOption, JsonOption, printable
 from citewise.core.settings import load_settings
 
 EXIT_SKIPPED = 3
@@ -19,6 +19,7 @@ EXIT_SKIPPED = 3
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
     app.command("sources")(sources)
+    app.command("remove")(remove)
 
 
 def ingest(
@@ -26,12 +27,16 @@ def ingest(
                                                        show_default=False)] = None,
     index: IndexOption = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="re-embed everything, e.g. after a model change")] = False,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="also remove indexed sources that are not under PATHS (never all of them)")] = False,
     json_out: JsonOption = False,
     first_part_bytes: Annotated[int | None, typer.Option(
         "--first-part-bytes", min=0, hidden=True,
         help="size of the first part published early on a new index (0: none); for tests")] = None,
 ) -> None:
-    """Index source texts (txt, md, html, pdf, epub). Re-running embeds only new or changed files.
+    """Add or update source texts (txt, md, html, pdf, epub) in the index. Re-running embeds only new or changed
+    files. Sources indexed before and not under PATHS are kept: --prune removes them, `citewise remove` removes
+    sources by name.
 
     A new index (or --rebuild) is published twice: first its smallest files, which can be queried at once, then
     everything.
@@ -42,12 +47,12 @@ def ingest(
 
     settings = load_settings(index=index)
     notify = None if json_out else (lambda message: typer.echo(f"citewise: {message}", err=True))
-    staged = staged_ingest(settings, paths or [Path("corpus")], rebuild=rebuild, progress=not json_out,
+    staged = staged_ingest(settings, paths or [Path("corpus")], rebuild=rebuild, prune=prune, progress=not json_out,
                            first_part_bytes=FIRST_PART_BYTES if first_part_bytes is None else first_part_bytes,
                            notify=notify)
     report = staged.final
     for file, reason in report.skipped:
-        typer.echo(f"skipped {file}: {' '.join(reason.split())}", err=True)
+        typer.echo(f"skipped {printable(file)}: {printable(' '.join(reason.split()))}", err=True)
     if json_out:
         typer.echo(json.dumps(asdict(report), indent=2))
     else:
@@ -65,6 +70,12 @@ def ingest(
             + (f" at {rate:.1f}/s" if rate else "")
             + f", {report.tokens} tokens; {report.seconds:.1f}s; {len(report.skipped)} skipped)"
         )
+    if report.not_given:
+        given = report.sources - report.not_given
+        more = f", more than the {given} given" if report.not_given > given else ""
+        typer.echo(f"citewise: kept {report.not_given} indexed source{'' if report.not_given == 1 else 's'} that "
+                   f"{'was' if report.not_given == 1 else 'were'} not among the paths given{more}; to remove them, "
+                   "run again with --prune (or `citewise remove SOURCE...`)", err=True)
     if report.skipped:
         # sys.exit, not typer.Exit: cli.main runs click with standalone_mode=False, where typer.Exit's code is
         # returned instead of becoming the process's exit status.
@@ -88,5 +99,20 @@ def sources(index: IndexOption = None, json_out: JsonOption = False) -> None:
         return
     for row in rows:
         label = f"{row['year'] or 'n.d.'}" + (f", {row['kind']}" if row["kind"] else "")
-        typer.echo(f"{row['id']}  {row['author'] or '?'} ({label}), {row['title']} "
-                   f"[{row['file']}, {row['passages']} passages]")
+        typer.echo(printable(f"{row['id']}  {row['author'] or '?'} ({label}), {row['title']} "
+                             f"[{row['file']}, {row['passages']} passages]"))
+
+
+def remove(
+    names: Annotated[list[str], typer.Argument(help="source ids or files, as `citewise sources` lists them",
+                                               show_default=False)],
+    index: IndexOption = None,
+) -> None:
+    """Remove sources from the index (the rest stays, nothing is embedded again)."""
+    from citewise.ingest.remove import remove_sources
+    from citewise.store import open_store
+
+    report = remove_sources(open_store(load_settings(index=index)), names)
+    for source in report.removed:
+        typer.echo(printable(f"removed {source.id}  {source.file}"))
+    typer.echo(f"{report.sources} sources, {report.passages} passages left in {printable(report.index_dir)}")

@@ -77,6 +77,8 @@ class ServerSettings(Section):
     port: int = Field(8000, ge=0, le=65535)
     api_key: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
+    # Host header names the service answers to (DNS rebinding); the address it listens on is added; "*" allows any.
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])
     max_question_chars: int = Field(2000, ge=1)
     max_body_bytes: int = Field(256_000, ge=1024)
 
