@@ -19,8 +19,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 QUESTION = "What are the effects of MDMA on serotonin?"
+# The engine quotes the plain first sentence (it never quotes a line carrying markup); the panel then shows the
+# passage around it, markup included, as text.
 HOSTILE = """# Harbour lantern notes
 
+On winter nights the harbour lantern burned with a green flame that the sailors could see from far out at sea.
 The keeper wrote that the harbour lantern <script>window.__pwned=1</script> burned with a green flame on winter nights.
 He added that <img src=x onerror="window.__pwned=2"> sailors trusted the green lantern flame more than any chart.
 """
