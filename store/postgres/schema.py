@@ -1,0 +1,153 @@
+"""The tables of an index in PostgreSQL, which rows a generation sees, and rows to and from the shared types.
+
+Every row carries the generations it is visible in: from `added_in` up to, not including, `removed_in` (NULL: still
+there). `state` names the published generation; a reader pins the one that was published when it opened, so a new
+publish never changes what it sees, and a writer builds generation current + 1 in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from urllib.parse import quote
+
+import numpy as np
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from citewise.core.index import TermMatch
+from citewise.core.types import Passage, PassageVectors, Source
+from citewise.store.sqlite_faiss.schema import decode_sentence_vectors, year_out
+
+SCHEMA_VERSION = "3"  # the same content as the SQLite index's schema 3
+# Stemming and stop words for lexical search; the stems differ a little from FTS5's Porter, the idea does not.
+TEXT_CONFIG = "english"
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS state (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), generation bigint NOT NULL, token text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS generations (
+    generation bigint PRIMARY KEY, token text NOT NULL, meta jsonb NOT NULL,
+    published_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS sources (
+    row_id bigserial PRIMARY KEY, id text NOT NULL, file text NOT NULL, title text NOT NULL, author text NOT NULL,
+    year text, licence text NOT NULL, origin text NOT NULL, file_sha256 text NOT NULL, chars integer NOT NULL,
+    text text NOT NULL, pages jsonb NOT NULL, headings jsonb NOT NULL, kind text NOT NULL, aliases jsonb NOT NULL,
+    passages integer NOT NULL DEFAULT 0, added_in bigint NOT NULL, removed_in bigint
+);
+CREATE INDEX IF NOT EXISTS sources_id ON sources (id);
+CREATE TABLE IF NOT EXISTS passages (
+    row_id bigserial PRIMARY KEY, id text NOT NULL, source_id text NOT NULL, ordinal integer NOT NULL,
+    start_offset integer NOT NULL, end_offset integer NOT NULL, text text NOT NULL, search_text text NOT NULL,
+    tokens integer NOT NULL, page integer, heading text, text_hash text NOT NULL, embedding vector NOT NULL,
+    sentence_spans integer[] NOT NULL, sentence_vectors bytea NOT NULL,
+    lexemes tsvector GENERATED ALWAYS AS (to_tsvector('english', search_text)) STORED,
+    lexical_length integer NOT NULL,
+    added_in bigint NOT NULL, removed_in bigint
+);
+CREATE INDEX IF NOT EXISTS passages_id ON passages (id);
+CREATE INDEX IF NOT EXISTS passages_source ON passages (source_id, ordinal);
+CREATE INDEX IF NOT EXISTS passages_hash ON passages (text_hash);
+CREATE INDEX IF NOT EXISTS passages_lexemes ON passages USING gin (lexemes);
+"""
+
+
+
+def visible(alias: str = "") -> str:
+    """The condition for the rows a generation sees; its one parameter is %(generation)s."""
+    prefix = f"{alias}." if alias else ""
+    return (f"{prefix}added_in <= %(generation)s AND ({prefix}removed_in IS NULL OR {prefix}removed_in >"
+            " %(generation)s)")
+
+
+VISIBLE = visible()
+
+SOURCE_COLUMNS = ("id, file, title, author, year, licence, origin, file_sha256, chars, kind, aliases, passages")
+PASSAGE_COLUMNS = "id, source_id, ordinal, start_offset, end_offset, text, tokens, page, heading"
+VECTOR_COLUMNS = "embedding, sentence_spans, sentence_vectors"
+
+
+def hnsw_index_name(dim: int) -> str:
+    return f"passages_embedding_hnsw_{dim}"
+
+
+def embedding_expression(dim: int) -> sql.Composable:
+    """The indexed expression: the column holds vectors of any length, the HNSW index one length (the meta's dim)."""
+    return sql.SQL("(embedding::vector({}))").format(sql.Literal(dim))
+
+
+def redacted(url: str, schema: str) -> str:
+    """The database as a user would name it in a message: never its password."""
+    try:
+        parts = conninfo_to_dict(url)
+    except Exception:  # psycopg's ProgrammingError for a malformed URL; the message must still not leak it
+        return "postgresql://(unparseable URL)"
+    user = quote(parts.get("user", ""), safe="")
+    host = parts.get("host", "")
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user + '@' if user else ''}{host}{port}/{parts.get('dbname', '')} (schema {schema})"
+
+
+_NON_WORD = re.compile(r"[^\w]+")
+# What FTS5's unicode61 tokenizer counts as a token (runs of letters and digits): BM25's document length.
+_TOKEN = re.compile(r"[^\W_]+")
+# FTS5's bm25() constants, so that both backends rank alike.
+BM25_K1, BM25_B = 1.2, 0.75
+
+
+def lexical_length(text: str) -> int:
+    return len(_TOKEN.findall(text))
+
+
+def idf(passages: int, containing: int) -> float:
+    """FTS5's inverse document frequency, floored at a small positive weight for very common terms."""
+    value = math.log((passages - containing + 0.5) / (containing + 0.5))
+    return value if value > 0 else 1e-6
+
+
+def words_of(terms: Sequence[str]) -> list[str]:
+    """Plain words: punctuation (hyphens, quotes, query operators) splits a term, as FTS5's tokenizer does."""
+    return [word for term in terms for word in _NON_WORD.sub(" ", term).split()]
+
+
+def tsquery(words: Sequence[str], match: TermMatch) -> tuple[sql.Composable, dict[str, str]]:
+    """A tsquery expression with the words as (named) parameters, so no word is ever read as query syntax."""
+    config = sql.Literal(TEXT_CONFIG)
+    if match in ("phrase", "all"):
+        function = sql.SQL("phraseto_tsquery" if match == "phrase" else "plainto_tsquery")
+        return sql.SQL("{}({}, %(w0)s)").format(function, config), {"w0": " ".join(words)}
+    parts = [sql.SQL("plainto_tsquery({}, %(w{})s)").format(config, sql.SQL(str(i))) for i in range(len(words))]
+    return sql.SQL(" || ").join(parts), {f"w{i}": word for i, word in enumerate(words)}
+
+
+def source_from_row(row: dict) -> Source:
+    return Source(
+        id=row["id"], file=row["file"], title=row["title"], author=row["author"], year=year_out(row["year"]),
+        licence=row["licence"], origin=row["origin"], file_sha256=row["file_sha256"], chars=row["chars"],
+        passages=row["passages"], kind=row["kind"], aliases=tuple(row["aliases"]),
+    )
+
+
+def source_values(source: Source) -> tuple[object, ...]:
+    return (source.id, source.file, source.title, source.author, None if source.year is None else str(source.year),
+            source.licence, source.origin, source.file_sha256, source.chars, source.kind,
+            json.dumps(list(source.aliases)))
+
+
+def passage_from_row(row: dict) -> Passage:
+    return Passage(
+        id=row["id"], source_id=row["source_id"], ordinal=row["ordinal"], start=row["start_offset"],
+        end=row["end_offset"], text=row["text"], tokens=row["tokens"], page=row["page"], heading=row["heading"],
+    )
+
+
+def vectors_from_row(row: dict) -> PassageVectors:
+    vector = np.asarray(row["embedding"].to_numpy(), dtype=np.float32)
+    flat = row["sentence_spans"]
+    spans = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
+    return PassageVectors(vector, spans, decode_sentence_vectors(bytes(row["sentence_vectors"]), len(spans),
+                                                                 len(vector)))
