@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras=""
-# --dev: the test tools, and the optional backends the tests exercise (PostgreSQL).
-[[ "${1:-}" == "--dev" ]] && extras="[dev,postgres]"
+# --dev: the test tools, and the optional parts the tests exercise (PostgreSQL, Ray).
+[[ "${1:-}" == "--dev" ]] && extras="[dev,postgres,distributed]"
 if [[ ! -x .venv/bin/python ]]; then
     python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
 fi

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from citewise.commands.common import IndexOption, JsonOption
+from citewise.core.errors import CitewiseError
 from citewise.core.settings import load_settings
 
 EXIT_SKIPPED = 3
@@ -30,21 +31,37 @@ def ingest(
     first_part_bytes: Annotated[int | None, typer.Option(
         "--first-part-bytes", min=0, hidden=True,
         help="size of the first part published early on a new index (0: none); for tests")] = None,
+    distributed: Annotated[bool, typer.Option(
+        "--distributed", help="read, chunk and embed on Ray (RAY_ADDRESS, else a local cluster); needs the extra "
+        "citewise[distributed]")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="with --distributed: embedding actors [default: one per CPU of the cluster]",
+        show_default=False)] = None,
 ) -> None:
     """Index source texts (txt, md, html, pdf, epub). Re-running embeds only new or changed files.
 
     A new index (or --rebuild) is published twice: first its smallest files, which can be queried at once, then
     everything.
 
+    With --distributed the same work runs on Ray and the index is published once, at the end.
+
     Exit status: 0 all indexed, 3 some files were skipped (each named with the reason), 1 error.
     """
-    from citewise.ingest.staged import FIRST_PART_BYTES, staged_ingest
+    from citewise.ingest.staged import FIRST_PART_BYTES, StagedReport, staged_ingest
 
     settings = load_settings(index=index)
+    if workers is not None and not distributed:
+        raise CitewiseError("--workers is taken with --distributed only")
     notify = None if json_out else (lambda message: typer.echo(f"citewise: {message}", err=True))
-    staged = staged_ingest(settings, paths or [Path("corpus")], rebuild=rebuild, progress=not json_out,
-                           first_part_bytes=FIRST_PART_BYTES if first_part_bytes is None else first_part_bytes,
-                           notify=notify)
+    if distributed:
+        from citewise.ingest.distributed import distributed_ingest
+
+        staged = StagedReport(final=distributed_ingest(settings, paths or [Path("corpus")], rebuild=rebuild,
+                                                       progress=not json_out, workers=workers))
+    else:
+        staged = staged_ingest(settings, paths or [Path("corpus")], rebuild=rebuild, progress=not json_out,
+                               first_part_bytes=FIRST_PART_BYTES if first_part_bytes is None else first_part_bytes,
+                               notify=notify)
     report = staged.final
     for file, reason in report.skipped:
         typer.echo(f"skipped {file}: {' '.join(reason.split())}", err=True)
