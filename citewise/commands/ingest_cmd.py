@@ -20,6 +20,7 @@ EXIT_SKIPPED = 3
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
     app.command("sources")(sources)
+    app.command("copy-index")(copy_index)
 
 
 def ingest(
@@ -106,3 +107,29 @@ def sources(index: IndexOption = None, json_out: JsonOption = False) -> None:
     for row in rows:
         typer.echo(f"{row['id']}  {row['author'] or '?'} ({row['year'] or 'n.d.'}), {row['title']} "
                    f"[{row['file']}, {row['passages']} passages]")
+
+
+def copy_index(
+    source: Annotated[Path, typer.Argument(help="an embedded index folder (such as .citewise)", show_default=False)],
+    json_out: JsonOption = False,
+) -> None:
+    """Copy an embedded index into the configured store (CITEWISE_STORE__URL) without embedding anything again.
+
+    The store's previous content is replaced in one transaction; readers see the old index until the copy ends.
+    """
+    from tqdm import tqdm
+
+    from citewise.core.errors import CitewiseError
+    from citewise.store import open_store
+    from citewise.store.copy import copy_index as copy_into
+
+    settings = load_settings()
+    store = open_store(settings)
+    if not settings.store.url:
+        raise CitewiseError("copy-index writes into the store CITEWISE_STORE__URL names; it is not set")
+    with tqdm(desc="copying", unit="passage", disable=json_out) as bar:
+        facts = copy_into(source, store, progress=bar.update)
+    if json_out:
+        typer.echo(json.dumps({"location": store.location, **facts}, indent=2))
+    else:
+        typer.echo(f"copied {facts['passages']} passages from {source} into {store.location}")
