@@ -3,7 +3,6 @@ full-text search (tsvector, GIN, ts_rank_cd) for lexical search."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -16,22 +15,16 @@ from psycopg_pool import ConnectionPool
 from citewise.core.errors import CitewiseError, IndexMissingError
 from citewise.core.index import TermMatch
 from citewise.core.types import Passage, Source, StoredVectors
+from citewise.store.postgres.lexical import LexicalSearch
 from citewise.store.postgres.schema import (
-    BM25_B,
-    BM25_K1,
     PASSAGE_COLUMNS,
     SCHEMA_VERSION,
     SOURCE_COLUMNS,
-    TEXT_CONFIG,
     VISIBLE,
     embedding_expression,
-    idf,
     passage_from_row,
     source_from_row,
-    tsquery,
     vectors_from_row,
-    visible,
-    words_of,
 )
 
 
@@ -56,10 +49,9 @@ class PostgresIndexReader:
         self._sources = {row["id"]: source_from_row(row) for row in rows}
         self._dim = int(self._meta["dim"])
         self._texts: dict[str, str] = {}
-        self._terms: dict[str, tuple[str, float] | None] = {}  # word -> (lexeme, idf), None for a stop word
-        self._lock = threading.Lock()
-        passages = max(1, self.passage_count())
-        self._avgdl = max(1.0, float(self._meta.get("lexical_tokens") or passages) / passages)
+        passages = self.passage_count()
+        self._lexical = LexicalSearch(self._rows, self.generation, passages,
+                                      int(self._meta.get("lexical_tokens") or passages))
 
     def _at(self, **extra: object) -> dict[str, Any]:
         return {"generation": self.generation, **extra}
@@ -131,55 +123,10 @@ class PostgresIndexReader:
 
     def lexical_search(self, terms: Sequence[str], k: int, source_ids: Collection[str] | None = None,
                        match: TermMatch = "any") -> list[tuple[str, float]]:
-        """The GIN index finds the passages; they are ranked by BM25 as FTS5 ranks them (same k1, b and idf, the
-        document length in tokens), so both backends order lexical hits alike."""
-        words = words_of(terms)
-        if not words or k < 1 or (source_ids is not None and not source_ids):
-            return []
-        statistics = self._term_statistics(words)
-        weighted = [statistics[word] for word in words if word in statistics]  # repeats weigh more, as in FTS5
-        if not weighted:
-            return []  # only stop words
-        expression, values = tsquery(words, match)
-        filters = " AND p.source_id = ANY(%(sources)s)" if source_ids is not None else ""
-        query = sql.SQL(
-            "SELECT p.id, sum(q.weight * t.tf * (%(k1)s + 1) / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * p.lexical_length"
-            " / %(avgdl)s))) AS score FROM passages p"
-            " CROSS JOIN LATERAL (SELECT u.lexeme, cardinality(u.positions)::float8 AS tf FROM unnest(p.lexemes) u) t"
-            " JOIN unnest(%(lexemes)s::text[], %(weights)s::float8[]) AS q(lexeme, weight) ON q.lexeme = t.lexeme"
-            " WHERE p.lexemes @@ ({expression}) AND {where} GROUP BY p.id ORDER BY score DESC, p.id LIMIT %(k)s"
-        ).format(expression=expression, where=sql.SQL(visible("p") + filters))
-        params = self._at(k=k, sources=list(source_ids or ()), k1=BM25_K1, b=BM25_B, avgdl=self._avgdl,
-                          lexemes=[lexeme for lexeme, _ in weighted], weights=[weight for _, weight in weighted],
-                          **values)
-        return [(row["id"], float(row["score"])) for row in self._rows(query, params)]
-
-    def _term_statistics(self, words: Sequence[str]) -> dict[str, tuple[str, float]]:
-        """By word: its lexeme and idf in this generation (stop words have none). Counted once per reader, since
-        the generation never changes under it."""
-        with self._lock:
-            missing = sorted({word for word in words if word not in self._terms})
-        if missing:
-            rows = self._rows(
-                "SELECT w.word, l.lexeme, (SELECT count(*) FROM passages WHERE lexemes @@ plainto_tsquery("
-                f"'{TEXT_CONFIG}', w.word) AND {VISIBLE}) AS df FROM unnest(%(words)s::text[]) AS w(word)"
-                f" LEFT JOIN LATERAL (SELECT lexeme FROM unnest(to_tsvector('{TEXT_CONFIG}', w.word)) LIMIT 1) l"
-                " ON true", self._at(words=missing))
-            found = {row["word"]: (row["lexeme"], idf(self.passage_count(), row["df"])) if row["lexeme"] else None
-                     for row in rows}
-            with self._lock:
-                self._terms.update(found)
-        with self._lock:
-            return {word: self._terms[word] for word in words if self._terms.get(word) is not None}
+        return self._lexical.search(terms, k, source_ids, match)
 
     def document_frequency(self, term: str) -> int:
-        words = words_of([term])
-        if not words:
-            return 0
-        expression, values = tsquery(words, "phrase")
-        query = sql.SQL("SELECT count(*) AS n FROM passages WHERE lexemes @@ {expression} AND {where}").format(
-            expression=expression, where=sql.SQL(VISIBLE))
-        return int(self._rows(query, self._at(**values))[0]["n"])
+        return self._lexical.document_frequency(term)
 
     def passage_vectors(self, passage_ids: Sequence[str]) -> np.ndarray:
         if not passage_ids:

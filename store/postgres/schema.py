@@ -53,6 +53,12 @@ CREATE INDEX IF NOT EXISTS passages_id ON passages (id);
 CREATE INDEX IF NOT EXISTS passages_source ON passages (source_id, ordinal);
 CREATE INDEX IF NOT EXISTS passages_hash ON passages (text_hash);
 CREATE INDEX IF NOT EXISTS passages_lexemes ON passages USING gin (lexemes);
+CREATE TABLE IF NOT EXISTS postings (
+    lexeme text NOT NULL, row_id bigint NOT NULL, tf integer NOT NULL, length integer NOT NULL,
+    added_in bigint NOT NULL, removed_in bigint
+);
+CREATE INDEX IF NOT EXISTS postings_lexeme ON postings (lexeme) INCLUDE (row_id, tf, length, added_in, removed_in);
+CREATE INDEX IF NOT EXISTS postings_row ON postings (row_id);
 """
 
 

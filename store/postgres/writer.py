@@ -15,6 +15,7 @@ from psycopg import sql
 from citewise.core.errors import CitewiseError
 from citewise.core.index import NewPassage, NewSource
 from citewise.core.types import PassageVectors, Source
+from citewise.store.postgres.lexical import PUBLISH_POSTINGS
 from citewise.store.postgres.schema import (
     SCHEMA_VERSION,
     VISIBLE,
@@ -93,7 +94,8 @@ class PostgresIndexWriter:
             for new in passages:
                 p, vectors = new.passage, new.vectors
                 spans = [offset for span in vectors.spans for offset in span]
-                sentence_blob = encode_sentence_vectors(vectors.sentence_vectors.reshape(len(vectors.spans), -1))
+                sentence_blob = encode_sentence_vectors(
+                    vectors.sentence_vectors.reshape(len(vectors.spans), len(vectors.vector)))
                 copy.write_row((p.id, p.source_id, p.ordinal, p.start, p.end, p.text, new.search_text, p.tokens,
                                 p.page, p.heading, new.text_hash, Vector(np.asarray(vectors.vector, np.float32)),
                                 spans, sentence_blob, lexical_length(new.search_text), self.generation))
@@ -124,13 +126,15 @@ class PostgresIndexWriter:
                           (self.generation, token))
         # A reader pinned to the previous generation keeps working; older ones are gone (the service swaps
         # to a new generation within a second of its publication).
-        for table in ("sources", "passages"):
+        for statement in PUBLISH_POSTINGS:
+            self.conn.execute(statement, visible)
+        for table in ("sources", "passages", "postings"):
             self.conn.execute(f"DELETE FROM {table} WHERE removed_in <= %(previous)s", {"previous": self.previous})
         self.conn.execute("DELETE FROM generations WHERE generation < %s", (self.previous,))
         self.conn.commit()
         self.published = True
         self.conn.autocommit = True
-        self.conn.execute("ANALYZE passages")  # fresh statistics for the planner's choice of index
+        self.conn.execute("ANALYZE passages, postings")  # fresh statistics for the planner's choice of index
         return {"index_kind": kind, "passages": str(count)}
 
     def _ensure_vector_index(self, dim: int) -> None:
