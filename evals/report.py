@@ -36,8 +36,15 @@ METRICS = [
     *[MetricSpec(f"retrieval_recall@{k}", True, f"share of gold quotes covered by a top-{k} passage (mean)")
       for k in RETRIEVAL_KS],
     MetricSpec(f"retrieval_mrr@{max(RETRIEVAL_KS)}", True, "mean reciprocal rank of the first gold passage"),
+    MetricSpec("off_topic_rate", False, "share of quotes in answers to answerable questions that overlap no gold "
+               "quote and hold none of the question's topic terms"),
+    MetricSpec("part_coverage", True, "share of the parts of compound and comparison questions addressed by a quote "
+               "(overlapping the part's gold, or holding one of its topic terms); a refusal covers none"),
+    MetricSpec("all_parts_covered", True, "share of compound and comparison questions with every part covered"),
     MetricSpec("refusal_rate", True, "share of unanswerable questions refused"),
     MetricSpec("false_refusal_rate", False, "share of answerable questions refused"),
+    MetricSpec("missing_named_rate", True, "share of questions about an absent work or author whose refusal names "
+               "it"),
     MetricSpec("latency_p50_s", False, "median seconds to answer", compare_to_baseline=False),
     MetricSpec("latency_p95_s", False, "95th percentile seconds to answer", compare_to_baseline=False),
 ]
@@ -59,6 +66,10 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 def summarize(records: list[QuestionRecord]) -> dict[str, float | None]:
     """Overall metrics. Quote-level shares pool all citations; ALCE recall/precision average over answers."""
+    relevance = [r.relevance for r in records if r.relevance is not None]
+    on_topic = [flag for rel in relevance for flag in rel.on_topic]
+    parts = [rel.parts_covered for rel in relevance if rel.parts_covered]
+    named = [rel.missing_named for rel in relevance if rel.missing_named is not None]
     citations = [c for r in records for c in r.score.citations]
     judged = [c.attributed for c in citations if c.attributed is not None]
     answered = [r for r in records if not r.answer.refused]
@@ -76,11 +87,34 @@ def summarize(records: list[QuestionRecord]) -> dict[str, float | None]:
     for k in RETRIEVAL_KS:
         metrics[f"retrieval_recall@{k}"] = _mean([rank[f"recall@{k}"] for rank in ranked])
     metrics[f"retrieval_mrr@{max(RETRIEVAL_KS)}"] = _mean([rank[f"mrr@{max(RETRIEVAL_KS)}"] for rank in ranked])
+    metrics["off_topic_rate"] = ratio(sum(not flag for flag in on_topic), len(on_topic))
+    metrics["part_coverage"] = ratio(sum(sum(covered) for covered in parts), sum(len(covered) for covered in parts))
+    metrics["all_parts_covered"] = ratio(sum(all(covered) for covered in parts), len(parts))
     metrics["refusal_rate"] = ratio(sum(r.answer.refused for r in unanswerable), len(unanswerable))
     metrics["false_refusal_rate"] = ratio(sum(r.answer.refused for r in answerable), len(answerable))
+    metrics["missing_named_rate"] = ratio(sum(named), len(named))
     metrics["latency_p50_s"] = _percentile(latencies, 0.50)
     metrics["latency_p95_s"] = _percentile(latencies, 0.95)
     return metrics
+
+
+# The figures per question kind: what a reader needs to see where answers fail.
+BY_KIND = ("evidence_hit", "off_topic_rate", "part_coverage", "refusal_rate", "false_refusal_rate",
+           "missing_named_rate", "latency_p50_s")
+
+
+def by_kind(records: list[QuestionRecord]) -> dict[str, dict[str, float | int | None]]:
+    """The BY_KIND metrics per question kind (unanswerable ones by the kind of unanswerable), with counts."""
+    groups: dict[str, list[QuestionRecord]] = {}
+    for record in records:
+        q = record.question
+        name = (q.kind or "unknown") if q.answerable else f"unanswerable: {q.unanswerable_type or q.kind or '?'}"
+        groups.setdefault(name, []).append(record)
+    table: dict[str, dict[str, float | int | None]] = {}
+    for name in sorted(groups):
+        metrics = summarize(groups[name])
+        table[name] = {"questions": len(groups[name]), **{key: metrics.get(key) for key in BY_KIND}}
+    return table
 
 
 def counts(records: list[QuestionRecord]) -> dict[str, int]:
@@ -147,6 +181,10 @@ def question_json(record: QuestionRecord) -> dict[str, Any]:
         "quote_exactness": score.quote_exactness, "attribution": score.attribution,
         "citation_recall": score.citation_recall, "citation_precision": score.citation_precision,
         "evidence_hit": score.evidence_hit,
+        "split": record.question.split,
+        "on_topic": record.relevance.on_topic if record.relevance else [],
+        "parts_covered": record.relevance.parts_covered if record.relevance else [],
+        "missing_named": record.relevance.missing_named if record.relevance else None,
         "retrieval": record.retrieval,
         "checks": [{"n": c.n, "quote": c.quote, "status": c.status, "exact": c.exact, "attributed": c.attributed,
                     "precise": c.precise, "problems": c.problems} for c in score.citations],
@@ -165,7 +203,7 @@ def build_report(records: list[QuestionRecord], *, engine: str, index: str, ques
     return {
         "engine": engine, "index": index, "questions_file": questions_file,
         "counts": counts(records), "support_scorer": support,
-        "metrics": metrics, "thresholds": thresholds,
+        "metrics": metrics, "by_kind": by_kind(records), "thresholds": thresholds,
         "failures": gate(metrics, thresholds, baseline),
         "questions": [question_json(r) for r in records],
     }
@@ -198,16 +236,25 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {spec.name} | {_fmt(report['metrics'].get(spec.name))} | {gate_text or '-'} | {status} "
                      f"| {spec.meaning} |")
     lines += ["", f"Baseline tolerance: {report['thresholds'].get('tolerance', 0)}.", ""]
+    if report.get("by_kind"):
+        lines += ["## By kind of question", "", "| kind | questions | " + " | ".join(BY_KIND) + " |",
+                  "|---|---|" + "---|" * len(BY_KIND)]
+        for name, row in report["by_kind"].items():
+            lines.append(f"| {name} | {row['questions']} | " + " | ".join(_fmt(row.get(k)) for k in BY_KIND) + " |")
+        lines.append("")
     if report["failures"]:
         lines += ["## Failures", "", *[f"- {line}" for line in report["failures"]], ""]
     lines += ["## Per question", "",
-              "| id | kind | refused | quotes | exact | attributed | recall | precision | evidence hit "
-              "| r@5 | r@10 | RR | s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| id | kind | refused | quotes | exact | attributed | recall | precision | evidence hit | off topic "
+              "| parts | r@5 | r@10 | RR | s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for q in report["questions"]:
         r = q["retrieval"] or {}
         lines.append("| " + " | ".join(_fmt(v) for v in (
             q["id"], q["kind"], q["refused"], len(q["checks"]), q["quote_exactness"], q["attribution"],
-            q["citation_recall"], q["citation_precision"], q["evidence_hit"], r.get("recall@5"), r.get("recall@10"),
+            q["citation_recall"], q["citation_precision"], q["evidence_hit"],
+            sum(not flag for flag in q.get("on_topic", [])) if q.get("on_topic") else None,
+            f"{sum(q['parts_covered'])}/{len(q['parts_covered'])}" if q.get("parts_covered") else None,
+            r.get("recall@5"), r.get("recall@10"),
             r.get(f"mrr@{max(RETRIEVAL_KS)}"), q["latency_s"])) + " |")
     problems = [f"- {q['id']} [{c['n']}] {c['status']}: {'; '.join(c['problems'])}"
                 for q in report["questions"] for c in q["checks"] if c["problems"]]

@@ -22,7 +22,11 @@ def register(eval_app: typer.Typer) -> None:
 
 
 def answers(
-    questions: Annotated[Path, typer.Option("--questions", help="JSON Lines: id, question, answerable, gold")],
+    questions: Annotated[Path, typer.Option("--questions", help="JSON Lines: id, question, answerable, gold "
+                                            "(evals/data/README.md)")],
+    split: Annotated[str | None, typer.Option(
+        "--split", help="only the questions of this split (tune or validation) [default: all]",
+        show_default=False)] = None,
     index: IndexOption = None,
     engine: Annotated[Literal["offline", "llm"] | None, typer.Option(
         "--engine", help="answer engine [default: settings]", show_default=False)] = None,
@@ -42,7 +46,7 @@ def answers(
     from citewise.evals.support_info import describe_support
 
     settings = load_settings(index=index)
-    items = load_questions(questions)
+    items = load_questions(questions, split)
     bounds = load_thresholds(thresholds)
     old = load_baseline(baseline) if baseline else None
     began = time.perf_counter()
@@ -54,7 +58,8 @@ def answers(
             typer.echo(f"  {record.question.id}: {state}, {record.latency_s:.2f}s", err=True)
 
     records = run.run(items, progress)
-    report = build_report(records, engine=run.engine.name, index=str(settings.index), questions_file=str(questions),
+    questions_file = f"{questions} (split {split})" if split else str(questions)
+    report = build_report(records, engine=run.engine.name, index=str(settings.index), questions_file=questions_file,
                           support=describe_support(run.checker.scorer), thresholds=bounds, baseline=old)
     report["seconds"] = round(time.perf_counter() - began, 1)
     json_path, md_path = write_report(report, out)
