@@ -94,7 +94,7 @@ class LocalPostgres:
             (self.folder / "password").chmod(0o600)
         password = (self.folder / "password").read_text(encoding="utf-8").strip()
         port = _free_port()
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {self.data}"
+        options = f"-c listen_addresses=127.0.0.1 -c shared_buffers=256MB -p {port} -k {self.data}"
         self._run(run_as, bin_dir / "pg_ctl", "-D", str(self.data), "-l", str(self.data / "server.log"), "-w",
                   "-t", "60", "-o", options, "start")
         url = f"postgresql://{USER}:{password}@127.0.0.1:{port}/{DATABASE}"

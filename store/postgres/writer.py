@@ -144,9 +144,13 @@ class PostgresIndexWriter:
         exists = self.conn.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (name,)).fetchone()["found"]
         if exists:
             return
+        rows = self.conn.execute("SELECT count(*) AS n FROM passages").fetchone()["n"]
+        # The graph is built fast while it fits in maintenance_work_mem (vectors plus links, about 1.3x their
+        # bytes), slowly on disk past that; the server's other workers help build it.
+        memory_mb = min(4096, max(64, int(rows * (dim * 4 + 8 * 2 * HNSW_M + 64) * 1.3 / 2**20) + 64))
         workers = max(0, (os.cpu_count() or 1) - 1)
-        self.conn.execute("SELECT set_config('maintenance_work_mem', '1GB', true),"
-                          " set_config('max_parallel_maintenance_workers', %s, true)", (str(workers),))
+        self.conn.execute("SELECT set_config('maintenance_work_mem', %s, true),"
+                          " set_config('max_parallel_maintenance_workers', %s, true)", (f"{memory_mb}MB", str(workers)))
         self.conn.execute(sql.SQL("CREATE INDEX {} ON passages USING hnsw ({} vector_ip_ops) WITH (m = {}, "
                                   "ef_construction = {})").format(
             sql.Identifier(name), embedding_expression(dim), sql.Literal(HNSW_M), sql.Literal(HNSW_EF_CONSTRUCTION)))
