@@ -13,6 +13,7 @@ import logging
 import os
 import pickle
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,10 @@ def start_ray(workers: int | None) -> int:
                                     "object_store_memory": LOCAL_OBJECT_STORE_BYTES}
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="error",
                  configure_logging=True, **local)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # ours is the one progress bar
     context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
     cpus = int(ray.cluster_resources().get("CPU", 1))
     return max(1, min(workers or cpus, cpus))
 
@@ -153,9 +154,13 @@ class RayIngestor(Ingestor):
         started = time.perf_counter()
         rows = [{"hash": h, "text": needed[h][0], "spans": json.dumps(needed[h][1])} for h in missing]
         ray = _ray()
-        dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // EMBED_BATCH)).map_batches(
-            embed_actor(self.settings.embedding), batch_size=EMBED_BATCH, num_cpus=1, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=self.actors))
+        with warnings.catch_warnings():
+            # max_restarts=0 has no named parameter in Ray 2.60, only the deprecated catch-all; without it Ray's core
+            # logs an error-level line per actor pool about restarting actors, which these never need.
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*")
+            dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // EMBED_BATCH)).map_batches(
+                embed_actor(self.settings.embedding), batch_size=EMBED_BATCH, num_cpus=1, batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=self.actors), max_restarts=0)
         with tqdm(total=len(missing), desc=f"embedding ({self.actors} Ray actors)", unit="passage",
                   disable=not self.progress) as bar:
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
