@@ -43,11 +43,21 @@ class SearchFigures:
 
 
 @dataclass
+class EfPoint:
+    ef_search: int
+    dense_p50_ms: float | None
+    dense_p95_ms: float | None
+    recall_at_10: float
+
+
+@dataclass
 class BackendsBench:
     queries: int
     demo: list[SearchFigures] = field(default_factory=list)
+    demo_ef_sweep: list[EfPoint] = field(default_factory=list)  # pgvector's efSearch on the demo index
     lexical_top10_agreement: float | None = None  # mean share of the SQLite top 10 that PostgreSQL also ranks top 10
     synthetic: list[SearchFigures] = field(default_factory=list)
+    synthetic_ef_sweep: list[EfPoint] = field(default_factory=list)
     ef_search: int = 0
     machine: dict[str, object] = field(default_factory=dict)
 
@@ -80,7 +90,21 @@ def _figures(name: str, reader: IndexReader, vectors: np.ndarray, exact: list[li
     return figures, lexical_found
 
 
-def bench_demo(result: BackendsBench, settings: Settings, index: Path, store: PostgresStore) -> None:
+def _ef_sweep(store: PostgresStore, efs: tuple[int, ...], vectors: np.ndarray, exact: list[list[str]]
+              ) -> list[EfPoint]:
+    """The same dense searches with other efSearch values (a store per value: each pool sets it per connection)."""
+    points = []
+    for ef in efs:
+        swept = PostgresStore(store.url, schema=store.schema, ef_search=ef)
+        reader = swept.reader()
+        latencies, found = _timed(lambda v: reader.dense_search(v, K), list(vectors))  # noqa: B023 - used at once
+        points.append(EfPoint(ef, percentile_ms(latencies, 50), percentile_ms(latencies, 95), _recall(found, exact)))
+        swept.close()
+    return points
+
+
+def bench_demo(result: BackendsBench, settings: Settings, index: Path, store: PostgresStore,
+               efs: tuple[int, ...] = ()) -> None:
     questions = load_questions()[: result.queries]
     embedder = load_embedder(settings.embedding)
     vectors = embedder.embed(questions)
@@ -98,6 +122,7 @@ def bench_demo(result: BackendsBench, settings: Settings, index: Path, store: Po
     theirs, pg_lexical = _figures("postgresql+pgvector (" + postgres.meta.get("vector_index", "?") + ")", postgres,
                                   vectors, exact, terms, copy_seconds)
     result.demo = [ours, theirs]
+    result.demo_ef_sweep = _ef_sweep(store, efs, vectors, exact)
     agreement = [len(set(a) & set(b)) / len(a) for a, b in zip(sqlite_lexical, pg_lexical, strict=True) if a]
     result.lexical_top10_agreement = round(float(np.mean(agreement)), 4) if agreement else None
     sqlite.close()
@@ -137,7 +162,8 @@ class _FaissReader:
         return int(self.index.ntotal)
 
 
-def bench_synthetic(result: BackendsBench, settings: Settings, store: PostgresStore, n: int) -> None:
+def bench_synthetic(result: BackendsBench, settings: Settings, store: PostgresStore, n: int,
+                    efs: tuple[int, ...] = ()) -> None:
     import faiss
 
     vectors = synthetic_vectors(n + result.queries, seed=7)
@@ -156,18 +182,19 @@ def bench_synthetic(result: BackendsBench, settings: Settings, store: PostgresSt
     build = _synthetic_store(store, base)
     theirs, _ = _figures("postgresql+pgvector (hnsw16-ip)", store.reader(), queries, exact, None, build)
     result.synthetic = [ours, theirs]
+    result.synthetic_ef_sweep = _ef_sweep(store, efs, queries, exact)
 
 
 def bench_backends(settings: Settings, index: Path | None, url: str, synthetic: int | None, queries: int = 200,
-                   schema_prefix: str = "bench") -> BackendsBench:
+                   efs: tuple[int, ...] = (), schema_prefix: str = "bench") -> BackendsBench:
     result = BackendsBench(queries=queries, ef_search=settings.store.ef_search)
     if index is not None:
         demo = PostgresStore(url, schema=f"{schema_prefix}_demo", ef_search=settings.store.ef_search)
-        bench_demo(result, settings, index, demo)
+        bench_demo(result, settings, index, demo, efs)
         demo.close()
     if synthetic:
         store = PostgresStore(url, schema=f"{schema_prefix}_synthetic", ef_search=settings.store.ef_search)
-        bench_synthetic(result, settings, store, synthetic)
+        bench_synthetic(result, settings, store, synthetic, efs)
         store.close()
     result.machine = machine()
     return result

@@ -176,6 +176,8 @@ def backends(
     queries: Annotated[int, typer.Option("--queries", min=1, max=10_000,
                                          help="synthetic queries (the demo index uses the dev questions)")] = 200,
     no_demo: Annotated[bool, typer.Option("--no-demo", help="skip the demo-index comparison")] = False,
+    ef_sweep: Annotated[str, typer.Option("--ef-sweep", help="pgvector efSearch values also timed "
+                                          "(comma-separated; empty: none)")] = "40,200,400",
     json_out: JsonOption = False,
 ) -> None:
     """SQLite + FAISS beside PostgreSQL + pgvector (CITEWISE_STORE__URL, e.g. from scripts/postgres.sh): dense and
@@ -187,8 +189,12 @@ def backends(
     if not settings.store.url:
         raise CitewiseError("bench backends needs a PostgreSQL with pgvector: set CITEWISE_STORE__URL (`bash "
                             "scripts/postgres.sh` starts one and prints its URL)")
+    try:
+        efs = tuple(int(s) for s in ef_sweep.split(",") if s.strip())
+    except ValueError as exc:
+        raise CitewiseError(f"--ef-sweep takes comma-separated integers: {exc}") from exc
     result = bench_backends(settings, None if no_demo else Path(settings.index), settings.store.url,
-                            synthetic or None, queries=queries)
+                            synthetic or None, queries=queries, efs=efs)
     _print(as_dict(result), json_out)
 
 
