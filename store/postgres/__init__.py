@@ -83,7 +83,8 @@ class PostgresStore:
                 pool = ConnectionPool(self.url, min_size=1, max_size=self.pool_size, num_workers=1,
                                       kwargs={"autocommit": True, "row_factory": dict_row},
                                       configure=self._configure, timeout=CONNECT_TIMEOUT_S, open=True,
-                                      name=f"citewise-{self.schema}")
+                                      # A connection the server dropped (a restart) is replaced, not handed out.
+                                      check=ConnectionPool.check_connection, name=f"citewise-{self.schema}")
                 weakref.finalize(self, pool.close)
                 self._pool = pool
             return self._pool
