@@ -18,6 +18,7 @@ from citewise.core.types import PassageVectors, Source
 from citewise.store.postgres.lexical import PUBLISH_POSTINGS
 from citewise.store.postgres.schema import (
     SCHEMA_VERSION,
+    SOURCE_COLUMNS,
     VISIBLE,
     embedding_expression,
     hnsw_index_name,
@@ -57,7 +58,7 @@ class PostgresIndexWriter:
         self._meta.update({key: str(value) for key, value in values.items()})
 
     def sources_by_file(self) -> dict[str, Source]:
-        rows = self.conn.execute(f"SELECT * FROM sources WHERE {VISIBLE}", self._visible()).fetchall()
+        rows = self.conn.execute(f"SELECT {SOURCE_COLUMNS} FROM sources WHERE {VISIBLE}", self._visible()).fetchall()
         return {row["file"]: source_from_row(row) for row in rows}
 
     def remove_source(self, source_id: str) -> None:
