@@ -185,15 +185,24 @@ def bench_synthetic(result: BackendsBench, settings: Settings, store: PostgresSt
     result.synthetic_ef_sweep = _ef_sweep(store, efs, queries, exact)
 
 
+def _fresh(store: PostgresStore) -> PostgresStore:
+    """The store with its schema dropped, so that build times are those of a new index."""
+    from psycopg import sql
+
+    with store.connect() as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(store.schema)))
+    return store
+
+
 def bench_backends(settings: Settings, index: Path | None, url: str, synthetic: int | None, queries: int = 200,
                    efs: tuple[int, ...] = (), schema_prefix: str = "bench") -> BackendsBench:
     result = BackendsBench(queries=queries, ef_search=settings.store.ef_search)
     if index is not None:
-        demo = PostgresStore(url, schema=f"{schema_prefix}_demo", ef_search=settings.store.ef_search)
+        demo = _fresh(PostgresStore(url, schema=f"{schema_prefix}_demo", ef_search=settings.store.ef_search))
         bench_demo(result, settings, index, demo, efs)
         demo.close()
     if synthetic:
-        store = PostgresStore(url, schema=f"{schema_prefix}_synthetic", ef_search=settings.store.ef_search)
+        store = _fresh(PostgresStore(url, schema=f"{schema_prefix}_synthetic", ef_search=settings.store.ef_search))
         bench_synthetic(result, settings, store, synthetic, efs)
         store.close()
     result.machine = machine()
