@@ -74,3 +74,44 @@ def test_replicas_sharing_the_database_pick_up_a_new_ingest(postgres_url: str, t
             assert len(httpx.get(f"{replica.base_url}/v1/sources").json()) == 2
             hits = httpx.get(f"{replica.base_url}/v1/search", params={"q": "kykeon barley drink"}).json()
             assert "kykeon" in str(hits)
+
+
+def test_copy_index_carries_the_embedded_index_over(postgres_url: str, slice_settings: Settings) -> None:
+    from citewise.store.copy import copy_index
+    from citewise.store.postgres import PostgresStore
+
+    store = PostgresStore(postgres_url, schema="copied")
+    facts = copy_index(Path(slice_settings.index), store)
+    ours, theirs = store.reader(), open_index(slice_settings)
+    assert int(facts["passages"]) == ours.passage_count() == theirs.passage_count()
+    assert ours.sources == theirs.sources
+    assert ours.meta["embedder"] == theirs.meta["embedder"]
+    for source_id in theirs.sources:
+        passages = theirs.passages_of(source_id)
+        assert ours.passages_of(source_id) == passages
+        assert ours.source_pages(source_id) == theirs.source_pages(source_id)
+        assert ours.source_headings(source_id) == theirs.source_headings(source_id)
+        ids = [p.id for p in passages]
+        assert (ours.passage_vectors(ids) == theirs.passage_vectors(ids)).all()
+        assert {k: v.sentences.keys() for k, v in ours.stored_vectors(ids).items()} == {
+            k: v.sentences.keys() for k, v in theirs.stored_vectors(ids).items()}
+    store.close()
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (("sources",), {"CITEWISE_STORE__URL": "postgresql://reader:s3cret-pw@127.0.0.1:1/nowhere"},
+     "cannot connect to postgresql://reader@127.0.0.1:1/nowhere (schema citewise)"),
+    (("sources",), {"CITEWISE_STORE__URL": "postgresql://x@127.0.0.1:1/y", "CITEWISE_STORE__SCHEMA_NAME": "A-b"},
+     "invalid settings"),
+    (("copy-index", "corpus"), {}, "CITEWISE_STORE__URL"),
+    (("ingest", "corpus", "--workers", "2"), {}, "--workers is taken with --distributed only"),
+])
+def test_store_mistakes_get_one_line_without_the_password(tmp_path: Path, args: tuple[str, ...],
+                                                         env: dict[str, str], message: str) -> None:
+    from tests.test_cli_errors import run_cli
+
+    result = run_cli(*args, env={"CITEWISE_INDEX": str(tmp_path / "idx"), "CITEWISE_STORE__URL": "", **env},
+                     cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout and "s3cret" not in result.stderr + result.stdout
