@@ -246,7 +246,7 @@ class OnnxInt8Embedder:
         options.inter_op_num_threads = 1
         return self._onnxruntime.InferenceSession(self._model_path, options, providers=["CPUExecutionProvider"])
 
-    def _map(self, function, texts: list[str]) -> list:  # noqa: ANN001 - function of one text
+    def _map(self, function, texts: list) -> list:  # noqa: ANN001 - function of one text (and its spans)
         """`function` over the texts, on every core: one text alone runs on the calling thread."""
         if len(texts) <= 1 or self._workers == 1:
             return [function(text) for text in texts]
@@ -269,13 +269,19 @@ class OnnxInt8Embedder:
 
     def embed_with_spans(self, texts: list[str], spans: list[list[Span]]) -> tuple[np.ndarray, list[np.ndarray]]:
         vectors, pooled = np.zeros((len(texts), self.dim), dtype=np.float32), []
-        forwards = self._map(self._forward, texts)
-        for row, ((vector, hidden, encoding), text_spans) in enumerate(zip(forwards, spans, strict=True)):
+        # Pooled where each text ran, so that the sentence vectors of one text are made while others run.
+        for row, (vector, text_pooled) in enumerate(self._map(self._forward_spans, list(zip(texts, spans,
+                                                                                            strict=True)))):
             vectors[row] = vector
-            usable = (np.array(encoding.attention_mask) == 1) & (np.array(encoding.special_tokens_mask) == 0)
-            offsets = np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2)
-            pooled.append(pool_spans(hidden, offsets, usable, text_spans))
+            pooled.append(text_pooled)
         return vectors, pooled
+
+    def _forward_spans(self, text_and_spans: tuple[str, list[Span]]) -> tuple[np.ndarray, np.ndarray]:
+        text, spans = text_and_spans
+        vector, hidden, encoding = self._forward(text)
+        usable = (np.array(encoding.attention_mask) == 1) & (np.array(encoding.special_tokens_mask) == 0)
+        offsets = np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+        return vector, pool_spans(hidden, offsets, usable, spans)
 
     def _forward(self, text: str) -> tuple[np.ndarray, np.ndarray, object]:
         """The normalised vector, the token states and the tokenizer's encoding of one text."""
