@@ -1,51 +1,125 @@
-"""Evidence for the offline engine: retrieval that knows named authors, candidate sentences, scores, selection."""
+"""Evidence for the offline engine: candidate sentences of the retrieved passages, their scores against one part of
+the question, and the choice of quotes."""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from citewise.answers.question import AnswerType
 from citewise.answers.terms import QuestionTerms
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever, SearchFilters
-from citewise.core.text import capitalised_runs, stem, stems_of
-from citewise.core.types import StoredVectors
+from citewise.core.text import named_terms, stem, stems_of
+from citewise.core.types import Passage, StoredVectors
 from citewise.ingest.sentences import passage_sentences, unwrap
 
 # Lexical evidence matters less than meaning, but it is what separates "about Hillman" from "about James".
 LEXICAL_WEIGHT = 0.5
 PASSAGE_WEIGHT = 0.25
+# A sentence of the kind the question asks for (a number for "how many", a reason for "why") gets this much more.
+ANSWER_TYPE_WEIGHT = 0.05
 MIN_WORDS, MAX_WORDS = 6, 110
-# At most this many sentences without a stored vector (past the model's window at ingest) are embedded per answer.
+# At most this many sentences without a stored vector (past the model's window at ingest) are embedded per part.
 SHORTLIST = 24
 SENTENCE_BATCH = 8
+
 _WEB_ADDRESS = re.compile(r"https?://|www\.", re.IGNORECASE)
+# An index entry ("Mystic states, their effects, 21, 414."), a reference ("pp. 23-29", "op. cit.", "et al."), a
+# caption or a footnote: text about the book, not what it says.
+# Page numbers after a comma at the end: anchored so that the search never backtracks through a long sentence.
+_INDEX_LINE = re.compile(r",\s*\d+(?:\s*[-–]\s*\d+)?\.?\s*$")
+_REFERENCE = re.compile(r"\b(?:pp?\.\s*\d|op\.\s*cit|ibid\b|loc\.\s*cit|et al\.|vol\.\s*[ivxlc\d])", re.IGNORECASE)
+_CAPTION = re.compile(r"^\s*[\[(]?\s*(?:fig(?:ure)?\.?|plate|illustration|footnote|note|transcriber|"
+                      r"translator's note|editor's note)\b", re.IGNORECASE)
+_NUMBER_WORDS = frozenset((
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "twenty",
+    "thirty", "forty", "fifty", "sixty", "hundred", "thousand", "million", "billion", "half", "twice", "thrice",
+    "dozen", "first", "second", "third", "fourth", "fifth", "once", "percent",
+))
+_DATE = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b|\b(?:january|february|march|april|may|june|july|august|september|"
+                   r"october|november|december|century|centuries|spring|summer|autumn|winter|month|year)\b|"
+                   r"\b\d+(?:st|nd|rd|th)\b", re.IGNORECASE)
+_REASON = re.compile(r"\b(?:because|since|therefore|hence|thus|so that|in order to|owing to|due to|reason|cause[sd]?|"
+                     r"explains?|for (?:this|that) purpose|lest|that is why)\b", re.IGNORECASE)
+_DEFINES = re.compile(r"\b(?:is|are|was|were|means?|meant|denotes?|called|consists?|refers? to|signif(?:y|ies))\b",
+                      re.IGNORECASE)
+# A sentence that is itself a question ("Are there steps I can take to protect myself?"); not one that answers and
+# then asks ("I now took only 1000 drops of laudanum per day; and what was that?").
+_ASKING = re.compile(r"^(?:what|how|why|when|where|who|whom|which|are|is|do|does|did|can|could|should|would|will)\b"
+                     r"[^;:]*\?$", re.IGNORECASE)
+# "[108] Compare Freud: ...", "See James, ...", "Cf. Rohde": a footnote pointing elsewhere.
+_SEE_ALSO = re.compile(r"^\s*(?:\[\d+\]|\(\d+\)|\d+\s|compare\b|cf\.|see\s)", re.IGNORECASE)
+_PLACE = re.compile(r"\b(?:in|at|from|near|to)\s+(?:the\s+)?[A-Z][a-z]")
 
 
-def named_authors(question: str, index: IndexReader) -> frozenset[str]:
-    """Sources whose author the question names by surname: the last word of a run of capitalised words
-    ("William James", "Freud's", "Thomas De Quincey"), matched against the last word of the source's author."""
-    surnames = {stem(run.split()[-1]) for run in capitalised_runs(question)}
-    found = set()
-    for source in index.sources.values():
-        author = re.sub(r"\s*\([^)]*\)", "", source.author.split(";")[0]).split()
-        if author and author[-1][0].isupper() and stem(author[-1]) in surnames:
-            found.add(source.id)
-    return frozenset(found)
+def is_filler(sentence: str) -> bool:
+    """Text that says nothing when quoted alone: a heading, an index entry, a reference, a caption, a fragment that
+    starts mid-sentence, a line that announces a list, or one carrying a web address."""
+    stripped = sentence.strip()
+    letters = [ch for ch in stripped if ch.isalpha()]
+    return bool(
+        not letters or stripped.startswith(("#", "=")) or "###" in stripped or stripped.endswith(":")
+        or _WEB_ADDRESS.search(stripped)
+        or not any(ch.islower() for ch in letters)  # a heading in capitals
+        or stripped[0].islower()  # a fragment
+        or _INDEX_LINE.search(stripped) or _REFERENCE.search(stripped) or _CAPTION.match(stripped)
+        or sum(ch.isdigit() for ch in stripped) > len(letters) / 3  # a table row or a list of pages
+        or _ASKING.match(stripped) is not None  # the text asking, not answering
+        or stripped.count("--") >= 3  # a chapter synopsis: "Freud's case--Two ways of regarding Faust--..."
+        or _SEE_ALSO.match(stripped) or _title_like(stripped)
+        or any(mark in stripped for mark in ("~", "|", "=", "{", "}"))  # transliterated Greek, markup, tables
+    )
 
 
-def retrieve(retriever: Retriever, index: IndexReader, query: str, k: int, only_named: bool = False) -> list[Hit]:
-    """The query's hits; with `only_named` (a follow-up asking what "he" said), only from the works of the
-    authors the query names, when it names any. (Mixing such works into every search that names an author
-    measured no better on the dev questions: 17 vs 18 of 43 gold hits.)"""
-    authored = named_authors(query, index) if only_named else frozenset()
-    if authored:
-        own = retriever.search(query, k=k, filters=SearchFilters(source_ids=authored))
+def _title_like(sentence: str) -> bool:
+    """A heading or a subtitle run into the text ("Being the Gifford Lectures on Natural Religion Delivered at
+    Edinburgh"): no closing punctuation, and mostly capitalised words."""
+    if sentence.rstrip("\"'”’)]_*").endswith((".", "!", "?")):
+        return False
+    words = [w for w in re.findall(r"[^\W\d_]+", sentence) if len(w) > 3]
+    return len(words) >= 2 and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+
+
+def answer_type_match(sentence: str, kind: AnswerType, terms: list[str]) -> bool:
+    """Whether a sentence carries the kind of answer asked for: a number, a date, a name, a reason..."""
+    lowered = sentence.lower()
+    if kind == "number":
+        return bool(re.search(r"\d", sentence)) or any(w in _NUMBER_WORDS for w in re.findall(r"[a-z]+", lowered))
+    if kind == "date":
+        return bool(_DATE.search(sentence))
+    if kind == "name":
+        return bool(named_terms(sentence))
+    if kind == "place":
+        return bool(_PLACE.search(sentence))
+    if kind == "reason":
+        return bool(_REASON.search(sentence))
+    if kind == "list":
+        return sentence.count(",") + sentence.count(";") >= 2
+    if kind == "definition":
+        # The defined word with a copula after it: "The persona is ...", "Dromenon means ...".
+        stems = [stem(t) for t in terms]
+        words = re.findall(r"[\w'’\-]+", sentence)
+        return any(stem(w) in stems and _DEFINES.search(" ".join(words[i + 1:i + 5]))
+                   for i, w in enumerate(words))
+    return False
+
+
+def retrieve(retriever: Retriever, query: str, k: int, source_ids: frozenset[str] = frozenset(),
+             filters: SearchFilters | None = None) -> list[Hit]:
+    """The query's hits within the reader's `filters`, from `source_ids` when the question names those works (all
+    sources if that finds nothing)."""
+    filters = filters or SearchFilters()
+    if source_ids:
+        own = retriever.search(query, k=k, filters=filters.restricted_to(source_ids))
         if own:
             return own
-    return retriever.search(query, k=k)
+    return retriever.search(query, k=k, filters=None if filters.is_empty() else filters)
 
 
 @dataclass
@@ -59,7 +133,9 @@ class Candidate:
     cosine: float = 0.0
     passage_cosine: float = 0.0
     lexical: float = 0.0
+    type_match: bool = False
     score: float = 0.0
+    part: int = 0  # which part of the question it answers
     vector: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -67,25 +143,42 @@ class Candidate:
         return self.hit.source.id
 
 
-def candidate_sentences(hits: list[Hit], index: IndexReader) -> list[Candidate]:
-    """Whole sentences inside the retrieved passages; a sentence shared by overlapping passages appears once."""
+_SPANS_CACHE: OrderedDict[str, tuple[tuple[int, int], ...]] = OrderedDict()
+_SPANS_CACHE_SIZE = 8192
+_SPANS_LOCK = threading.Lock()
+
+
+def quotable_spans(passage: Passage, text: str) -> tuple[tuple[int, int], ...]:
+    """The whole sentences of a passage worth quoting alone (filler left out), as spans of its source's text.
+    The same passages come back answer after answer, so they are cached by passage id, which is a hash of the
+    source's text and the passage's place in it: one id, one answer."""
+    with _SPANS_LOCK:
+        cached = _SPANS_CACHE.get(passage.id)
+        if cached is not None:
+            _SPANS_CACHE.move_to_end(passage.id)
+            return cached
+    spans = tuple((s, e) for s, e in passage_sentences(text, passage.start, passage.end)
+                  if MIN_WORDS <= len(text[s:e].split()) <= MAX_WORDS and not is_filler(text[s:e]))
+    with _SPANS_LOCK:
+        _SPANS_CACHE[passage.id] = spans
+        while len(_SPANS_CACHE) > _SPANS_CACHE_SIZE:
+            _SPANS_CACHE.popitem(last=False)
+    return spans
+
+
+def candidate_sentences(hits: list[Hit], index: IndexReader, part: int = 0) -> list[Candidate]:
+    """Whole sentences inside the retrieved passages, filler left out; a sentence shared by overlapping passages
+    appears once."""
     seen: set[tuple[str, int, int]] = set()
     found: list[Candidate] = []
     for hit in hits:
         passage = hit.passage
         text = index.source_text(passage.source_id)
-        for start, end in passage_sentences(text, passage.start, passage.end):
+        for start, end in quotable_spans(passage, text):
             if (passage.source_id, start, end) in seen:
                 continue
-            sentence = text[start:end]
-            count = len(sentence.split())
-            # A heading, a sentence that only announces a list, or a line carrying a web address (an article's
-            # "Source: https://..." header, a reference) says nothing when quoted alone.
-            if (count < MIN_WORDS or count > MAX_WORDS or sentence.startswith("#") or sentence.endswith(":")
-                    or _WEB_ADDRESS.search(sentence)):
-                continue
             seen.add((passage.source_id, start, end))
-            found.append(Candidate(hit, start, end, sentence))
+            found.append(Candidate(hit, start, end, text[start:end], part=part))
     return found
 
 
@@ -94,21 +187,22 @@ def known_vectors(stored: dict[str, StoredVectors]) -> dict[str, np.ndarray]:
     return {text: vector for vectors in stored.values() for text, vector in vectors.sentences.items()}
 
 
-def score_candidates(question: str, terms: QuestionTerms, hits: list[Hit], candidates: list[Candidate],
-                     embedder, stored: dict[str, StoredVectors], gate_question: str | None = None,
-                     embed_query=None, shortlist: int | None = None) -> tuple[dict[str, float], list[Candidate]]:
-    """Scores the candidates and returns the scored ones, with the passages' cosines to `gate_question`
-    (default: `question`) by passage id, for the refusal gate. `stored`: the hits' vectors from the index.
-    `embed_query` (e.g. the retriever's cached query embedding) embeds the question(s) when given."""
-    queries = [question] + ([gate_question] if gate_question else [])
-    query_vectors = [embed_query(q) for q in queries] if embed_query else list(embedder.embed(queries))
-    question_vector, gate_vector = query_vectors[0], query_vectors[-1]
+def score_candidates(question_vector: np.ndarray, terms: QuestionTerms, kind: AnswerType, candidates: list[Candidate],
+                     stored: dict[str, StoredVectors], embed: Callable[[list[str]], np.ndarray],
+                     type_terms: list[str] | None = None) -> list[Candidate]:
+    """Scores the candidates against one part of the question; returns those that could be scored.
+    `stored`: the hits' vectors from the index; `embed` embeds the few sentences the index holds no vector for."""
     passage_cosines = {pid: float(v.passage @ question_vector) for pid, v in stored.items()}
-    meta_stems = {h.source.id: stems_of(f"{h.source.author} {h.source.title}") for h in hits}
+    meta_stems: dict[str, frozenset[str]] = {}
     unstored: list[Candidate] = []
+    wanted = type_terms if type_terms is not None else terms.terms
     for candidate in candidates:
+        source = candidate.hit.source
+        if source.id not in meta_stems:
+            meta_stems[source.id] = stems_of(f"{source.author} {source.title} {' '.join(source.aliases)}")
         candidate.passage_cosine = passage_cosines.get(candidate.hit.passage.id, 0.0)
-        candidate.lexical = terms.coverage(stems_of(candidate.text) | meta_stems[candidate.source_id])
+        candidate.lexical = terms.coverage(stems_of(candidate.text) | meta_stems[source.id])
+        candidate.type_match = answer_type_match(candidate.text, kind, wanted)
         vectors = stored.get(candidate.hit.passage.id)
         candidate.vector = vectors.sentences.get(unwrap(candidate.text)) if vectors else None
         if candidate.vector is None:
@@ -116,26 +210,23 @@ def score_candidates(question: str, terms: QuestionTerms, hits: list[Hit], candi
     # A sentence the index holds no vector for (one cut off by the model's window) is embedded now, at ~10 ms
     # each: the cheap parts of the score pick which of them are worth it.
     unstored.sort(key=lambda c: -(PASSAGE_WEIGHT * c.passage_cosine + LEXICAL_WEIGHT * c.lexical))
-    embedded = unstored[: shortlist or SHORTLIST]
+    embedded = unstored[:SHORTLIST]
     if embedded:
-        # Small batches for the torch variants, which pad a batch to its longest sentence (6 to 110 words);
-        # onnx-int8 runs each sentence alone whatever the batch size.
-        fresh = embedder.embed([unwrap(c.text) for c in embedded], batch_size=SENTENCE_BATCH)
-        for candidate, vector in zip(embedded, fresh, strict=True):
+        for candidate, vector in zip(embedded, embed([unwrap(c.text) for c in embedded]), strict=True):
             candidate.vector = vector
     scored = [c for c in candidates if c.vector is not None]
     for candidate in scored:
         candidate.cosine = float(candidate.vector @ question_vector)
         candidate.score = (candidate.cosine + PASSAGE_WEIGHT * candidate.passage_cosine
-                           + LEXICAL_WEIGHT * candidate.lexical)
-    gate = {pid: float(v.passage @ gate_vector) for pid, v in stored.items()} if gate_question else passage_cosines
-    return gate, scored
+                           + LEXICAL_WEIGHT * candidate.lexical + ANSWER_TYPE_WEIGHT * candidate.type_match)
+    return scored
 
 
-def select_quotes(candidates: list[Candidate], limit: int, relative_floor: float = 0.25,
-                  duplicate_cosine: float = 0.9, new_source_bonus: float = 0.05) -> list[Candidate]:
-    """Greedy pick: best score first, skipping near-duplicates and weak tails, nudging towards a second source."""
-    if not candidates:
+def select_for_part(candidates: list[Candidate], limit: int, taken: list[Candidate], relative_floor: float = 0.25,
+                    duplicate_cosine: float = 0.9, new_source_bonus: float = 0.05) -> list[Candidate]:
+    """Greedy pick for one part: best score first, skipping near-duplicates (also of quotes other parts took) and
+    weak tails, nudging towards a second source."""
+    if not candidates or limit <= 0:
         return []
     ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
     floor = ranked[0].score - relative_floor
@@ -145,7 +236,7 @@ def select_quotes(candidates: list[Candidate], limit: int, relative_floor: float
         sources = {c.source_id for c in chosen}
         best = max(pool, key=lambda c: c.score + (new_source_bonus if chosen and c.source_id not in sources else 0))
         pool.remove(best)
-        if any(_near_duplicate(best, c, duplicate_cosine) for c in chosen):
+        if any(_near_duplicate(best, c, duplicate_cosine) for c in (*taken, *chosen)):
             continue
         chosen.append(best)
     return chosen
@@ -157,12 +248,18 @@ def _near_duplicate(a: Candidate, b: Candidate, threshold: float) -> bool:
     return a.vector is not None and b.vector is not None and float(a.vector @ b.vector) >= threshold
 
 
-def argument_order(chosen: list[Candidate]) -> list[Candidate]:
-    """Sources in order of their strongest sentence; within a source that sentence first, then the author's order."""
+def reading_order(chosen: list[Candidate]) -> list[Candidate]:
+    """The most direct answer first; then the rest grouped by source in order of their best sentence, each
+    source's sentences in the author's order."""
+    if not chosen:
+        return []
+    lead = max(chosen, key=lambda c: c.score)
     best: dict[str, Candidate] = {}
     for c in chosen:
-        if c.source_id not in best or c.score > best[c.source_id].score:
+        if c is not lead and (c.source_id not in best or c.score > best[c.source_id].score):
             best[c.source_id] = c
-    sources = sorted(best, key=lambda sid: -best[sid].score)
-    return [c for sid in sources
-            for c in sorted((c for c in chosen if c.source_id == sid), key=lambda c: (c is not best[sid], c.start))]
+    order = [lead.source_id] + sorted((sid for sid in best if sid != lead.source_id), key=lambda sid: -best[sid].score)
+    rest = [c for sid in order for c in sorted((c for c in chosen if c.source_id == sid and c is not lead),
+                                                key=lambda c: c.start)]
+    return [lead, *rest]
+

@@ -11,6 +11,7 @@ import openai
 
 from citewise.answers.conversation import previous_user_question, rewrite_messages
 from citewise.answers.evidence import retrieve
+from citewise.answers.filtered import confined
 from citewise.answers.llm_protocol import Claim, Reply, ReplyError, answer_messages, parse_reply, repair_message
 from citewise.answers.offline import RETRIEVAL_K, OfflineEngine
 from citewise.answers.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, refusal, render_answer
@@ -18,7 +19,7 @@ from citewise.answers.verifier import QuoteStatus, QuoteVerifier, locate
 from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader
-from citewise.core.retrieval import Hit, Retriever
+from citewise.core.retrieval import Hit, Retriever, SearchFilters
 from citewise.core.settings import Settings
 from citewise.ingest.sentences import unwrap
 
@@ -53,27 +54,31 @@ class LLMEngine:
         self.client = client or make_client(settings)
         self._json_mode = True
 
-    def answer(self, question: str, history: list[Message] | None = None) -> Answer:
-        return self.compose(question, history).answer
+    def answer(self, question: str, history: list[Message] | None = None,
+               filters: SearchFilters | None = None) -> Answer:
+        return self.compose(question, history, filters).answer
 
-    def stream(self, question: str, history: list[Message] | None = None) -> Iterator[AnswerEvent]:
+    def stream(self, question: str, history: list[Message] | None = None,
+               filters: SearchFilters | None = None) -> Iterator[AnswerEvent]:
         # The model's text is only shown once its quotations are verified, so nothing streams before that.
-        yield from events(self.compose(question, history))
+        yield from events(self.compose(question, history, filters))
 
-    def compose(self, question: str, history: list[Message] | None = None) -> RenderedAnswer:
+    def compose(self, question: str, history: list[Message] | None = None,
+                filters: SearchFilters | None = None) -> RenderedAnswer:
         query = question
         try:
             if previous_user_question(question, history) is not None:
                 query = self._rewrite(question, history or [])
-            hits = retrieve(self.retriever, self.index, query, max(RETRIEVAL_K, self.settings.retrieval.k))
-            if not hits:
-                return refusal(question, self.name, hits)
-            return self._answer_from(question, query, hits)
+            hits = retrieve(self.retriever, query, max(RETRIEVAL_K, self.settings.retrieval.k), filters=filters)
+            rendered = refusal(question, self.name, hits) if not hits else self._answer_from(question, query, hits)
         except EndpointFailure as exc:
             note = (f"Note: the language model endpoint failed ({exc}); this answer was composed by the offline "
                     f"engine from the retrieved sentences.")
             return self.offline.compose(question, history, note=note,
-                                        query=None if query == question else query)
+                                        query=None if query == question else query, filters=filters)
+        # Whether the filters excluded the evidence is asked of the offline engine: no second model call.
+        return confined(rendered, filters, self.index.sources,
+                        lambda: self.offline.compose(question, history, query=None if query == question else query))
 
     def _answer_from(self, question: str, query: str, hits: list[Hit]) -> RenderedAnswer:
         messages = answer_messages(query, hits, self.settings.answer.max_quotes)

@@ -3,29 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from citewise.answers.answerability import MODEL_PATH as ANSWERABILITY_PATH
+from citewise.answers.answerability import AnswerabilityModel
 from citewise.answers.conversation import offline_standalone, refers_to_a_person
 from citewise.answers.evidence import (
+    SENTENCE_BATCH,
     Candidate,
-    argument_order,
     candidate_sentences,
     known_vectors,
+    reading_order,
     retrieve,
     score_candidates,
-    select_quotes,
+    select_for_part,
 )
-from citewise.answers.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, refusal, render_answer
+from citewise.answers.filtered import confined
+from citewise.answers.question import QuestionPart, QuestionPlan, SourceNames, plan_question
+from citewise.answers.render import (
+    RenderedAnswer,
+    VerifiedQuote,
+    events,
+    missing_refusal,
+    nearest_passages,
+    refusal,
+    render_answer,
+)
 from citewise.answers.terms import QuestionTerms, TermStatistics
 from citewise.answers.verifier import QuoteStatus, QuoteVerifier
 from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.index import IndexReader
-from citewise.core.retrieval import Hit, Retriever
+from citewise.core.retrieval import Hit, Retriever, SearchFilters
 from citewise.core.settings import Settings
 from citewise.core.text import named_terms, stems_of, term_stems
+from citewise.core.types import StoredVectors
 from citewise.ingest.embedder import single_threaded
 from citewise.ingest.sentences import unwrap
 
@@ -34,11 +49,11 @@ RETRIEVAL_K = 12
 
 @dataclass(frozen=True)
 class EvidenceStrength:
-    """What the refusal gate looks at: how close the best passage comes to the question, and whether the
-    question names something (a person, a title, a code) that no source mentions at all."""
+    """What the refusal gate looks at for one part of a question: how close the best passage comes to it, and
+    whether the question names something (a person, a title, a code) that no source mentions at all."""
 
     best_cosine: float
-    coverage: float  # idf-weighted share of the question's terms found in the retrieved passages
+    coverage: float  # idf-weighted share of the part's terms found in the retrieved passages
     missing_names: tuple[str, ...] = ()
 
     @property
@@ -47,11 +62,24 @@ class EvidenceStrength:
         return 0.0 if self.missing_names else self.best_cosine
 
 
+@dataclass
+class PartEvidence:
+    part: QuestionPart
+    hits: list[Hit]
+    candidates: list[Candidate]
+    stored: dict[str, StoredVectors]
+    strength: EvidenceStrength
+    terms: QuestionTerms
+    features: dict[str, float] = field(default_factory=dict)  # what the answerability gate reads
+
+
 class OfflineEngine:
     name: Literal["offline"] = "offline"
 
     def __init__(self, settings: Settings, retriever: Retriever, index: IndexReader, embedder,
-                 verifier: QuoteVerifier, scorer) -> None:
+                 verifier: QuoteVerifier, scorer, gate_path: Path | None = ANSWERABILITY_PATH) -> None:
+        """`gate_path`: the fitted answerability gate; None judges by the best passage's closeness alone (what the
+        gate's own fitting needs, so that no earlier gate shapes its data)."""
         self.settings = settings
         self.retriever = retriever
         self.index = index
@@ -59,72 +87,148 @@ class OfflineEngine:
         self.verifier = verifier
         self.scorer = scorer
         self.term_stats = TermStatistics(index)
-        self._metadata_stems = [stems_of(f"{s.author} {s.title}") for s in index.sources.values()]
+        self.names = SourceNames(index.sources)
+        self._metadata_stems = [stems_of(f"{s.author} {s.title} {' '.join(s.aliases)}")
+                                for s in index.sources.values()]
+        self.gate = AnswerabilityModel.load(gate_path) if gate_path is not None else None
 
-    def answer(self, question: str, history: list[Message] | None = None) -> Answer:
-        return self.compose(question, history).answer
+    def answer(self, question: str, history: list[Message] | None = None,
+               filters: SearchFilters | None = None) -> Answer:
+        return self.compose(question, history, filters=filters).answer
 
-    def stream(self, question: str, history: list[Message] | None = None) -> Iterator[AnswerEvent]:
-        yield from events(self.compose(question, history))
+    def stream(self, question: str, history: list[Message] | None = None,
+               filters: SearchFilters | None = None) -> Iterator[AnswerEvent]:
+        yield from events(self.compose(question, history, filters=filters))
 
     def compose(self, question: str, history: list[Message] | None = None, note: str | None = None,
-                query: str | None = None) -> RenderedAnswer:
-        """The whole answer; `query` overrides what is searched for (e.g. an LLM's standalone rewrite)."""
+                query: str | None = None, filters: SearchFilters | None = None) -> RenderedAnswer:
+        """The whole answer from the sources `filters` let through; `query` overrides what is searched for (e.g.
+        an LLM's standalone rewrite)."""
         # Intra-op threads only spin against each other on small batches (see single_threaded).
         with single_threaded():
-            return self._compose(question, history, note, query)
+            return confined(self._compose(question, history, note, query, filters), filters, self.index.sources,
+                            lambda: self._compose(question, history, note, query, None))
+
+    def plan(self, question: str, history: list[Message] | None = None, query: str | None = None) -> QuestionPlan:
+        return plan_question(query or offline_standalone(question, history), self.names, self._phrase_mentioned,
+                             self.term_stats.rarity)
 
     def _compose(self, question: str, history: list[Message] | None, note: str | None,
-                 query: str | None) -> RenderedAnswer:
-        query = query or offline_standalone(question, history)
+                 query: str | None, filters: SearchFilters | None) -> RenderedAnswer:
+        plan = self.plan(question, history, query)
         personal = refers_to_a_person(question, history)
-        hits = retrieve(self.retriever, self.index, query, max(RETRIEVAL_K, self.settings.retrieval.k),
-                        only_named=personal)
-        if not hits:
-            return refusal(question, self.name, hits, note)
-        # Once retrieval is confined to the person's works, their name would only favour sentences naming them.
-        focus = question if personal else query
-        terms = QuestionTerms.of(focus, self.term_stats)
-        candidates = candidate_sentences(hits, self.index)
-        stored = self.index.stored_vectors([h.passage.id for h in hits])
-        # The gate judges the standalone form: a bare "what did he say about X?" is far from any passage.
-        passage_cosines, candidates = score_candidates(
-            focus, terms, hits, candidates, self.embedder, stored, gate_question=query if focus != query else None,
-            embed_query=getattr(self.retriever, "embed_query", None))
-        strength = self.evidence_strength(query, terms, hits, passage_cosines)
-        if strength.score < self.settings.answer.refusal_threshold:
-            return refusal(question, self.name, hits, note)
-        chosen = argument_order(select_quotes(candidates, self.settings.answer.max_quotes))
-        quotes = self._verified(chosen, hits, candidates, known_vectors(stored))
+        if plan.missing:
+            return missing_refusal(question, self.name, plan.missing, note)
+        # A part alone can lose what the whole question says about it: its candidates include the whole's hits.
+        whole = self._whole_hits(plan, filters) if len(plan.parts) > 1 else []
+        evidence = [self.part_evidence(plan, i, personal, whole, filters) for i in range(len(plan.parts))]
+        answerable = [e for e in evidence if self.answers(e)]
+        nearest = nearest_passages(evidence[0].hits if evidence else [])
+        if not answerable:
+            return refusal(question, self.name, evidence[0].hits if evidence else [], note)
+        chosen = self._choose(answerable, len(plan.parts))
+        quotes = self._verified(chosen, answerable)
         if not quotes:
-            return refusal(question, self.name, hits, note)
-        return render_answer(question, quotes, self.name, note, nearest_passages(hits))
+            return refusal(question, self.name, evidence[0].hits, note)
+        titles = [part.text if part.heading else None for part in plan.parts]
+        return render_answer(question, quotes, self.name, note, nearest, part_titles=titles)
 
-    def evidence_strength(self, question: str, terms: QuestionTerms, hits: list[Hit],
-                          passage_cosines: dict[str, float]) -> EvidenceStrength:
+    def _whole_hits(self, plan: QuestionPlan, filters: SearchFilters | None) -> list[Hit]:
+        return retrieve(self.retriever, plan.question, max(RETRIEVAL_K, self.settings.retrieval.k), plan.named_sources,
+                        filters)
+
+    def part_evidence(self, plan: QuestionPlan, index: int, personal: bool = False,
+                      whole: list[Hit] | None = None, filters: SearchFilters | None = None) -> PartEvidence:
+        """Retrieval, candidate sentences and their scores for one part of the question."""
+        part = plan.parts[index]
+        # A follow-up asking what "he" said keeps to the works of the person the previous question named.
+        sources = part.source_ids or (self.names.named_in(plan.question) if personal else frozenset())
+        hits = retrieve(self.retriever, part.query, max(RETRIEVAL_K, self.settings.retrieval.k), sources, filters)
+        seen = {h.passage.id for h in hits}
+        hits += [h for h in whole or [] if h.passage.id not in seen and (not sources or h.source.id in sources)]
+        # Once retrieval keeps to the named works, their author's name would only favour sentences naming them.
+        focus = part.text if sources and personal else part.query
+        terms = QuestionTerms.of(focus, self.term_stats)
+        vector = self._embed_query(part.query)
+        stored = self.index.stored_vectors([h.passage.id for h in hits]) if hits else {}
+        candidates = score_candidates(vector, terms, part.answer_type, candidate_sentences(hits, self.index, index),
+                                      stored, self._embed_sentences, type_terms=terms.terms)
+        strength = self.evidence_strength(part.query, terms, hits, stored, vector)
+        evidence = PartEvidence(part, hits, candidates, stored, strength, terms)
+        evidence.features = self.answerability_features(evidence)
+        return evidence
+
+    def answers(self, evidence: PartEvidence) -> bool:
+        """Whether the evidence answers its part: the fitted gate (answers/answerability.py) where there is one,
+        else the best passage's closeness. A question naming what no source mentions is refused either way."""
+        if not evidence.candidates or evidence.strength.missing_names:
+            return False
+        if self.gate is not None:
+            return self.gate.answerable(evidence.features)
+        return evidence.strength.best_cosine >= self.settings.answer.refusal_threshold
+
+    def answerability_features(self, evidence: PartEvidence) -> dict[str, float]:
+        terms = evidence.terms
+        best = max(evidence.candidates, key=lambda c: c.score, default=None)
+        total = sum(terms.weights.values())
+        unknown = sum(w for t, w in terms.weights.items() if not self._mentioned(t))
+        return {
+            "best_passage_cosine": evidence.strength.best_cosine,
+            "best_sentence_cosine": max((c.cosine for c in evidence.candidates), default=0.0),
+            "best_sentence_coverage": best.lexical if best else 0.0,
+            "unknown_share": unknown / total if total > 0 else 0.0,
+        }
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        embed_query = getattr(self.retriever, "embed_query", None)
+        return embed_query(text) if embed_query else self.embedder.embed([text])[0]
+
+    def _embed_sentences(self, texts: list[str]) -> np.ndarray:
+        # Small batches for the torch variants, which pad a batch to its longest sentence.
+        return self.embedder.embed(texts, batch_size=SENTENCE_BATCH)
+
+    def evidence_strength(self, query: str, terms: QuestionTerms, hits: list[Hit], stored: dict[str, StoredVectors],
+                          vector: np.ndarray) -> EvidenceStrength:
         stems: set[str] = set()
         for hit in hits:
             stems |= stems_of(f"{hit.passage.text} {hit.source.author} {hit.source.title}")
-        missing = tuple(name for name in named_terms(question) if not self._mentioned(name))
-        return EvidenceStrength(max(passage_cosines.values(), default=0.0), terms.coverage(stems), missing)
+        missing = tuple(name for name in named_terms(query) if not self._mentioned(name))
+        best = max((float(v.passage @ vector) for v in stored.values()), default=0.0)
+        return EvidenceStrength(best, terms.coverage(stems), missing)
+
+    def _choose(self, evidence: list[PartEvidence], parts: int) -> list[Candidate]:
+        """Quotes for each answerable part, the most direct first; a quote serves the first part that takes it."""
+        limit = self.settings.answer.max_quotes if parts == 1 else max(2, -(-(self.settings.answer.max_quotes + 1)
+                                                                          // parts))
+        chosen: list[Candidate] = []
+        for item in evidence:
+            chosen += reading_order(select_for_part(item.candidates, limit, chosen))
+        return chosen
 
     def _mentioned(self, name: str) -> bool:
         if self.term_stats.document_count(name) > 0:
             return True
         return any(term_stems(name) <= stems for stems in self._metadata_stems)
 
-    def _verified(self, chosen: list[Candidate], hits: list[Hit], embedded: list[Candidate],
-                  known: dict[str, np.ndarray]) -> list[VerifiedQuote]:
+    def _phrase_mentioned(self, name: str) -> bool:
+        """Whether some passage holds every word of `name` ("Francis Newman" stands in James as "Francis W.
+        Newman")."""
+        return bool(self.index.lexical_search(name.split(), 1, match="all"))
+
+    def _verified(self, chosen: list[Candidate], evidence: list[PartEvidence]) -> list[VerifiedQuote]:
         """Every quote goes through the verifier, even though it was cut from the passage itself."""
-        retrieved = [h.passage.id for h in hits]
+        retrieved = [h.passage.id for e in evidence for h in e.hits]
         quotes: list[VerifiedQuote] = []
         for candidate in chosen:
             match = self.verifier.verify(candidate.text, candidate.hit.passage.id, retrieved)
             if match.status is not QuoteStatus.VERIFIED:
                 continue
             quotes.append(VerifiedQuote(unwrap(candidate.text), candidate.hit.source, candidate.hit.passage,
-                                        match.start, match.end))
-        known = known | {unwrap(c.text): c.vector for c in embedded if c.vector is not None}
+                                        match.start, match.end, part=candidate.part))
+        known: dict[str, np.ndarray] = {}
+        for item in evidence:
+            known |= known_vectors(item.stored)
+            known |= {unwrap(c.text): c.vector for c in item.candidates if c.vector is not None}
         pairs = [(q.quote, unwrap(q.passage.text)) for q in quotes]
         supports = self.scorer.scores(pairs, known_vectors=known) if quotes else []
         for quote, support in zip(quotes, supports, strict=True):

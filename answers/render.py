@@ -6,11 +6,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from citewise.core.answer import REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
+from citewise.answers.notice import health_notice
+from citewise.core.answer import MISSING_TEXT, REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
 from citewise.core.retrieval import Hit
 from citewise.core.types import Passage, Source
 from citewise.ingest.sentences import unwrap
 
+SOURCES_HEADING = "**Sources cited**"
 
 @dataclass
 class VerifiedQuote:
@@ -23,6 +25,7 @@ class VerifiedQuote:
     end: int
     support: float = 0.0
     lead: str | None = None  # the LLM's own sentence introducing the quote; None: render writes an attribution
+    part: int = 0  # the part of the question it answers: one paragraph per part
 
 
 @dataclass
@@ -39,13 +42,20 @@ def display_author(source: Source) -> str:
     return author or source.title or source.file
 
 
+def year_and_kind(source: Source) -> str:
+    """" (2025, encyclopedia article)", " (1902, book)", " (2025)", or "" when neither is known."""
+    parts = [str(part) for part in (source.year, source.kind) if part not in (None, "")]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def attribution(source: Source) -> str:
-    year = f" ({source.year})" if source.year not in (None, "") else ""
-    return f"{display_author(source)}{year}"
+    """How prose names a source: "Wikipedia contributors (2025, encyclopedia article)"."""
+    return f"{display_author(source)}{year_and_kind(source)}"
 
 
 def source_ref(source: Source) -> SourceRef:
-    return SourceRef(id=source.id, title=source.title, author=source.author, year=source.year, file=source.file)
+    return SourceRef(id=source.id, title=source.title, author=source.author, year=source.year, file=source.file,
+                     kind=source.kind)
 
 
 def nearest_passages(hits: list[Hit], limit: int = 5) -> list[NearestPassage]:
@@ -68,16 +78,61 @@ def _is_plural(name: str) -> bool:
     return " and " in name or "et al" in name or (last.islower() and last.endswith("s"))
 
 
-def _offline_lead(quote: VerifiedQuote, previous: VerifiedQuote | None, paragraph_index: int) -> str:
-    """Attribution and connective only: the engine's own words never carry content."""
-    name = display_author(quote.source)
+def short_title(source: Source) -> str:
+    """The title as prose names it: without parenthetical notes, and without its subtitle unless what comes before
+    the colon is a single word ("Wikipedia: MDMA" stays whole; "The Varieties of Religious Experience: A Study in
+    Human Nature" loses its subtitle)."""
+    title = re.sub(r"\s*\([^)]*\)", "", source.title or source.file).strip()
+    head, sep, _ = title.partition(": ")
+    return head if sep and len(head.split()) > 1 else title
+
+
+def _is_person(name: str) -> bool:
+    words = name.split()
+    return 1 < len(words) <= 4 and all(w[:1].isupper() for w in words) and not _is_plural(name) and not any(
+        w in ("Anonymous", "Library", "Medicine", "Institute", "Society", "Association") for w in words)
+
+
+_PARTICLES = frozenset(("de", "da", "di", "du", "van", "von", "der", "den", "la", "le", "ten", "ter"))
+# What prose calls a work it has already introduced when its author is not a person, by the work's kind.
+_WORK_BY_KIND = (("article", "the article"), ("health", "the same page"), ("guideline", "the guideline"),
+                 ("trial", "the trial report"), ("review", "the review"), ("book", "the book"))
+
+
+def later_name(source: Source) -> str:
+    """How prose names a source it has already introduced: the author's surname with its particles ("De Quincey",
+    "van der Kolk"), or the work by its kind ("the article"), or "the same source"."""
+    name = display_author(source)
+    if _is_person(name):
+        words = name.split()
+        start = len(words) - 1
+        while start > 1 and words[start - 1].lower() in _PARTICLES:
+            start -= 1
+        return " ".join(words[start:])
+    kind = source.kind.lower()
+    return next((noun for key, noun in _WORK_BY_KIND if key in kind), "the same source")
+
+
+def _offline_lead(quote: VerifiedQuote, previous: VerifiedQuote | None, introduced: set[str]) -> str:
+    """Attribution and connective only: the engine's own words never carry content. A work is named in full the
+    first time it is quoted ("In *The Varieties of Religious Experience* (1902, book), William James writes:")."""
+    source = quote.source
+    author = display_author(source)
+    s = "" if _is_plural(author) else "s"
+    if source.id not in introduced:
+        return f"In *{short_title(source)}*{year_and_kind(source)}, {author} write{s}:"
+    name = later_name(source)
+    who = name[0].upper() + name[1:]
     s = "" if _is_plural(name) else "s"
-    if previous is not None and previous.source.id == quote.source.id:
+    if not _is_person(author):
+        s = "s"  # "the article adds", "the same source adds"
+    if previous is not None and previous.source.id == source.id:
         far = abs(quote.start - previous.end) > 3000
-        return f"Elsewhere, {name} write{s}:" if far else f"{name} continue{s}:"
-    who = attribution(quote.source)
-    openers = ("{who} write{s}:", "On the same question, {who} write{s}:", "In another source, {who} write{s}:")
-    return (openers[0] if paragraph_index == 0 else openers[1 + (paragraph_index + 1) % 2]).format(who=who, s=s)
+        if far:
+            where = "Elsewhere in the same work" if _is_person(author) else "Elsewhere"
+            return f"{where}, {name} write{s}:"
+        return f"{who} add{s}:"
+    return f"{who} also write{s}:"
 
 
 def _lead_with_quote(lead: str, quote: str, n: int, close: bool) -> str:
@@ -89,49 +144,76 @@ def _lead_with_quote(lead: str, quote: str, n: int, close: bool) -> str:
 
 
 def render_answer(question: str, quotes: list[VerifiedQuote], engine: str, note: str | None = None,
-                  nearest: list[NearestPassage] | None = None) -> RenderedAnswer:
-    """Prose from quotes in the given order: a paragraph per run of one source, then the Sources cited list."""
+                  nearest: list[NearestPassage] | None = None,
+                  part_titles: list[str | None] | None = None) -> RenderedAnswer:
+    """Prose from quotes in the given order, then the Sources cited list. The offline engine gives each part of the
+    question its own paragraph, headed by the part as asked when there are several; the LLM engine's quotes
+    (with leads of their own) start a paragraph where the source changes."""
     pieces: list[tuple[str, Citation | None]] = []
     citations: list[Citation] = []
     if note:
         pieces.append((f"> {note}\n\n", None))
-    paragraph_index = -1
+    introduced: set[str] = set()
+    headed = part_titles is not None and len({q.part for q in quotes}) > 1
     previous: VerifiedQuote | None = None
     for n, quote in enumerate(quotes, start=1):
-        new_paragraph = previous is None or previous.source.id != quote.source.id
-        if new_paragraph:
-            paragraph_index += 1
-            if previous is not None:
-                pieces.append(("\n\n", None))
+        if quote.lead:
+            new_paragraph = previous is None or previous.source.id != quote.source.id
         else:
+            new_paragraph = previous is None or previous.part != quote.part
+        if new_paragraph and previous is not None:
+            pieces.append(("\n\n", None))
+        elif not new_paragraph:
             pieces.append((" ", None))
-        lead = quote.lead if quote.lead else _offline_lead(quote, None if new_paragraph else previous,
-                                                            paragraph_index)
+        title = part_titles[quote.part] if headed and part_titles and quote.part < len(part_titles) else None
+        if new_paragraph and title and (previous is None or part_titles[previous.part] != title):
+            pieces.append((f"**{_sentence(title)}** ", None))
+        lead = quote.lead if quote.lead else _offline_lead(quote, None if new_paragraph else previous, introduced)
+        introduced.add(quote.source.id)
         citation = _citation(n, quote)
         citations.append(citation)
         pieces.append((_lead_with_quote(lead, quote.quote, n, close=True), citation))
         previous = quote
+    # Once per answer, a block of its own after the prose: never inside a quotation.
+    notice = health_notice(question, [quote.source for quote in quotes])
+    if notice:
+        pieces.append((f"\n\n> {notice}", None))
     pieces.append(("\n\n" + sources_cited(quotes), None))
     markdown = "".join(text for text, _ in pieces)
     answer = Answer(question=question, answer=markdown, refused=False, engine=engine, citations=citations,
-                    nearest=nearest or [])
+                    nearest=nearest or [], notice=notice)
     return RenderedAnswer(answer, pieces)
 
 
+def _sentence(part: str) -> str:
+    """A part of the question as a heading: capitalised, ending with its question mark."""
+    part = part.strip().rstrip(",;")
+    part = part[0].upper() + part[1:] if part else part
+    return part if part.endswith(("?", ".", "!")) else part + "?"
+
+
 def sources_cited(quotes: list[VerifiedQuote]) -> str:
-    """One line per source, in order of first citation, with the markers that cite it."""
+    """One line per source, in order of first citation, labelled with its year and kind, with the markers that
+    cite it."""
     order: dict[str, list[int]] = {}
     sources: dict[str, Source] = {}
     for n, quote in enumerate(quotes, start=1):
         order.setdefault(quote.source.id, []).append(n)
         sources[quote.source.id] = quote.source
-    lines = ["**Sources cited**", ""]
+    lines = [SOURCES_HEADING, ""]
     for source_id, numbers in order.items():
         s = sources[source_id]
-        year = f" ({s.year})" if s.year not in (None, "") else ""
         marks = ", ".join(f"[{n}]" for n in numbers)
-        lines.append(f"- {s.author or display_author(s)}{year}. *{s.title}*. `{s.file}` — {marks}")
+        lines.append(f"- {s.author or display_author(s)}{year_and_kind(s)}. *{s.title}*. `{s.file}` — {marks}")
     return "\n".join(lines)
+
+
+def missing_refusal(question: str, engine: str, missing: tuple[str, ...], note: str | None = None) -> RenderedAnswer:
+    """A question about works or authors the index does not hold: refused, naming them."""
+    names = " or ".join(f"*{name}*" for name in missing)
+    text = (f"> {note}\n\n" if note else "") + MISSING_TEXT.format(names=names)
+    answer = Answer(question=question, answer=text, refused=True, engine=engine, nearest=[])
+    return RenderedAnswer(answer, [(text, None)])
 
 
 def refusal(question: str, engine: str, hits: list[Hit], note: str | None = None) -> RenderedAnswer:

@@ -25,6 +25,10 @@ class TermStatistics:
     def idf(self, term: str) -> float:
         return math.log((self.passages + 1) / (self.document_count(term) + 0.5))
 
+    def rarity(self, term: str) -> float:
+        """idf as a share of the idf of a word no passage holds: comparable across indexes of any size."""
+        return self.idf(term) / math.log((self.passages + 1) / 0.5)
+
 
 @dataclass
 class QuestionTerms:

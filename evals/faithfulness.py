@@ -31,7 +31,7 @@ class CitationCheck:
     quote: str
     status: str  # the verifier's verdict on (quote, cited passage)
     exact: bool  # verified in the cited passage, and the citation's offsets hold the quote
-    attributed: bool | None  # author/year/title/file match the source holding the quote; None if no source does
+    attributed: bool | None  # author/year/kind/title/file match the source holding the quote; None if no source does
     precise: bool = False  # ALCE: needed by every statement that cites it (and there is at least one)
     source_id: str | None = None  # where the quote actually is
     start: int | None = None
@@ -142,6 +142,7 @@ class FaithfulnessChecker:
         wrong = [name for name, said, truth in (
             ("source id", cited.id, source.id), ("file", cited.file, source.file), ("title", cited.title, source.title),
             ("author", cited.author, source.author), ("year", _year(cited.year), _year(source.year)),
+            ("kind", cited.kind, source.kind),
         ) if said != truth]
         for name in wrong:
             problems.append(f"{name} does not match the source holding the quote")

@@ -27,7 +27,7 @@ class MetricSpec:
 METRICS = [
     MetricSpec("quote_exactness", True, "share of quotes verified verbatim in the cited passage, offsets included"),
     MetricSpec("attribution", True, "share of located quotes whose citation names the holding source's "
-               "author, year, title and file"),
+               "author, year, kind, title and file"),
     MetricSpec("citation_recall", True, "ALCE: share of answer statements supported by their citations "
                "(mean over answers)"),
     MetricSpec("citation_precision", True, "ALCE: share of citations needed by the statement citing them "

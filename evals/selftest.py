@@ -58,7 +58,8 @@ class SelftestResult:
 # --- building correct answers ---------------------------------------------------------------------------------
 
 def _ref(source: Source) -> SourceRef:
-    return SourceRef(id=source.id, title=source.title, author=source.author, year=source.year, file=source.file)
+    return SourceRef(id=source.id, title=source.title, author=source.author, year=source.year, file=source.file,
+                     kind=source.kind)
 
 
 def _statement(quote: str, n: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,10 @@ class Ingestor:
         )
 
     @property
+    def context_signature(self) -> str:
+        return "title-author-heading" if self.settings.ingest.contextual else "none"
+
+    @property
     def embedder(self) -> Embedder:
         if self._embedder is None:  # loaded only when something needs embedding
             self._embedder = load_embedder(self.settings.embedding)
@@ -128,6 +133,7 @@ class Ingestor:
             self._update(writer, files, report)
             writer.set_meta({
                 "embedder": self.embedder_signature, "chunker": self.chunker.signature, "readers": READER_VERSION,
+                "passage_context": self.context_signature,
                 "dim": str(self._dimension(writer)), "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
             })
             facts = writer.publish()
@@ -143,10 +149,13 @@ class Ingestor:
         return int(stored) if stored else self.embedder.dim
 
     def _check_compatible(self, meta: dict[str, str]) -> None:
-        """An index grows only with the embedder and chunker it was built with (empty when new or rebuilt)."""
-        wanted = {"embedder": self.embedder_signature, "chunker": self.chunker.signature}
-        differing = [f"{key} {meta.get(key)!r} (now {value!r})" for key, value in wanted.items()
-                     if meta.get(key) is not None and meta.get(key) != value]
+        """An index grows only with the embedder, chunker and passage context it was built with (meta is empty when
+        the index is new or rebuilt; an index from before passage contexts had none)."""
+        wanted = {"embedder": self.embedder_signature, "chunker": self.chunker.signature,
+                  "passage_context": self.context_signature}
+        stored = {**({"passage_context": "none"} if meta.get("embedder") else {}), **meta}
+        differing = [f"{key} {stored.get(key)!r} (now {value!r})" for key, value in wanted.items()
+                     if stored.get(key) is not None and stored.get(key) != value]
         if differing:
             raise IndexIncompatibleError(
                 f"the index at {self.store.location} was built with another {', '.join(differing)}; "
@@ -235,10 +244,13 @@ class Ingestor:
                 page=document.pages[page_index][2] if page_index >= 0 else None,
                 heading=document.headings[heading_index][1] if heading_index >= 0 else None,
             ))
-            search = unwrap(text)
+            plain = unwrap(text)
+            context = passage_context(document.meta, passages[-1].heading) if self.settings.ingest.contextual else ""
+            search = context + plain
             search_texts.append(search)
             hashes.append(content_hash(self.embedder_signature, search))
-            sentences.append(_sentences_to_embed(document.text, chunk.start, chunk.end, search))
+            sentences.append([(s + len(context), e + len(context))
+                              for s, e in _sentences_to_embed(document.text, chunk.start, chunk.end, plain)])
         meta = document.meta
         source = Source(
             id=source_id, file=corpus_file.rel, title=meta.title, author=meta.author, year=meta.year,
@@ -272,6 +284,15 @@ class Ingestor:
         report.embed_seconds = time.perf_counter() - started
         report.passages_embedded = len(missing)
         return vectors
+
+
+def passage_context(meta: SourceMeta, heading: str | None) -> str:
+    """What a passage of a long book loses when it is cut out: the work it is from, its author and the heading it
+    stands under ("The Varieties of Religious Experience. William James. LECTURE XVI. MYSTICISM.")."""
+    title = re.split(r"[:(]", meta.title)[0].strip()
+    author = re.sub(r"\s*\([^)]*\)", "", meta.author.split(";")[0]).strip()
+    parts = [part.strip().rstrip(".") for part in (title, author, heading) if part and part.strip()]
+    return ". ".join(parts) + ".\n\n" if parts else ""
 
 
 def _sentences_to_embed(text: str, start: int, end: int, search: str) -> list[tuple[int, int]]:

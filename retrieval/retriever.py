@@ -24,8 +24,11 @@ QUERY_CACHE_SIZE = 256
 
 
 def source_matches(source: Source, filters: SearchFilters) -> bool:
-    """Whether a source passes the filters: listed id, author substring (any of), year within the range."""
+    """Whether a source passes the filters: listed id, one of the kinds, author substring (any of), year within
+    the range."""
     if filters.source_ids and source.id not in filters.source_ids:
+        return False
+    if filters.kinds and source.kind not in filters.kinds:
         return False
     if filters.authors:
         author = source.author.casefold()

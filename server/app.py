@@ -21,7 +21,7 @@ from citewise.server.background_ingest import BackgroundIngest
 from citewise.server.deps import require_api_key
 from citewise.server.errors import install_error_handlers
 from citewise.server.middleware import BodyLimitMiddleware, PagePolicyMiddleware
-from citewise.server.routes import ask, health, openai_compat, search, sources
+from citewise.server.routes import ask, export, health, openai_compat, search, sources
 from citewise.server.state import ServiceState
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -77,7 +77,7 @@ def create_app(settings: Settings, embedder=None, background: BackgroundIngest |
     install_error_handlers(app)
     protected = [Depends(require_api_key)]
     app.include_router(health.router)
-    for module in (ask, search, sources, openai_compat):
+    for module in (ask, export, search, sources, openai_compat):
         app.include_router(module.router, dependencies=protected)
 
     @app.get("/", include_in_schema=False)

@@ -102,8 +102,9 @@ def test_ask_stream_cite_and_read_in_context(browser, slice_settings: Settings, 
         page.locator("article.turn").first.locator("button.copy").click()
         page.locator("button.copy", has_text="Copied").first.wait_for()
         copied = page.evaluate("navigator.clipboard.readText()")
-        assert copied.startswith(f"Q: {QUESTION}") and "Sources cited" in copied
-        assert f"[1] {first['source']['author']} ({first['source']['year']})" in copied
+        assert copied.startswith(f"# {QUESTION}") and "## Sources cited" in copied
+        source = first["source"]
+        assert f"{source['author']} ({source['year']}, {source['kind']})" in copied
         assert folded(first["quote"]) in folded(copied)
         assert not errors, errors
         context.close()

@@ -93,7 +93,8 @@ def _quotes(checker: FaithfulnessChecker, file_part: str, count: int) -> list[Ci
     """`count` sentences of one slice source, each a correct citation of the passage holding it."""
     source = next(s for s in checker.index.sources.values() if file_part in s.file)
     text = checker.index.source_text(source.id)
-    ref = SourceRef(id=source.id, title=source.title, author=source.author, year=source.year, file=source.file)
+    ref = SourceRef(id=source.id, title=source.title, author=source.author, year=source.year, file=source.file,
+                    kind=source.kind)
     found: list[Citation] = []
     for passage in checker.index.passages_of(source.id)[3:]:
         for start, end in sentence_spans(text, passage.start, passage.end):
@@ -144,6 +145,11 @@ def test_wrong_year_or_author_breaks_attribution(checker) -> None:
     assert any("year" in p for p in score.citations[1].problems)
     wrong_author = a.model_copy(update={"source": a.source.model_copy(update={"author": "Carl Jung"})})
     assert checker.score_answer(_answer([wrong_author])).attribution == 0.0
+    # A government page passed off as a book misleads a reader as much as a wrong year does.
+    wrong_kind = a.model_copy(update={"source": a.source.model_copy(update={"kind": "clinical guideline"})})
+    wrong_kind_score = checker.score_answer(_answer([wrong_kind]))
+    assert wrong_kind_score.attribution == 0.0
+    assert any("kind" in p for p in wrong_kind_score.citations[0].problems)
 
 
 @pytest.mark.integration

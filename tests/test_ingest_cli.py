@@ -75,7 +75,7 @@ def test_ingest_cli_bad_inputs_are_skipped_one_line_each(tmp_path: Path) -> None
     rows = {row["file"]: row for row in json.loads(listed.stdout)}
     assert set(rows) == {"notes.md", "bees.html"}
     notes = rows["notes.md"]
-    assert set(notes) == {"id", "title", "author", "year", "licence", "file", "passages"}
+    assert set(notes) == {"id", "title", "author", "year", "kind", "aliases", "licence", "file", "passages"}
     assert (notes["title"], notes["author"], notes["year"], notes["licence"]) == ("Field Notes", "R. Vale", 1931, "CC0")
     assert all(row["passages"] >= 1 for row in rows.values())
 

@@ -138,3 +138,39 @@ def test_ingest_reader_upgrade_rereads_without_reembedding(ingested, monkeypatch
     assert (upgraded.updated, upgraded.unchanged, upgraded.passages_embedded) == (5, 0, 0)
     assert _ids_by_file(ingestor.settings.index) == before
     assert ingestor.run([corpus]).unchanged == 5
+
+
+@pytest.mark.unit
+def test_passage_context_names_the_work_author_and_heading() -> None:
+    from citewise.core.types import SourceMeta
+    from citewise.ingest.pipeline import passage_context
+
+    meta = SourceMeta(title="The Varieties of Religious Experience: A Study in Human Nature",
+                      author="William James (1842-1910); ed. nobody")
+    assert passage_context(meta, "LECTURE XVI. MYSTICISM") == (
+        "The Varieties of Religious Experience. William James. LECTURE XVI. MYSTICISM.\n\n")
+    assert passage_context(SourceMeta(title="Notes"), None) == "Notes.\n\n"
+
+
+def test_contextual_passages_are_found_by_their_work_and_keep_their_offsets(tmp_path: Path, embedder) -> None:
+    from citewise.core.errors import IndexIncompatibleError
+    from citewise.core.settings import IngestSettings
+
+    corpus = _corpus(tmp_path / "corpus")
+    settings = Settings(index=tmp_path / "idx", chunking=SMALL_CHUNKS, ingest=IngestSettings(contextual=True))
+    Ingestor(settings, embedder=embedder, progress=False).run([corpus])
+    reader = SqliteIndexReader(settings.index)
+    notes = next(s for s in reader.sources.values() if s.file == "notes.md")
+    text = reader.source_text(notes.id)
+    for passage in reader.passages_of(notes.id):
+        assert text[passage.start:passage.end] == passage.text  # the context is searched, never quoted
+    # "Field Notes" stands in the front matter only: the context makes every passage findable by it.
+    assert "Field" not in text.split("---")[-1] and len(reader.passages_of(notes.id)) > 1
+    found = reader.lexical_search(["field", "notes"], 20, match="all")
+    assert {pid for pid, _ in found} == {p.id for p in reader.passages_of(notes.id)}
+    stored = reader.stored_vectors([p.id for p in reader.passages_of(notes.id)])
+    assert any("Rain fell for three days." in sentences for v in stored.values() for sentences in v.sentences)
+    # Growing it without contexts would mix two kinds of vectors: refused until --rebuild.
+    with pytest.raises(IndexIncompatibleError, match="passage_context"):
+        Ingestor(Settings(index=settings.index, chunking=SMALL_CHUNKS), embedder=embedder, progress=False).run(
+            [corpus])

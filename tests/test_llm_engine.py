@@ -10,7 +10,7 @@ import pytest
 from citewise.answers.engines import build_engine
 from citewise.answers.llm_protocol import ReplyError, parse_reply
 from citewise.core.answer import Message
-from citewise.core.retrieval import Hit
+from citewise.core.retrieval import Hit, SearchFilters
 from citewise.core.settings import LLMSettings, Settings
 from citewise.core.types import Passage, Source
 from citewise.ingest.pipeline import Ingestor
@@ -188,3 +188,18 @@ def test_reply_parsing_is_defensive():
     for bad in ("", "no json", "[1, 2]", '{"claims": "none"}'):
         with pytest.raises(ReplyError):
             parse_reply(bad, hits)
+
+
+def test_filters_confine_what_the_model_sees_and_a_refusal_says_what_they_excluded(slice_settings, retriever, fake):
+    books = SearchFilters(kinds=frozenset({"book"}))
+    book_ids = {s.id for s in retriever.index.sources.values() if s.kind == "book"}
+    fake.reply({"claims": [], "refuse": True})
+    answer = llm_engine(slice_settings, retriever, fake.base_url).answer(QUESTION, filters=books)
+    assert answer.engine == "llm" and answer.refused
+    given = fake.requests[0]["messages"][1]["content"]
+    assert not [h for h in retriever.search(QUESTION, k=30) if h.source.id not in book_ids and h.passage.id in given]
+    assert any(h.passage.id in given for h in retriever.search(QUESTION, k=12, filters=books))
+    assert all(p.source.kind == "book" for p in answer.nearest)
+    # The offline engine, asked without the filters, answers from the MDMA article: so the filters did it.
+    assert "(kind: book) excluded the evidence" in answer.answer and answer.excluded_by_filters
+    assert len(fake.requests) == 1, "finding out what the filters excluded costs no second model call"

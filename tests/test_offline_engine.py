@@ -69,13 +69,13 @@ def test_question_about_a_named_author_cites_that_author(engine, retriever):
     assert not answer.refused
     _assert_citations_verbatim(answer, retriever)
     assert answer.citations[0].source.file.startswith("wright-1919")
-    assert "Dudley Wright (1919)" in answer.answer
+    # The work is named the first time it is quoted, with its year and kind.
+    assert "In *The Eleusinian Mysteries and Rites* (1919, book), Dudley Wright writes:" in answer.answer
 
 
 @pytest.mark.parametrize("question", [
     "Who won the 2014 FIFA World Cup final?",
     "How do I configure nginx as a reverse proxy with HTTPS?",
-    "What does James Hillman mean by 'soul-making'?",
 ])
 def test_question_the_sources_cannot_answer_is_refused(engine, question):
     answer = engine.answer(question)
@@ -83,6 +83,31 @@ def test_question_the_sources_cannot_answer_is_refused(engine, question):
     assert answer.answer == REFUSAL_TEXT
     assert answer.citations == []
     assert answer.nearest and all(n.text and n.source.file for n in answer.nearest)
+
+
+@pytest.mark.parametrize(("question", "missing"), [
+    ("What does James Hillman mean by 'soul-making'?", "James Hillman"),
+    ("What did Aldous Huxley report about mescaline in The Doors of Perception?", "The Doors of Perception"),
+])
+def test_a_question_about_a_work_the_index_lacks_is_refused_naming_it(engine, question, missing):
+    answer = engine.answer(question)
+    assert answer.refused and answer.citations == []
+    assert answer.answer.startswith("I cannot answer this from the indexed sources: they do not include")
+    assert f"*{missing}*" in answer.answer
+
+
+def test_a_compound_question_gets_a_paragraph_per_part(engine, retriever):
+    answer = engine.answer("What is MDMA-assisted psychotherapy for PTSD, and what are the risks of recreational "
+                           "ecstasy use?")
+    assert not answer.refused
+    _assert_citations_verbatim(answer, retriever)
+    prose = answer.answer.split("**Sources cited**")[0]
+    # The health notice stands apart, as a quoted block of its own.
+    paragraphs = [p for p in prose.split("\n\n") if p.strip() and not p.startswith(">")]
+    assert len(paragraphs) == 2
+    assert paragraphs[0].startswith("**What is MDMA-assisted psychotherapy for PTSD?**")
+    assert paragraphs[1].startswith("**What are the risks of recreational ecstasy use?**")
+    assert all("[" in paragraph for paragraph in paragraphs)  # each part is answered with a quote
 
 
 def test_follow_up_borrows_the_previous_question_names(engine, retriever):
@@ -134,12 +159,13 @@ def test_ask_command_prints_contract_json(slice_settings):
                            "--json", "--index", str(slice_settings.index), timeout=300)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"question", "answer", "refused", "engine", "citations", "nearest"}
+    assert set(data) == {"question", "answer", "refused", "engine", "citations", "nearest", "notice", "filters",
+                         "excluded_by_filters"}
     answer = Answer.model_validate(data)
     assert answer.engine == "offline" and not answer.refused and answer.citations
     citation = data["citations"][0]
     assert set(citation) == {"n", "quote", "passage_id", "start", "end", "page", "support", "source"}
-    assert set(citation["source"]) == {"id", "title", "author", "year", "file"}
+    assert set(citation["source"]) == {"id", "title", "author", "year", "file", "kind"}
 
 
 def test_ask_command_reports_a_missing_index_in_one_line(tmp_path):

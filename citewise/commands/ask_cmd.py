@@ -6,8 +6,18 @@ from typing import Annotated
 
 import typer
 
-from citewise.commands.common import IndexOption, JsonOption
+from citewise.commands.common import (
+    AuthorOption,
+    IndexOption,
+    JsonOption,
+    KindOption,
+    SinceOption,
+    SourceOption,
+    UntilOption,
+)
 from citewise.core.settings import load_settings
+
+FORMATS = ("text", "json", "md", "bibtex", "ris")
 
 
 def register(app: typer.Typer) -> None:
@@ -19,28 +29,52 @@ def ask(
     engine: Annotated[str | None, typer.Option(
         "--engine", help="offline (no network) or llm (OPENAI_BASE_URL, OPENAI_API_KEY) [default: settings]",
         show_default=False)] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    kind: KindOption = None,
+    source: SourceOption = None,
+    author: AuthorOption = None,
+    output: Annotated[str, typer.Option(
+        "--format", help="text (the answer's Markdown), json, md (Markdown with a full bibliography), bibtex or "
+                         "ris (the cited sources only)")] = "text",
     index: IndexOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Answer QUESTION with verified, cited quotations (or refuse, listing the nearest passages)."""
+    """Answer QUESTION with verified, cited quotations (or refuse, listing the nearest passages).
+
+    The filters confine the answer to sources published since/until a year, of some kinds, or named ones; a
+    refusal under filters says whether they excluded the evidence.
+    """
     from citewise.answers.engines import build_engine
+    from citewise.answers.export import export
     from citewise.core.errors import CitewiseError
+    from citewise.core.retrieval import FilterRequest
+    from citewise.retrieval.filters import resolve_filters
     from citewise.retrieval.retriever import IndexRetriever
     from citewise.store import open_index
 
     if not question.strip():
         raise CitewiseError("the question is empty")
+    if output not in FORMATS:
+        raise CitewiseError(f"--format {output!r}: use one of {', '.join(FORMATS)}")
+    output = "json" if json_out else output
     settings = load_settings(index=index)
     retriever = IndexRetriever(settings, open_index(settings))
+    request = FilterRequest(since=since, until=until, kinds=kind or [], sources=source or [], authors=author or [])
+    filters = resolve_filters(request, retriever.index.sources)
     answer = build_engine(settings, retriever, retriever.index, name=engine, embedder=retriever.embedder).answer(
-        question)
-    if json_out:
+        question, filters=filters)
+    if output == "json":
         typer.echo(answer.model_dump_json(indent=2))
+        return
+    if output != "text":
+        typer.echo(export(answer, retriever.index.sources, output), nl=False)
         return
     typer.echo(answer.answer)
     if answer.refused and answer.nearest:
         typer.echo("")
         for n, passage in enumerate(answer.nearest, start=1):
             s = passage.source
-            typer.echo(f"[{n}] {s.author} ({s.year}), {s.title}  {s.file}:{passage.start}-{passage.end}")
+            label = ", ".join(str(part) for part in (s.year, s.kind) if part not in (None, ""))
+            typer.echo(f"[{n}] {s.author} ({label}), {s.title}  {s.file}:{passage.start}-{passage.end}")
             typer.echo("    " + passage.text[:300])

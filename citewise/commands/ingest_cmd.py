@@ -97,15 +97,16 @@ def sources(index: IndexOption = None, json_out: JsonOption = False) -> None:
 
     reader = open_index(settings)
     rows = [
-        {"id": s.id, "title": s.title, "author": s.author, "year": s.year, "licence": s.licence,
-         "file": s.file, "passages": s.passages}
+        {"id": s.id, "title": s.title, "author": s.author, "year": s.year, "kind": s.kind,
+         "aliases": list(s.aliases), "licence": s.licence, "file": s.file, "passages": s.passages}
         for s in sorted(reader.sources.values(), key=lambda s: s.file)
     ]
     if json_out:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for row in rows:
-        typer.echo(f"{row['id']}  {row['author'] or '?'} ({row['year'] or 'n.d.'}), {row['title']} "
+        label = f"{row['year'] or 'n.d.'}" + (f", {row['kind']}" if row["kind"] else "")
+        typer.echo(f"{row['id']}  {row['author'] or '?'} ({label}), {row['title']} "
                    f"[{row['file']}, {row['passages']} passages]")
 
 

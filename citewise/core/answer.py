@@ -7,10 +7,14 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from citewise.core.retrieval import FilterRequest, SearchFilters
+
 REFUSAL_TEXT = (
     "I cannot answer this from the indexed sources: none of the passages I found supports an answer. "
     "The nearest passages are listed below."
 )
+# A question that asks what a work or author says, when no indexed source is that work or by that author.
+MISSING_TEXT = "I cannot answer this from the indexed sources: they do not include {names}."
 
 
 class SourceRef(BaseModel):
@@ -19,6 +23,8 @@ class SourceRef(BaseModel):
     author: str
     year: int | str | None
     file: str
+    kind: str = Field("", description="what sort of source: book, encyclopedia article, government health "
+                                      "information, ... (empty when the manifest does not say)")
 
 
 class Citation(BaseModel):
@@ -50,6 +56,12 @@ class Answer(BaseModel):
     engine: Literal["offline", "llm"]
     citations: list[Citation] = Field(default_factory=list)
     nearest: list[NearestPassage] = Field(default_factory=list)
+    notice: str | None = Field(None, description="the standing notice on an answer to a health question (it "
+                                                 "quotes its sources and is not medical advice), also in `answer`")
+    filters: FilterRequest | None = Field(None, description="the filters the answer was confined to (sources by id)")
+    excluded_by_filters: list[SourceRef] = Field(
+        default_factory=list, description="on a refusal under filters: the sources that would have answered "
+                                          "without them")
 
 
 class Message(BaseModel):
@@ -69,6 +81,8 @@ class AnswerEvent(BaseModel):
 class AnswerEngine(Protocol):
     name: Literal["offline", "llm"]
 
-    def answer(self, question: str, history: list[Message] | None = None) -> Answer: ...
+    def answer(self, question: str, history: list[Message] | None = None,
+               filters: SearchFilters | None = None) -> Answer: ...
 
-    def stream(self, question: str, history: list[Message] | None = None) -> Iterator[AnswerEvent]: ...
+    def stream(self, question: str, history: list[Message] | None = None,
+               filters: SearchFilters | None = None) -> Iterator[AnswerEvent]: ...

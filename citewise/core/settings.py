@@ -34,6 +34,8 @@ class EmbeddingSettings(Section):
 class IngestSettings(Section):
     max_file_mb: float = Field(64.0, gt=0, description="files larger than this are skipped")
     exact_index_limit: int = Field(100_000, ge=1, description="past this many passages FAISS goes approximate")
+    contextual: bool = Field(False, description="embed and index each passage with its work's title, author and "
+                             "section heading before it")
 
 
 class StoreSettings(Section):

@@ -11,9 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from citewise.core.answer import Answer, AnswerEngine, Message
+from citewise.core.errors import CitewiseError
+from citewise.core.retrieval import FilterRequest, SearchFilters
 from citewise.core.settings import Settings
+from citewise.retrieval.filters import resolve_filters
 from citewise.server.deps import LoadedDep, SettingsDep
 from citewise.server.sse import SSE_HEADERS, in_thread, sse
+from citewise.server.state import LoadedIndex
 
 router = APIRouter(tags=["answers"])
 
@@ -26,6 +30,7 @@ class AskRequest(BaseModel):
                                    description="earlier turns, oldest first, for follow-up questions")
     engine: Literal["offline", "llm"] | None = Field(None, description="default: the answer.engine setting")
     stream: bool = Field(False, description="answer as server-sent events: text, citation, then done")
+    filters: FilterRequest | None = Field(None, description="answer only from the sources these let through")
 
 
 def checked_question(question: str, settings: Settings) -> str:
@@ -38,9 +43,17 @@ def checked_question(question: str, settings: Settings) -> str:
     return question
 
 
-async def answer_events(engine: AnswerEngine, question: str, history: list[Message]) -> AsyncIterator[str]:
+def checked_filters(request: FilterRequest | None, loaded: LoadedIndex) -> SearchFilters:
     try:
-        async for event in in_thread(engine.stream(question, history)):
+        return resolve_filters(request, loaded.index.sources)
+    except CitewiseError as exc:
+        raise HTTPException(422, f"filters: {exc}") from exc
+
+
+async def answer_events(engine: AnswerEngine, question: str, history: list[Message],
+                        filters: SearchFilters) -> AsyncIterator[str]:
+    try:
+        async for event in in_thread(engine.stream(question, history, filters)):
             if event.type == "text":
                 yield sse({"text": event.text or ""}, "text")
             elif event.type == "citation" and event.citation is not None:
@@ -56,8 +69,9 @@ async def answer_events(engine: AnswerEngine, question: str, history: list[Messa
 async def ask(body: AskRequest, loaded: LoadedDep, settings: SettingsDep):
     """Answers from verified quotations of the indexed sources, or refuses with the nearest passages."""
     question = checked_question(body.question, settings)
+    filters = checked_filters(body.filters, loaded)
     engine = await run_in_threadpool(loaded.engine, body.engine)
     if body.stream:
-        return StreamingResponse(answer_events(engine, question, body.history), media_type="text/event-stream",
-                                 headers=SSE_HEADERS)
-    return await run_in_threadpool(engine.answer, question, body.history)
+        return StreamingResponse(answer_events(engine, question, body.history, filters),
+                                 media_type="text/event-stream", headers=SSE_HEADERS)
+    return await run_in_threadpool(engine.answer, question, body.history, filters)

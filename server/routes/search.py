@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from citewise.answers.render import source_ref
 from citewise.core.answer import SourceRef
-from citewise.core.retrieval import SearchFilters
+from citewise.core.retrieval import FilterRequest
 from citewise.server.deps import LoadedDep
+from citewise.server.routes.ask import checked_filters
 
 router = APIRouter(tags=["search"])
 
@@ -40,21 +42,22 @@ async def search(
     q: Annotated[str, Query(min_length=1, max_length=2000, description="what to look for")],
     k: Annotated[int, Query(ge=1, le=200)] = 8,
     mode: Literal["dense", "lexical", "hybrid"] | None = None,
-    source: Annotated[list[str] | None, Query(description="only these source ids (repeatable)")] = None,
+    source: Annotated[list[str] | None, Query(
+        description="only these sources, by id, file name, alias or title (repeatable)")] = None,
     author: Annotated[list[str] | None, Query(description="author contains (repeatable: any)")] = None,
-    year_from: int | None = None,
-    year_to: int | None = None,
+    kind: Annotated[list[str] | None, Query(description="only sources of these kinds (repeatable: any)")] = None,
+    since: Annotated[int | None, Query(description="only sources published in or after this year")] = None,
+    until: Annotated[int | None, Query(description="only sources published in or before this year")] = None,
+    year_from: Annotated[int | None, Query(description="the same as since", deprecated=True)] = None,
+    year_to: Annotated[int | None, Query(description="the same as until", deprecated=True)] = None,
 ) -> SearchResult:
-    if year_from is not None and year_to is not None and year_from > year_to:
-        raise HTTPException(422, f"year_from {year_from} is after year_to {year_to}")
-    unknown = [sid for sid in source or [] if sid not in loaded.index.sources]
-    if unknown:
-        raise HTTPException(404, f"source {unknown[0]!r} is not in the index (see /v1/sources)")
-    filters = SearchFilters(frozenset(source or []), frozenset(author or []), year_from, year_to)
+    request = FilterRequest(since=since if since is not None else year_from,
+                            until=until if until is not None else year_to,
+                            kinds=kind or [], sources=source or [], authors=author or [])
+    filters = checked_filters(request, loaded)
     hits = await run_in_threadpool(loaded.retriever.search, q, k, mode, filters)
     return SearchResult(query=q, mode=mode or loaded.settings.retrieval.mode, hits=[
         SearchHit(rank=h.rank, score=h.score, signals=h.signals, passage_id=h.passage.id, start=h.passage.start,
                   end=h.passage.end, page=h.passage.page, heading=h.passage.heading, text=h.passage.text,
-                  source=SourceRef(id=h.source.id, title=h.source.title, author=h.source.author,
-                                   year=h.source.year, file=h.source.file))
+                  source=source_ref(h.source))
         for h in hits])

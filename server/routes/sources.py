@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import PurePosixPath
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from citewise.core.types import Source
 from citewise.server.deps import LoadedDep
@@ -19,6 +20,8 @@ MAX_SPAN = 100_000
 MAX_CONTEXT = 5_000
 # A context edge moves up to this far to fall on white space rather than mid-word.
 EDGE_SLACK = 40
+_FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".xhtml": "html",
+            ".pdf": "pdf", ".epub": "epub"}
 
 
 class SourceInfo(BaseModel):
@@ -27,10 +30,17 @@ class SourceInfo(BaseModel):
     title: str
     author: str
     year: int | str | None
+    kind: str = Field(description="what sort of source (book, encyclopedia article, ...); empty if not given")
+    aliases: list[str] = Field(default_factory=list, description="other names readers use for it")
     licence: str
     origin: str
     chars: int
     passages: int
+
+
+class Heading(BaseModel):
+    start: int = Field(description="offset of the heading's text in the canonical text")
+    text: str
 
 
 class SourceText(BaseModel):
@@ -43,11 +53,20 @@ class SourceText(BaseModel):
     after: str
     context_start: int
     context_end: int
+    format: Literal["markdown", "html", "text", "pdf", "epub"] = Field(
+        description="what the source was read from: the canonical text of a Markdown source keeps its markup")
+    headings: list[Heading] = Field(description="the source's headings within context_start..context_end")
 
 
 def _info(source: Source) -> SourceInfo:
     return SourceInfo(id=source.id, file=source.file, title=source.title, author=source.author, year=source.year,
-                      licence=source.licence, origin=source.origin, chars=source.chars, passages=source.passages)
+                      kind=source.kind, aliases=list(source.aliases), licence=source.licence, origin=source.origin,
+                      chars=source.chars, passages=source.passages)
+
+
+def source_format(file: str) -> str:
+    suffix = PurePosixPath(file).suffix.lower()
+    return _FORMATS.get(suffix, "text")
 
 
 def _source(loaded: LoadedIndex, source_id: str) -> Source:
@@ -104,5 +123,8 @@ def source_text(
         raise HTTPException(422, f"span {start}-{end} is longer than {MAX_SPAN} characters")
     left, right = _context_start(text, start, context), _context_end(text, end, context)
     page = next((number for low, high, number in loaded.index.source_pages(source_id) if low <= start < high), None)
+    headings = [Heading(start=offset, text=heading) for offset, heading in loaded.index.source_headings(source_id)
+                if left <= offset < right]
     return SourceText(source=_info(source), start=start, end=end, page=page, before=text[left:start],
-                      text=text[start:end], after=text[end:right], context_start=left, context_end=right)
+                      text=text[start:end], after=text[end:right], context_start=left, context_end=right,
+                      format=source_format(source.file), headings=headings)

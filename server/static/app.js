@@ -1,7 +1,9 @@
 // citewise chat page. Every piece of corpus or answer text reaches the page through textContent, never as HTML.
 import { $, KEY_STORE, errorMessage, headers, needKey, parseEvent } from "./api.js";
+import { exportActions, withoutNotice } from "./takeaway.js";
+import { currentFilters, describeFilters, initFilters, labelText, loadSourceChoices } from "./filters.js";
 import { el, renderMarkdown, withoutSourcesSection } from "./markdown.js";
-import { openPanel, workLine, yearText } from "./panel.js";
+import { closePanel, initPanel, openPanel, workLine } from "./panel.js";
 
 const ENGINE_STORE = "citewise.engine";
 const MAX_HISTORY = 12;
@@ -17,6 +19,7 @@ function citeButton(turn, n) {
   button.dataset.n = String(n);
   button.setAttribute("aria-label", "Show quotation " + n + " in its source");
   button.disabled = !turn.citations.has(n);
+  describeCite(button, turn.citations.get(n));
   button.addEventListener("click", () => {
     const citation = turn.citations.get(n);
     if (citation) openPanel("Quotation [" + n + "]", citation.source, citation.start, citation.end, citation.page, button);
@@ -24,9 +27,18 @@ function citeButton(turn, n) {
   return button;
 }
 
+function describeCite(button, citation) {
+  // Who, when and what kind, on every [n]: "Wikipedia contributors (2025, encyclopedia article): Title".
+  if (!citation) return;
+  const s = citation.source;
+  button.title = (s.author || "Unknown author") + " (" + labelText(s) + "): " + (s.title || s.file);
+  button.setAttribute("aria-label", "Show quotation " + citation.n + " in its source, " + button.title);
+}
+
 function enableCiteButtons(turn) {
   for (const button of turn.body.querySelectorAll("button.cite")) {
     button.disabled = !turn.citations.has(Number(button.dataset.n));
+    describeCite(button, turn.citations.get(Number(button.dataset.n)));
   }
 }
 
@@ -80,42 +92,6 @@ function nearestSection(answer) {
   return section;
 }
 
-// ---------- copy as plain text ----------
-
-function plainText(turn, answer) {
-  const prose = withoutSourcesSection(answer.answer)
-    .replace(/\*\*([^*]+)\*\*/g, "$1").replace(/\*([^*\n]+)\*/g, "$1").replace(/`([^`]+)`/g, "$1")
-    .replace(/^\s*>\s?/gm, "");
-  const lines = ["Q: " + turn.question, "", prose.trim()];
-  if (answer.citations.length) {
-    lines.push("", "Sources cited");
-    for (const c of answer.citations) {
-      const s = c.source;
-      lines.push("[" + c.n + "] " + (s.author || "Unknown author") + " (" + yearText(s) + "). " + (s.title || s.file)
-        + (c.page ? ", p. " + c.page : "") + ". " + s.file + ", characters " + c.start + "–" + c.end + ".");
-    }
-  }
-  if (answer.refused && answer.nearest.length) {
-    lines.push("", "Nearest passages");
-    answer.nearest.forEach((p, i) => lines.push((i + 1) + ". " + p.source.author + " (" + yearText(p.source) + "). "
-      + p.source.title + ": " + p.text.replace(/\s+/g, " ").trim()));
-  }
-  return lines.join("\n");
-}
-
-async function copyText(text) {
-  if (navigator.clipboard && window.isSecureContext) {
-    await navigator.clipboard.writeText(text);
-    return;
-  }
-  const area = el("textarea");
-  area.value = text;
-  document.body.appendChild(area);
-  area.select();
-  document.execCommand("copy");
-  area.remove();
-}
-
 // ---------- a turn: question, streamed answer, references ----------
 
 function newTurn(question) {
@@ -136,23 +112,23 @@ function finishTurn(turn, answer) {
   turn.citations = new Map(answer.citations.map((c) => [c.n, c]));
   turn.box.classList.toggle("refused", answer.refused);
   if (answer.refused) turn.box.insertBefore(el("span", "refusal-label", "No supported answer"), turn.body);
-  renderMarkdown(turn.body, withoutSourcesSection(answer.answer), (n) => citeButton(turn, n));
+  if (answer.notice) {
+    // Shown once, above the answer, set apart from the quotations.
+    turn.box.insertBefore(el("p", "health-notice", answer.notice), turn.body).setAttribute("role", "note");
+  }
+  const filtered = describeFilters(answer.filters);
+  if (filtered) turn.box.insertBefore(el("p", "filtered", "Answered only from sources: " + filtered), turn.body);
+  const markdown = withoutNotice(withoutSourcesSection(answer.answer), answer.notice);
+  renderMarkdown(turn.body, markdown, (n) => citeButton(turn, n));
+  if (answer.refused && answer.excluded_by_filters.length) {
+    const again = el("button", "quiet again", "Ask again without the filters");
+    again.type = "button";
+    again.addEventListener("click", () => submit(turn.question, { unfiltered: true }));
+    turn.box.appendChild(again);
+  }
   if (answer.citations.length) turn.box.appendChild(referencesSection(answer));
   if (answer.nearest.length && (answer.refused || !answer.citations.length)) turn.box.appendChild(nearestSection(answer));
-  const actions = el("div", "actions");
-  const copy = el("button", "quiet copy", "Copy");
-  copy.type = "button";
-  copy.addEventListener("click", async () => {
-    try {
-      await copyText(plainText(turn, answer));
-      copy.textContent = "Copied";
-    } catch (_) {
-      copy.textContent = "Copy failed";
-    }
-    setTimeout(() => { copy.textContent = "Copy"; }, 1600);
-  });
-  actions.appendChild(copy);
-  turn.box.appendChild(actions);
+  turn.box.appendChild(exportActions(answer));
   turn.article.dataset.done = "true";
 }
 
@@ -162,11 +138,13 @@ function failTurn(turn, message) {
   turn.article.dataset.done = "error";
 }
 
-async function ask(question) {
+async function ask(question, { unfiltered = false } = {}) {
   const turn = newTurn(question);
   const payload = { question, history: history.slice(-MAX_HISTORY), stream: true };
   const engine = $("engine").value;
   if (engine) payload.engine = engine;
+  const filters = unfiltered ? null : currentFilters();
+  if (filters) payload.filters = filters;
   let response;
   for (;;) {
     if (!index.ready && index.coming) {
@@ -202,7 +180,15 @@ async function ask(question) {
   let buffer = "";
   let answer = null;
   for (;;) {
-    const { value, done } = await reader.read();
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (err) {
+      // The connection broke mid-answer: say so, rather than leave the turn streaming for ever.
+      failTurn(turn, "The connection broke while the answer was streaming (" + err.message + "). Please ask again.");
+      return;
+    }
+    const { value, done } = chunk;
     if (done) break;
     buffer += decoder.decode(value, { stream: true });
     let cut;
@@ -239,7 +225,7 @@ const POLL_MS = 1500;
 const IDLE_POLL_MS = 5000;
 // coming: no index is loaded yet, but one is being built (`citewise serve --ingest`), so questions are held;
 // growing: an index is loaded and more of the corpus is on its way.
-const index = { ready: false, coming: false, growing: false, ingest: "", waiters: [] };
+const index = { ready: false, coming: false, growing: false, ingest: "", waiters: [], generation: "" };
 
 function setNotice(text) {
   const notice = $("index-notice");
@@ -274,6 +260,12 @@ async function refreshStatus() {
   index.growing = response.ok && body.indexing === true;
   index.ingest = ingest ? ingest.state : "";
   if (response.ok) {
+    const generation = body.sources + "/" + body.passages;
+    if (generation !== index.generation) {
+      // A new index may hold other sources and kinds to filter by.
+      index.generation = generation;
+      loadSourceChoices();
+    }
     $("index-status").textContent = body.sources + " sources · " + body.passages.toLocaleString() + " passages"
       + (index.growing ? " · indexing the rest…" : "");
     setNotice(index.growing ? "Answering from the " + body.sources + " sources indexed so far; the rest of the "
@@ -304,6 +296,22 @@ async function pollStatus() {
   }
 }
 
+async function submit(question, options = {}) {
+  // One question at a time; false when one is already being answered.
+  if (busy) return false;
+  busy = true;
+  $("ask-button").disabled = true;
+  $("question").value = "";
+  try {
+    await ask(question, options);
+  } finally {
+    busy = false;
+    $("ask-button").disabled = false;
+    $("question").focus();
+  }
+  return true;
+}
+
 function init() {
   const keyInput = $("api-key");
   keyInput.value = localStorage.getItem(KEY_STORE) || "";
@@ -315,11 +323,12 @@ function init() {
   const engine = $("engine");
   engine.value = localStorage.getItem(ENGINE_STORE) || "";
   engine.addEventListener("change", () => localStorage.setItem(ENGINE_STORE, engine.value));
-  $("panel-close").addEventListener("click", () => { $("panel").hidden = true; });
+  initPanel();
+  initFilters();
   $("new-conversation").addEventListener("click", () => {
     history.length = 0;
     document.querySelectorAll(".turn").forEach((t) => t.remove());
-    $("panel").hidden = true;
+    closePanel();
     $("question").focus();
   });
   const form = $("ask-form");
@@ -333,17 +342,8 @@ function init() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const question = input.value.trim();
-    if (!question || busy) return;
-    busy = true;
-    $("ask-button").disabled = true;
-    input.value = "";
-    try {
-      await ask(question);
-    } finally {
-      busy = false;
-      $("ask-button").disabled = false;
-      input.focus();
-    }
+    if (!question) return;
+    await submit(question);
   });
   pollStatus();
   input.focus();

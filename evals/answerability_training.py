@@ -1,0 +1,118 @@
+"""Fits the offline engine's answerability gate (answers/answerability.py) and writes answers/answerability_model.json:
+
+    python -m citewise.evals.answerability_training --index DIR
+
+Training questions: the old development set (evals/data/questions.jsonl) and the TUNE half of
+evals/data/questions-2.jsonl; the validation half is never read here. Each part of a question is one example,
+labelled with its question's answerability. Questions refused before the gate (they name a work or author the
+index lacks) are left out. The threshold is chosen on out-of-fold probabilities (folds by question): the highest
+share of unanswerable questions refused while at most MAX_FALSE_REFUSALS of the answerable ones are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from citewise.answers.answerability import FEATURES, MODEL_PATH
+from citewise.answers.support import sigmoid
+from citewise.core.paths import checkout_root
+from citewise.core.settings import Settings
+from citewise.evals.answers import EvalQuestion, load_questions
+from citewise.evals.support_training import fit_logistic
+
+MAX_FALSE_REFUSALS = 0.04
+L2 = 1.0
+FOLDS = 5
+
+
+def training_questions(data_dir: Path) -> list[EvalQuestion]:
+    return [*load_questions(data_dir / "questions.jsonl"), *load_questions(data_dir / "questions-2.jsonl", "tune")]
+
+
+def part_examples(engine, questions: list[EvalQuestion]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, labels, question number) per part the gate would judge."""
+    rows, labels, groups = [], [], []
+    for number, question in enumerate(questions):
+        plan = engine.plan(question.question, question.history or None)
+        if plan.missing:
+            continue
+        for i in range(len(plan.parts)):
+            evidence = engine.part_evidence(plan, i)
+            if not evidence.candidates or evidence.strength.missing_names:
+                continue
+            rows.append([evidence.features[name] for name in FEATURES])
+            labels.append(1.0 if question.answerable else 0.0)
+            groups.append(number)
+    return np.asarray(rows), np.asarray(labels), np.asarray(groups)
+
+
+def question_rates(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray, threshold: float,
+                   answerable: dict[int, bool]) -> tuple[float, float]:
+    """(share of unanswerable questions refused, share of answerable ones refused) at `threshold`: a question is
+    refused when none of its parts passes (a question with no judged part is refused anyway)."""
+    passed = {g: False for g in answerable}
+    for score, group in zip(scores, groups, strict=True):
+        passed[int(group)] |= bool(score >= threshold)
+    unanswerable = [g for g, a in answerable.items() if not a]
+    answerables = [g for g, a in answerable.items() if a]
+    refused = sum(not passed[g] for g in unanswerable) / max(1, len(unanswerable))
+    false = sum(not passed[g] for g in answerables) / max(1, len(answerables))
+    return refused, false
+
+
+def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, answerable: dict[int, bool]) -> dict[str, object]:
+    order = np.random.default_rng(0).permutation(sorted(set(groups.tolist())))
+    oof = np.zeros(len(y))
+    for k in range(FOLDS):
+        held = set(order[k::FOLDS].tolist())
+        test = np.asarray([g in held for g in groups])
+        mean, scale = x[~test].mean(0), x[~test].std(0) + 1e-9
+        w, b = fit_logistic((x[~test] - mean) / scale, y[~test], l2=L2)
+        oof[test] = sigmoid(((x[test] - mean) / scale) @ w + b)
+    best = (-1.0, 0.5, 0.0, 0.0)
+    for threshold in np.unique(np.round(oof, 3)):
+        refused, false = question_rates(oof, y, groups, float(threshold), answerable)
+        if false <= MAX_FALSE_REFUSALS and refused > best[0]:
+            best = (refused, float(threshold), refused, false)
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    w, b = fit_logistic((x - mean) / scale, y, l2=L2)
+    return {"features": list(FEATURES), "mean": mean.tolist(), "scale": scale.tolist(), "weights": w.tolist(),
+            "bias": b, "threshold": best[1], "l2": L2,
+            "cv_refusal_rate": round(best[2], 4), "cv_false_refusal_rate": round(best[3], 4),
+            "trained_on": f"{len(answerable)} questions ({len(y)} parts): evals/data/questions.jsonl and the tune "
+                          "half of evals/data/questions-2.jsonl; threshold by 5-fold CV over questions"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, required=True, help="an index of the demo corpus")
+    parser.add_argument("--data", type=Path, default=(checkout_root() or Path(".")) / "evals" / "data")
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    args = parser.parse_args()
+    from citewise.answers.offline import OfflineEngine
+    from citewise.answers.support import load_support_scorer
+    from citewise.answers.verifier import QuoteVerifier
+    from citewise.retrieval.retriever import IndexRetriever
+    from citewise.store import open_index
+
+    settings = Settings(index=args.index)
+    retriever = IndexRetriever(settings, open_index(settings))
+    # No gate: the features of the parts must not depend on the gate being fitted.
+    engine = OfflineEngine(settings, retriever, retriever.index, retriever.embedder, QuoteVerifier(retriever.index),
+                           load_support_scorer(settings, embedder=retriever.embedder), gate_path=None)
+    questions = training_questions(args.data)
+    x, y, groups = part_examples(engine, questions)
+    answerable = {g: questions[g].answerable for g in sorted(set(groups.tolist()))}
+    model = fit(x, y, groups, answerable)
+    args.out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({k: model[k] for k in ("threshold", "cv_refusal_rate", "cv_false_refusal_rate", "trained_on")},
+                     indent=1))
+    print(json.dumps(dict(zip(FEATURES, (round(v, 3) for v in model["weights"]), strict=True)), indent=1))
+
+
+if __name__ == "__main__":
+    main()

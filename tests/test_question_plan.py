@@ -1,0 +1,132 @@
+"""Question understanding without a model: parts, answer types, named and missing works, filler sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from citewise.answers.evidence import answer_type_match, is_filler
+from citewise.answers.question import SourceNames, answer_type, asked_about_names, plan_question, split_parts
+from citewise.core.types import Source
+
+pytestmark = pytest.mark.unit
+
+
+def _source(sid: str, title: str, author: str, aliases: tuple[str, ...] = ()) -> Source:
+    return Source(id=sid, file=f"{sid}.txt", title=title, author=author, year=1900, licence="", origin="",
+                  file_sha256="", chars=1, aliases=aliases)
+
+
+SOURCES = {s.id: s for s in (
+    _source("james", "The Varieties of Religious Experience: A Study in Human Nature", "William James",
+            ("Varieties",)),
+    _source("jung", "Psychology of the Unconscious", "C. G. Jung; transl. Beatrice M. Hinkle"),
+    _source("freud", "Totem and Taboo", "Sigmund Freud; transl. A. A. Brill"),
+    _source("aa", "Alcoholics Anonymous (1st ed.)", "Alcoholics Anonymous (William G. Wilson et al.)",
+            ("the Big Book", "Big Book")),
+    _source("wiki", "Wikipedia: MDMA (full article)", "Wikipedia contributors"),
+)}
+NAMES = SourceNames(SOURCES)
+
+
+def test_a_compound_question_splits_at_a_second_question_word():
+    parts = split_parts("What is MDMA-assisted therapy for PTSD and how is it different from recreational use?")
+    assert [clause.text for clause in parts] == ["What is MDMA-assisted therapy for PTSD", "how is it different from "
+                                                                                    "recreational use?"]
+    assert [c.text for c in split_parts("Who rescued Sargon, and which Bible story matches his?")] == [
+        "Who rescued Sargon", "which Bible story matches his?"]
+
+
+def test_a_list_of_nouns_is_not_split():
+    assert len(split_parts("How do Freud's and Adler's theories differ on totems and taboos?")) == 1
+    assert len(split_parts("What did the fast, the drink and the procession mean?")) == 1
+
+
+def test_a_statement_before_the_question_becomes_its_context():
+    (clause,) = split_parts("Freud talks about a 'latency period'. Whose expression was that?")
+    assert clause.context == "Freud talks about a 'latency period'." and clause.text == "Whose expression was that?"
+    assert [c.text for c in split_parts("Wouldn't dreams disturb sleep? Why does Freud claim the opposite?")] == [
+        "Wouldn't dreams disturb sleep?", "Why does Freud claim the opposite?"]
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("How many lectures did James give", "number"),
+    ("When was the word 'alcoholism' first coined", "date"),
+    ("Who rescued the infant Sargon", "name"),
+    ("Why did people plant little gardens?", "reason"),
+    ("What does the Greek word dromenon mean", "definition"),
+    ("Does Jung think a patient can redirect energy?", "yes-no"),
+    ("In Harrison's account, what exactly changes when a ritual turns into art?", "description"),
+    ("Which kinds of talk therapy work best?", "list"),
+])
+def test_answer_types(text, kind):
+    assert answer_type(text) == kind
+
+
+def test_sources_are_named_by_title_alias_or_surname():
+    assert NAMES.named_in("Does James's Varieties discuss drinkers?") == {"james"}
+    assert NAMES.named_in("What does the Big Book say about sponsors?") == {"aa"}
+    assert NAMES.named_in("In Psychology of the Unconscious, whose poems does he use?") == {"jung"}
+    assert NAMES.named_in("What did Carl Jung think?") == {"jung"}
+    assert NAMES.named_in("What is the offside rule?") == frozenset()
+
+
+def test_given_names_tell_persons_with_one_surname_apart():
+    assert NAMES.is_author("Carl Jung") and NAMES.is_author("William James") and NAMES.is_author("Jung")
+    assert not NAMES.is_author("Anna Freud")
+    assert not NAMES.is_author("James Hillman")
+
+
+def test_works_and_authors_the_corpus_lacks_are_missing():
+    never = lambda phrase: False  # noqa: E731 - the corpus mentions nothing
+    plan = plan_question("What does Freud say about the oceanic feeling in Civilization and Its Discontents?",
+                         NAMES, never)
+    assert plan.missing == ("Civilization and Its Discontents",)
+    assert plan_question("What did Stanislav Grof conclude from LSD therapy?", NAMES, never).missing == (
+        "Stanislav Grof",)
+    assert plan_question("What does Anna Freud describe?", NAMES, never).missing == ("Anna Freud",)
+    # A person the corpus mentions may be quoted by it: not missing.
+    assert plan_question("What did Francis Newman write?", NAMES, lambda p: p == "Francis Newman").missing == ()
+    # Named works and authors that are sources are never missing.
+    assert plan_question("According to William James, what marks a mystical state?", NAMES, never).missing == ()
+    assert plan_question("What does Jung write in Psychology of the Unconscious?", NAMES, never).missing == ()
+
+
+def test_names_joined_by_and_are_checked_one_by_one():
+    assert [name for name, _ in asked_about_names("How do the Homeric Hymn and Wright's retelling explain it?")] \
+        == ["Homeric Hymn", "Wright"]
+
+
+def test_a_leaning_part_searches_with_the_subject_it_leans_on():
+    rarity = {"mdma": 5.0, "ptsd": 4.0, "assisted": 2.0, "therapy": 1.0}.get
+    plan = plan_question("What is MDMA-assisted therapy for PTSD and how is it different from recreational use?",
+                         NAMES, lambda p: True, lambda w: rarity(w, 0.0))
+    first, second = plan.parts
+    assert first.query == first.text
+    assert second.query == "mdma ptsd recreational use?"
+
+
+@pytest.mark.parametrize("sentence", [
+    "Mystic states, their effects, 21, 414.",
+    "CHAPTER IV. THE RELIGION OF HEALTHY-MINDEDNESS.",
+    "See James, op. cit., pp. 23-29, for the argument in full.",
+    "Fig. 3. The temple of Demeter at Eleusis, from the east.",
+    "which was the reason the priest gave for the whole rite.",
+    "=### Play therapy for children= Play is thought to help children.",
+    "The following are the marks of the state:",
+])
+def test_filler_is_never_a_candidate(sentence):
+    assert is_filler(sentence)
+
+
+def test_plain_sentences_are_not_filler():
+    assert not is_filler("The Festival of the Greater Mysteries began on the 15th of the month of Boedromion.")
+    assert not is_filler("Mystical states cannot be sustained for long.")
+
+
+def test_sentences_carrying_the_kind_of_answer_asked_for():
+    assert answer_type_match("It lasted until the 23rd of the same month.", "date", [])
+    assert answer_type_match("He took three hundred and twenty grains a day.", "number", [])
+    assert not answer_type_match("He took a great deal of it.", "number", [])
+    assert answer_type_match("They fasted because Demeter had fasted.", "reason", [])
+    assert answer_type_match("A dromenon is a thing done.", "definition", ["dromenon"])
+    assert not answer_type_match("They danced the dromenon at night.", "definition", ["dromenon"])
