@@ -25,7 +25,7 @@ SCHEMA_VERSION = "3"  # the same content as the SQLite index's schema 3
 # Stemming and stop words for lexical search; the stems differ a little from FTS5's Porter, the idea does not.
 TEXT_CONFIG = "english"
 
-TABLES = """
+TABLES = f"""
 CREATE TABLE IF NOT EXISTS state (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), generation bigint NOT NULL, token text NOT NULL
 );
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS passages (
     start_offset integer NOT NULL, end_offset integer NOT NULL, text text NOT NULL, search_text text NOT NULL,
     tokens integer NOT NULL, page integer, heading text, text_hash text NOT NULL, embedding vector NOT NULL,
     sentence_spans integer[] NOT NULL, sentence_vectors bytea NOT NULL,
-    lexemes tsvector GENERATED ALWAYS AS (to_tsvector('english', search_text)) STORED,
+    lexemes tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_CONFIG}', search_text)) STORED,
     lexical_length integer NOT NULL,
     added_in bigint NOT NULL, removed_in bigint
 );
@@ -62,7 +62,6 @@ CREATE INDEX IF NOT EXISTS postings_row ON postings (row_id);
 """
 
 
-
 def visible(alias: str = "") -> str:
     """The condition for the rows a generation sees; its one parameter is %(generation)s."""
     prefix = f"{alias}." if alias else ""
@@ -74,7 +73,6 @@ VISIBLE = visible()
 
 SOURCE_COLUMNS = ("id, file, title, author, year, licence, origin, file_sha256, chars, kind, aliases, passages")
 PASSAGE_COLUMNS = "id, source_id, ordinal, start_offset, end_offset, text, tokens, page, heading"
-VECTOR_COLUMNS = "embedding, sentence_spans, sentence_vectors"
 
 
 def hnsw_index_name(dim: int) -> str:
