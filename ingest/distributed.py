@@ -23,9 +23,9 @@ from tqdm import tqdm
 from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexStore, IndexWriter
 from citewise.core.settings import EmbeddingSettings, Settings, StoreSettings
-from citewise.core.types import PassageVectors
+from citewise.core.types import PassageVectors, Source
 from citewise.ingest.embedder import OnnxInt8Embedder, load_embedder
-from citewise.ingest.pipeline import Ingestor
+from citewise.ingest.pipeline import READER_VERSION, CorpusFile, Ingestor, IngestReport
 
 MISSING_EXTRA = ("`citewise ingest --distributed` needs Ray, which is not installed: "
                  "pip install 'citewise[distributed]'")
@@ -114,12 +114,11 @@ class RayIngestor(Ingestor):
         # Workers never see the store's URL (it may hold a password): they only read files and embed.
         self._worker_settings = settings.model_copy(update={"store": StoreSettings()}).model_dump_json()
 
-    def _update(self, writer: IndexWriter, files: list, report: Any, *args: Any, **kwargs: Any) -> None:
-        actors = start_ray(self.workers)
-        self.actors = actors
+    def _update(self, writer: IndexWriter, files: list[CorpusFile], report: IngestReport, *args: Any,
+                **kwargs: Any) -> None:
+        """Prepares every file on Ray first; the pipeline's own update then takes each outcome from `_prepare`."""
+        self.actors = actors = start_ray(self.workers)
         stored = writer.sources_by_file()
-        from citewise.ingest.pipeline import READER_VERSION
-
         reread = writer.meta().get("readers") != READER_VERSION
         max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
         jobs = [{"job": pickle.dumps((f, stored.get(f.rel)))} for f in files]
@@ -134,14 +133,17 @@ class RayIngestor(Ingestor):
                     bar.update(1)
         super()._update(writer, files, report, *args, **kwargs)
 
-    def _prepare(self, corpus_file: Any, old: Any, max_bytes: int, reread: bool = False) -> Any:
+    def _prepare(self, corpus_file: CorpusFile, old: Source | None, max_bytes: int, reread: bool = False
+                 ) -> Any:
         """What a Ray worker made of this file (its exception is raised here, as if read in this process)."""
         kind, value = pickle.loads(self._outcomes.pop(corpus_file.rel))
         if kind == "failed":
             raise value
         return value
 
-    def _vectors_for(self, writer: IndexWriter, prepared: list, report: Any) -> dict[str, PassageVectors]:
+    def _vectors_for(self, writer: IndexWriter, prepared: list, report: IngestReport
+                     ) -> dict[str, PassageVectors]:
+        """The pipeline's vector step (reuse what the store holds, embed the rest), the embedding on Ray actors."""
         needed: dict[str, tuple[str, list[tuple[int, int]]]] = {}
         for item in prepared:
             needed.update(zip(item.text_hashes, zip(item.search_texts, item.sentence_spans, strict=True),
@@ -179,6 +181,6 @@ class RayIngestor(Ingestor):
 
 
 def distributed_ingest(settings: Settings, paths: list[Path], rebuild: bool = False, progress: bool = True,
-                       workers: int | None = None) -> Any:
+                       workers: int | None = None) -> IngestReport:
     """One ingest of `paths` on Ray into the configured store; returns the pipeline's IngestReport."""
     return RayIngestor(settings, progress=progress, workers=workers).run(paths, rebuild=rebuild)
