@@ -3,10 +3,11 @@ the question, and the choice of quotes."""
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,8 +16,8 @@ from citewise.answers.question import AnswerType
 from citewise.answers.terms import QuestionTerms
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever, SearchFilters
-from citewise.core.text import named_terms, stem, stems_of
-from citewise.core.types import Passage, StoredVectors
+from citewise.core.text import is_personal_name, named_terms, stem, stems_of
+from citewise.core.types import Passage, Source, StoredVectors
 from citewise.ingest.sentences import passage_sentences, unwrap
 
 # Lexical evidence matters less than meaning, but it is what separates "about Hillman" from "about James".
@@ -79,11 +80,13 @@ def is_filler(sentence: str) -> bool:
 
 def _title_like(sentence: str) -> bool:
     """A heading or a subtitle run into the text ("Being the Gifford Lectures on Natural Religion Delivered at
-    Edinburgh"): no closing punctuation, and mostly capitalised words."""
-    if sentence.rstrip("\"'”’)]_*").endswith((".", "!", "?")):
-        return False
+    Edinburgh"): no closing punctuation and mostly capitalised words; or a short line of almost only capitals."""
     words = [w for w in re.findall(r"[^\W\d_]+", sentence) if len(w) > 3]
-    return len(words) >= 2 and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+    capitals = sum(w[0].isupper() for w in words)
+    if not sentence.rstrip("\"'”’)]_*").endswith((".", "!", "?")):
+        return len(words) >= 2 and capitals >= 0.6 * len(words)
+    # A title in a list of works ("A Study of a Severe Case of Compulsion Neurosis."): short and all capitals.
+    return 2 <= len(words) <= 12 and capitals >= 0.8 * len(words)
 
 
 def answer_type_match(sentence: str, kind: AnswerType, terms: list[str]) -> bool:
@@ -148,7 +151,36 @@ _SPANS_CACHE_SIZE = 8192
 _SPANS_LOCK = threading.Lock()
 
 
-def quotable_spans(passage: Passage, text: str) -> tuple[tuple[int, int], ...]:
+# Front matter by someone other than the author: quoting it as the author's words would misattribute it.
+_OTHER_HANDS = re.compile(r"translator|editor|transcriber|preparer|introduction by|with introduction|introduction to "
+                          r"translation|preface by|with a preface", re.IGNORECASE)
+# "Dudley Wright; intro by J. Fort Newton": the author field says who wrote the book's introduction or preface.
+_CONTRIBUTED = re.compile(r"\b(intro|introduction|preface|foreword)\w* by\b", re.IGNORECASE)
+
+
+def _author_surname(source: Source) -> str | None:
+    """The surname of a source's personal author ("Sigmund Freud; transl. ..." -> "Freud"), or None for a body."""
+    name = re.sub(r"\s*\([^)]*\)", "", source.author.split(";")[0]).strip()
+    return name.split()[-1] if is_personal_name(name) else None
+
+
+def by_the_author(source: Source, heading: str | None, sentence: str) -> bool:
+    """Whether a sentence of a source can be quoted as its author's words: not under a heading that names another
+    hand (a translator's preface, an editor's note), nor in a preface or introduction the author field credits to
+    someone else, and not naming the author in the third person in the author's own book ("It is Freud's service
+    to have investigated ..." is the translator speaking)."""
+    if heading and _OTHER_HANDS.search(heading):
+        return False
+    contributed = {match.group(1).lower()[:5] for match in _CONTRIBUTED.finditer(source.author)}
+    if heading and contributed and "AUTHOR" not in heading.upper() and any(
+            part in heading.lower() for part in contributed):
+        return False
+    surname = _author_surname(source)
+    return surname is None or re.search(rf"\b{re.escape(surname)}", sentence) is None
+
+
+def quotable_spans(passage: Passage, text: str, source: Source,
+                   headings: Sequence[tuple[int, str]] = ()) -> tuple[tuple[int, int], ...]:
     """The whole sentences of a passage worth quoting alone (filler left out), as spans of its source's text.
     The same passages come back answer after answer, so they are cached by passage id, which is a hash of the
     source's text and the passage's place in it: one id, one answer."""
@@ -157,8 +189,15 @@ def quotable_spans(passage: Passage, text: str) -> tuple[tuple[int, int], ...]:
         if cached is not None:
             _SPANS_CACHE.move_to_end(passage.id)
             return cached
+    offsets = [offset for offset, _ in headings]
+
+    def heading_at(position: int) -> str | None:
+        at = bisect.bisect_right(offsets, position) - 1
+        return headings[at][1] if at >= 0 else passage.heading
+
     spans = tuple((s, e) for s, e in passage_sentences(text, passage.start, passage.end)
-                  if MIN_WORDS <= len(text[s:e].split()) <= MAX_WORDS and not is_filler(text[s:e]))
+                  if MIN_WORDS <= len(text[s:e].split()) <= MAX_WORDS and not is_filler(text[s:e])
+                  and by_the_author(source, heading_at(s), text[s:e]))
     with _SPANS_LOCK:
         _SPANS_CACHE[passage.id] = spans
         while len(_SPANS_CACHE) > _SPANS_CACHE_SIZE:
@@ -167,14 +206,21 @@ def quotable_spans(passage: Passage, text: str) -> tuple[tuple[int, int], ...]:
 
 
 def candidate_sentences(hits: list[Hit], index: IndexReader, part: int = 0) -> list[Candidate]:
-    """Whole sentences inside the retrieved passages, filler left out; a sentence shared by overlapping passages
-    appears once."""
+    """Whole sentences inside the retrieved passages, filler and other hands' words left out; a sentence shared by
+    overlapping passages appears once."""
+    cache: dict[str, list[tuple[int, str]]] = {}
+
+    def headings(source_id: str) -> list[tuple[int, str]]:
+        if source_id not in cache:
+            cache[source_id] = index.source_headings(source_id)
+        return cache[source_id]
+
     seen: set[tuple[str, int, int]] = set()
     found: list[Candidate] = []
     for hit in hits:
         passage = hit.passage
         text = index.source_text(passage.source_id)
-        for start, end in quotable_spans(passage, text):
+        for start, end in quotable_spans(passage, text, hit.source, headings(passage.source_id)):
             if (passage.source_id, start, end) in seen:
                 continue
             seen.add((passage.source_id, start, end))

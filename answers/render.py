@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from citewise.answers.notice import health_notice
 from citewise.core.answer import MISSING_TEXT, REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
 from citewise.core.retrieval import Hit
+from citewise.core.text import is_personal_name
 from citewise.core.types import Passage, Source
 from citewise.ingest.sentences import unwrap
 
@@ -88,9 +89,7 @@ def short_title(source: Source) -> str:
 
 
 def _is_person(name: str) -> bool:
-    words = name.split()
-    return 1 < len(words) <= 4 and all(w[:1].isupper() for w in words) and not _is_plural(name) and not any(
-        w in ("Anonymous", "Library", "Medicine", "Institute", "Society", "Association") for w in words)
+    return is_personal_name(name) and not _is_plural(name)
 
 
 _PARTICLES = frozenset(("de", "da", "di", "du", "van", "von", "der", "den", "la", "le", "ten", "ter"))

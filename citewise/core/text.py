@@ -122,3 +122,15 @@ def capitalised_runs(text: str, skip_sentence_openers: bool = False) -> list[str
     (where any word is capitalised)."""
     return [m.group(0) for m in _CAPITALISED_RUN.finditer(text)
             if not (skip_sentence_openers and opens_sentence(text, m.start()))]
+
+
+# Words that make a name a body's, not a person's ("Alcoholics Anonymous", "U.S. National Library of Medicine").
+_BODY_WORDS = frozenset(("Anonymous", "Library", "Medicine", "Institute", "Institutes", "Society", "Association",
+                         "Organization", "Committee", "Council", "Department", "Agency", "Press", "University"))
+
+
+def is_personal_name(name: str) -> bool:
+    """Whether an author's name is a person's: two to four capitalised words, none of them a body's word, not a
+    plural like "Wikipedia contributors"."""
+    words = name.split()
+    return 1 < len(words) <= 4 and all(w[:1].isupper() for w in words) and not _BODY_WORDS.intersection(words)
