@@ -183,8 +183,10 @@ def backends(
     """SQLite + FAISS beside PostgreSQL + pgvector (CITEWISE_STORE__URL, e.g. from scripts/postgres.sh): dense and
     lexical latency p50/p95 and recall@10 on the demo index, and on a synthetic index of --synthetic passages.
     Writes the schemas bench_demo and bench_synthetic of that database."""
-    from citewise.bench.backends_bench import as_dict, bench_backends
-
+    try:
+        from citewise.bench.backends_bench import as_dict, bench_backends
+    except ImportError as exc:
+        raise CitewiseError(f"bench backends needs the extra citewise[postgres]: {exc}") from None
     settings = load_settings(index=index)
     if not settings.store.url:
         raise CitewiseError("bench backends needs a PostgreSQL with pgvector: set CITEWISE_STORE__URL (`bash "
@@ -206,8 +208,10 @@ def distributed(
 ) -> None:
     """Ingest throughput: the plain ingest beside `ingest --distributed` on Ray with each worker count, on the same
     slice of the demo corpus (a local Ray cluster, or RAY_ADDRESS)."""
-    from citewise.bench.distributed_bench import as_dict, bench_distributed
-
+    try:
+        from citewise.bench.distributed_bench import as_dict, bench_distributed
+    except ImportError as exc:
+        raise CitewiseError(f"bench distributed needs the extra citewise[distributed]: {exc}") from None
     try:
         counts = [int(s) for s in workers.split(",") if s.strip()]
     except ValueError as exc:
