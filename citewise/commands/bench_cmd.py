@@ -12,7 +12,8 @@ from citewise.commands.common import IndexOption, JsonOption
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import load_settings
 
-bench_app = typer.Typer(help="Measure speed: ingest, query, scale, cold start, and a peer pipeline.",
+bench_app = typer.Typer(help="Measure speed: ingest, query, scale, cold start, a peer pipeline, the index backends and "
+                        "the distributed ingest.",
                         no_args_is_help=True)
 
 
