@@ -14,6 +14,7 @@ from typing import Literal
 
 import rispy
 
+from citewise.answers.markdown_safe import markdown_code, markdown_text
 from citewise.answers.render import SOURCES_HEADING, display_author, year_and_kind
 from citewise.core.answer import Answer, Citation, SourceRef
 from citewise.core.retrieval import SearchFilters
@@ -87,12 +88,13 @@ def to_markdown(answer: Answer, sources: Mapping[str, Source]) -> str:
     """The question, the answer as written (its standing notice included), the filters, and a bibliography
     with where in each source every quotation lies."""
     body = answer.answer.split(f"\n\n{SOURCES_HEADING}")[0].strip()
-    lines = [f"# {' '.join(answer.question.split())}", "", body, ""]
+    # The answer's Markdown is escaped where it was composed; what is added here is escaped likewise.
+    lines = [f"# {markdown_text(' '.join(answer.question.split()))}", "", body, ""]
     if answer.filters is not None and not answer.filters.is_empty():
         f = answer.filters
         described = SearchFilters(frozenset(f.sources), frozenset(f.authors), f.since, f.until,
                                   frozenset(f.kinds)).describe(sources)
-        lines += [f"*Answered only from sources matching: {described}.*", ""]
+        lines += [f"*Answered only from sources matching: {markdown_text(described)}.*", ""]
     cited = cited_sources(answer, sources)
     if cited:
         lines += ["## Sources cited", ""]
@@ -106,21 +108,23 @@ def to_markdown(answer: Answer, sources: Mapping[str, Source]) -> str:
         for number, passage in enumerate(answer.nearest, start=1):
             ref = passage.source
             snippet = " ".join(passage.text.split())
-            lines.append(f"{number}. {display_author(_from_ref(ref))}{year_and_kind(_from_ref(ref))}, "
-                         f"*{ref.title}*, characters {passage.start}–{passage.end}: {snippet[:400]}")
+            credit = f"{display_author(_from_ref(ref))}{year_and_kind(_from_ref(ref))}"
+            lines.append(f"{number}. {markdown_text(credit)}, *{markdown_text(ref.title)}*, characters "
+                         f"{passage.start}–{passage.end}: {markdown_text(snippet[:400])}")
         lines.append("")
     lines.append(f"*Composed by citewise ({answer.engine} engine) from quotations checked against their sources.*")
     return "\n".join(lines) + "\n"
 
 
 def _reference(source: Source) -> str:
-    parts = [f"{source.author or display_author(source)}{year_and_kind(source)}.", f"*{source.title}*."]
+    parts = [f"{markdown_text(source.author or display_author(source))}{markdown_text(year_and_kind(source))}.",
+             f"*{markdown_text(source.title)}*."]
     if source.licence:
-        parts.append(f"{source.licence}.")
+        parts.append(f"{markdown_text(source.licence)}.")
     url = source_url(source)
     if url:
         parts.append(f"<{url}>.")
-    parts.append(f"File `{source.file}`.")
+    parts.append(f"File {markdown_code(source.file)}.")
     return " ".join(parts)
 
 

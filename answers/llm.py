@@ -1,180 +1,267 @@
-"""The LLM engine: a model writes the prose, every quotation it offers is verified, and an endpoint failure
-falls back to the offline engine with a visible note."""
+"""The LLM engine: a model writes claims (a quotation, the passage it comes from, a sentence of its own); each claim
+is verified the moment the model has finished writing it and is streamed at once. An endpoint that fails, a reply
+that cannot be read, or a reply none of whose quotations verify falls back to the offline engine, with a note."""
 
 from __future__ import annotations
 
-import os
+import contextlib
+import logging
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Literal
 
-import openai
+import httpx
 
+from citewise.answers.answer_stream import StreamingAnswer
 from citewise.answers.conversation import previous_user_question, rewrite_messages
 from citewise.answers.evidence import retrieve
 from citewise.answers.filtered import confined
-from citewise.answers.llm_protocol import Claim, Reply, ReplyError, answer_messages, parse_reply, repair_message
+from citewise.answers.llm_claims import ClaimChecker
+from citewise.answers.llm_context import ContextTooSmall, PromptPlan, margin, messages_tokens, plan_prompt
+from citewise.answers.llm_endpoint import ChatEndpoint, ContextOverflow, EndpointFailure, ReplyStream, connect
+from citewise.answers.llm_protocol import MAX_LEAD_CHARS, claims_schema, format_repair_message, quote_repair_message
+from citewise.answers.llm_reply import ClaimScanner, ReplyError
 from citewise.answers.offline import RETRIEVAL_K, OfflineEngine
-from citewise.answers.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, refusal, render_answer
-from citewise.answers.verifier import QuoteStatus, QuoteVerifier, locate
+from citewise.answers.render import RenderedAnswer, events, nearest_passages, refusal
+from citewise.answers.verifier import QuoteVerifier
 from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever, SearchFilters
 from citewise.core.settings import Settings
-from citewise.ingest.sentences import unwrap
+
+log = logging.getLogger("citewise.llm")
+
+REWRITE_TOKENS = 96
+# A model on this machine's CPU reads a prompt at tens to hundreds of tokens a second: fewer passages, sooner answers.
+LOCAL_PASSAGES = 4
+ENDPOINT_PASSAGES = 8
+# A repair round is skipped when the window leaves the reply fewer tokens than this.
+MIN_REPAIR_TOKENS = 64
+# A model that keeps offering claims that fail, or the same claim again, is looping: stop reading it.
+MAX_DUPLICATES = 3
 
 
-class EndpointFailure(Exception):
-    """The LLM endpoint could not give a usable reply (unreachable, timed out, 5xx, not our JSON)."""
+@dataclass
+class AnswerStats:
+    """How one answer went: the figures `citewise bench llm` reports (times in seconds from the start)."""
+
+    started: float = field(default_factory=time.perf_counter)
+    first_piece_s: float | None = None  # the model's first piece of text
+    first_claim_s: float | None = None  # the first verified quotation streamed
+    done_s: float | None = None
+    rounds: int = 0
+    passages: int = 0
+    prompt_tokens: int = 0
+    reply_tokens: int = 0
+    writing_s: float = 0.0  # from each reply's first piece to its end
+    claims: int = 0  # offered by the model
+    verified: int = 0
+    fallback: str | None = None  # the note, when the offline engine answered instead
+    declined: bool = False  # the model said the passages do not answer the question
+
+    def since_start(self) -> float:
+        return time.perf_counter() - self.started
 
 
-def make_client(settings: Settings) -> openai.OpenAI:
-    base_url = settings.llm.base_url or os.environ.get("OPENAI_BASE_URL")
-    api_key = settings.llm.api_key or os.environ.get("OPENAI_API_KEY")
-    if not api_key:
-        if not base_url:
-            raise CitewiseError("the llm engine needs OPENAI_API_KEY (and OPENAI_BASE_URL for a non-OpenAI "
-                                "endpoint); or use --engine offline")
-        api_key = "unused"  # local OpenAI-compatible servers often need no key, but the client insists on one
-    # One retry: a dead endpoint should fall back to the offline engine quickly, not after minutes of backoff.
-    return openai.OpenAI(base_url=base_url, api_key=api_key, timeout=settings.llm.timeout_s, max_retries=1)
+class _Fallback(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.note = (f"Note: the language model {reason}; this answer was composed by the offline engine from the "
+                     f"retrieved sentences.")
 
 
 class LLMEngine:
     name: Literal["llm"] = "llm"
 
     def __init__(self, settings: Settings, retriever: Retriever, index: IndexReader, verifier: QuoteVerifier,
-                 scorer, offline: OfflineEngine, client: openai.OpenAI | None = None) -> None:
+                 scorer, offline: OfflineEngine, endpoint: ChatEndpoint | None = None) -> None:
         self.settings = settings
         self.retriever = retriever
         self.index = index
         self.verifier = verifier
         self.scorer = scorer
         self.offline = offline
-        self.client = client or make_client(settings)
-        self._json_mode = True
+        self.endpoint = endpoint or connect(settings)
 
     def answer(self, question: str, history: list[Message] | None = None,
                filters: SearchFilters | None = None) -> Answer:
-        return self.compose(question, history, filters).answer
+        for event in self.stream(question, history, filters):
+            if event.type == "done" and event.answer is not None:
+                return event.answer
+        raise RuntimeError("the answer stream ended without an answer")
 
-    def stream(self, question: str, history: list[Message] | None = None,
-               filters: SearchFilters | None = None) -> Iterator[AnswerEvent]:
-        # The model's text is only shown once its quotations are verified, so nothing streams before that.
-        yield from events(self.compose(question, history, filters))
-
-    def compose(self, question: str, history: list[Message] | None = None,
-                filters: SearchFilters | None = None) -> RenderedAnswer:
+    def stream(self, question: str, history: list[Message] | None = None, filters: SearchFilters | None = None,
+               stats: AnswerStats | None = None) -> Iterator[AnswerEvent]:
+        stats = stats if stats is not None else AnswerStats()
         query = question
         try:
-            if previous_user_question(question, history) is not None:
-                query = self._rewrite(question, history or [])
-            hits = retrieve(self.retriever, query, max(RETRIEVAL_K, self.settings.retrieval.k), filters=filters)
-            rendered = refusal(question, self.name, hits) if not hits else self._answer_from(question, query, hits)
-        except EndpointFailure as exc:
-            note = (f"Note: the language model endpoint failed ({exc}); this answer was composed by the offline "
-                    f"engine from the retrieved sentences.")
-            return self.offline.compose(question, history, note=note,
-                                        query=None if query == question else query, filters=filters)
-        # Whether the filters excluded the evidence is asked of the offline engine: no second model call.
+            try:
+                if previous_user_question(question, history) is not None:
+                    query = self._rewrite(question, history or [])
+                hits = retrieve(self.retriever, query, max(RETRIEVAL_K, self.settings.retrieval.k), filters=filters)
+                if not hits:
+                    yield from events(self._confined(refusal(question, self.name, hits), filters, question, query,
+                                                     history))
+                    return
+                for event in self._answer_from(question, query, hits, stats):
+                    if event.type == "done" and event.answer is not None:
+                        event.answer = self._confined(RenderedAnswer(event.answer), filters, question, query,
+                                                      history).answer
+                    yield event
+            except EndpointFailure as exc:  # raised only before anything was streamed
+                raise _Fallback(f"endpoint failed ({exc})") from exc
+        except _Fallback as fallback:
+            stats.fallback = fallback.note
+            yield from events(self.offline.compose(question, history, note=fallback.note,
+                                                   query=None if query == question else query, filters=filters))
+        finally:
+            stats.done_s = stats.since_start()
+
+    def _confined(self, rendered: RenderedAnswer, filters: SearchFilters | None, question: str, query: str,
+                  history: list[Message] | None) -> RenderedAnswer:
+        """The answer echoes its filters; a refusal under filters says whether they excluded the evidence (asked of
+        the offline engine: no second model call)."""
         return confined(rendered, filters, self.index.sources,
                         lambda: self.offline.compose(question, history, query=None if query == question else query))
 
-    def _answer_from(self, question: str, query: str, hits: list[Hit]) -> RenderedAnswer:
-        messages = answer_messages(query, hits, self.settings.answer.max_quotes)
-        content = self._complete(messages)
-        reply = self._parse(content, hits)
-        if reply.refuse:
-            return refusal(question, self.name, hits)
-        quotes, failures = self._check(reply.claims, hits)
-        for _ in range(self.settings.llm.repair_rounds):
-            if not failures:
-                break
-            messages = [*messages, {"role": "assistant", "content": content}, repair_message(failures)]
+    def _answer_from(self, question: str, query: str, hits: list[Hit], stats: AnswerStats) -> Iterator[AnswerEvent]:
+        max_claims = self.settings.answer.max_quotes
+        plan, reply = self._first_reply(query, hits, max_claims)
+        stats.passages, stats.prompt_tokens = len(plan.passages), plan.prompt_tokens
+        writer = StreamingAnswer(question, self.name, nearest_passages(hits))
+        checker = ClaimChecker(self.verifier, self.index, plan.hits, self.scorer)
+        longest = max(len(p.text) for p in plan.passages)
+        declined, problem = False, "no reply"
+        for round_number in range(1 + self.settings.llm.repair_rounds):
+            stats.rounds += 1
+            scanner = ClaimScanner(plan.hits, max_object_chars=longest + MAX_LEAD_CHARS + 200)
+            failures: list[tuple[str, int | str, str]] = []
             try:
-                content = self._complete(messages)
-                repaired = self._parse(content, hits)
+                yield from self._read(reply, scanner, checker, writer, failures, stats, max_claims)
+            except GeneratorExit:  # the client went away: stop the model writing for nobody
+                reply.stop()
+                raise
             except EndpointFailure:
-                break  # keep what verified in the first round; the failed quotes are dropped
-            more, failures = self._check(repaired.claims, hits, already=quotes)
-            quotes += more
-        quotes = quotes[: self.settings.answer.max_quotes]
-        if not quotes:
-            return refusal(question, self.name, hits)
-        self._score_support(quotes)
-        return render_answer(question, quotes, self.name, nearest=nearest_passages(hits))
+                if not len(writer) and round_number == 0:
+                    raise
+                break  # keep what verified; what the model had not finished is lost
+            finally:
+                self._account(reply, stats)
+            if len(writer) >= max_claims:
+                break
+            last_round = round_number == self.settings.llm.repair_rounds
+            try:
+                result = scanner.finish()
+            except ReplyError as exc:
+                problem = str(exc)
+                repair = format_repair_message(problem)
+            else:
+                declined = round_number == 0 and not result.claims and (result.refuse or scanner.declined)
+                if declined or not failures:
+                    break
+                repair = quote_repair_message(failures[:max_claims])
+            if last_round:
+                break
+            reply = self._repair(plan, repair, max_claims)
+            if reply is None:
+                break
+        if len(writer):
+            yield from writer.finish()
+        elif declined:
+            # The offline engine has its own refusal gate: it refuses too when the evidence is weak, and otherwise
+            # answers from passages a small model failed to use.
+            stats.declined = True
+            raise _Fallback("found no answer in the passages it was shown")
+        elif stats.claims == 0:
+            raise _Fallback(f"gave no usable reply ({problem})")
+        else:
+            raise _Fallback(f"offered {stats.claims} quotation(s) and none of them is verbatim in the sources")
 
-    def _check(self, claims: list[Claim], hits: list[Hit],
-               already: list[VerifiedQuote] | None = None) -> tuple[list[VerifiedQuote], list[tuple[Claim, str]]]:
-        """Verified quotes (misattributions within the retrieved set re-cited) and the failures with reasons."""
-        retrieved = {h.passage.id: h for h in hits}
-        seen = {(q.source.id, q.start, q.end) for q in already or []}
-        quotes: list[VerifiedQuote] = []
-        failures: list[tuple[Claim, str]] = []
-        for claim in claims:
-            cited = claim.passage_id if claim.passage_id in retrieved else self._holding_passage(claim.quote, hits)
-            match = self.verifier.verify(claim.quote, cited or claim.passage_id, list(retrieved))
-            recitable = match.status is QuoteStatus.MISATTRIBUTED and match.passage_id in retrieved
-            if match.status is not QuoteStatus.VERIFIED and not recitable:
-                failures.append((claim, f"{match.status.value}: {match.detail}"))
-                continue
-            hit = retrieved.get(match.passage_id or "")
-            if hit is None:  # verified in a passage of the cited source that was not retrieved
-                failures.append((claim, "the quotation is not in any of the passages provided"))
-                continue
-            key = (hit.source.id, match.start, match.end)
-            if key in seen:
-                continue
-            seen.add(key)
-            quotes.append(VerifiedQuote(unwrap(claim.quote), hit.source, hit.passage, match.start, match.end,
-                                        lead=claim.text or None))
-        return quotes, failures
+    def _read(self, reply: ReplyStream, scanner: ClaimScanner, checker: ClaimChecker, writer: StreamingAnswer,
+              failures: list[tuple[str, int | str, str]], stats: AnswerStats, max_claims: int) -> Iterator[AnswerEvent]:
+        """Streams the verified claims of one reply; stops reading once enough verified or the model loops."""
+        offered = duplicates = 0
+        tried: set[str] = set()
+        for piece in reply:
+            if stats.first_piece_s is None:
+                stats.first_piece_s = stats.since_start()
+            for claim in scanner.feed(piece):
+                offered += 1
+                stats.claims += 1
+                said = " ".join(claim.quote.lower().split())
+                if said in tried:  # the same words fare the same wherever they are said to come from
+                    duplicates += 1
+                    continue
+                tried.add(said)
+                outcome = checker.check(claim)
+                log.debug("claim citing %s: %s | %r", claim.cited, "verified" if outcome.quote else
+                          "duplicate" if outcome.duplicate else outcome.problem, claim.quote[:200])
+                if outcome.quote is not None:
+                    stats.verified += 1
+                    shown = writer.add(outcome.quote)
+                    if shown and stats.first_claim_s is None:
+                        stats.first_claim_s = stats.since_start()
+                    yield from shown
+                elif outcome.duplicate:
+                    duplicates += 1
+                elif outcome.problem is not None:
+                    failures.append((claim.quote, claim.cited, outcome.problem))
+            if (len(writer) >= max_claims or duplicates >= MAX_DUPLICATES or offered > 2 * max_claims + 2
+                    or scanner.runaway):
+                reply.stop()
+                return
 
-    def _holding_passage(self, quote: str, hits: list[Hit]) -> str | None:
-        """For a claim citing an id we never gave: the retrieved passage that holds the quote, if one does."""
-        for hit in hits:
-            text = self.index.source_text(hit.source.id)
-            if locate(quote, text, hit.passage.start, hit.passage.end) is not None:
-                return hit.passage.id
-        return None
+    def _first_reply(self, query: str, hits: list[Hit], max_claims: int) -> tuple[PromptPlan, ReplyStream]:
+        """The prompt fitted to the window and its reply opened; a server that still says it overflows gets the
+        prompt once more, fitted to the window it names (or to half the room)."""
+        context = self.endpoint.context_tokens
+        plan = self._plan(query, hits, context, max_claims)
+        try:
+            return plan, self._open(plan, max_claims)
+        except ContextOverflow as exc:
+            smaller = exc.window if exc.window and exc.window < context else (plan.prompt_tokens + plan.max_tokens) // 2
+        plan = self._plan(query, hits, smaller, max_claims)
+        return plan, self._open(plan, max_claims)
 
-    def _score_support(self, quotes: list[VerifiedQuote]) -> None:
-        pairs = [((q.lead or q.quote), unwrap(q.passage.text)) for q in quotes]
-        for quote, support in zip(quotes, self.scorer.scores(pairs), strict=True):
-            quote.support = float(support)
+    def _open(self, plan: PromptPlan, max_claims: int, messages: list[dict[str, str]] | None = None,
+              max_tokens: int | None = None) -> ReplyStream:
+        return self.endpoint.stream(messages or plan.messages, max_tokens or plan.max_tokens,
+                                    claims_schema(max_claims, len(plan.passages)))
+
+    def _plan(self, query: str, hits: list[Hit], context: int, max_claims: int) -> PromptPlan:
+        llm = self.settings.llm
+        passages = llm.max_passages or (LOCAL_PASSAGES if llm.local_model else ENDPOINT_PASSAGES)
+        try:
+            return plan_prompt(query, hits, self.endpoint.counter, context_tokens=context, max_tokens=llm.max_tokens,
+                               max_passages=passages, max_claims=max_claims)
+        except ContextTooSmall as exc:
+            raise _Fallback(f"could not be used ({exc})") from exc
+        except httpx.HTTPError as exc:
+            raise EndpointFailure(f"its tokenizer did not answer ({type(exc).__name__})") from exc
+        except CitewiseError as exc:  # a local model that died and cannot be started again
+            raise EndpointFailure(str(exc)) from exc
+
+    def _repair(self, plan: PromptPlan, repair: dict[str, str], max_claims: int) -> ReplyStream | None:
+        """The repair request: the same prompt (so a server's prompt cache is reused) and what to fix."""
+        messages = [*plan.messages, repair]
+        try:
+            window = plan.context_tokens
+            room = window - messages_tokens(messages, self.endpoint.counter) - margin(window)
+            if room < MIN_REPAIR_TOKENS:
+                return None
+            return self._open(plan, max_claims, messages, min(plan.max_tokens, room))
+        except (EndpointFailure, httpx.HTTPError):
+            return None  # keep what verified in the first round
+
+    def _account(self, reply: ReplyStream, stats: AnswerStats) -> None:
+        if reply.first_piece is not None and reply.ended is not None:
+            stats.writing_s += reply.ended - reply.first_piece
+        if reply.text:
+            with contextlib.suppress(httpx.HTTPError):  # only a figure for benchmarks
+                stats.reply_tokens += self.endpoint.counter.count(reply.text)
 
     def _rewrite(self, question: str, history: list[Message]) -> str:
-        rewritten = self._complete(rewrite_messages(question, history), json_reply=False).strip()
+        rewritten = self.endpoint.complete(rewrite_messages(question, history), REWRITE_TOKENS).strip()
         return rewritten.strip('"“”') or question
-
-    def _parse(self, content: str, hits: list[Hit]) -> Reply:
-        try:
-            return parse_reply(content, hits)
-        except ReplyError as exc:
-            raise EndpointFailure(f"unusable reply: {exc}") from exc
-
-    def _complete(self, messages: list[dict[str, str]], json_reply: bool = True) -> str:
-        extra = {"response_format": {"type": "json_object"}} if json_reply and self._json_mode else {}
-        try:
-            response = self.client.chat.completions.create(
-                model=self.settings.llm.model, messages=messages, temperature=0, **extra)
-        except openai.BadRequestError as exc:
-            if not extra:
-                raise EndpointFailure(f"request rejected: {_reason(exc)}") from exc
-            self._json_mode = False  # some OpenAI-compatible servers reject response_format; ask in the prompt only
-            return self._complete(messages, json_reply)
-        except openai.APIStatusError as exc:
-            raise EndpointFailure(f"HTTP {exc.status_code}: {_reason(exc)}") from exc
-        except openai.APITimeoutError as exc:
-            raise EndpointFailure("timed out") from exc
-        except openai.APIConnectionError as exc:
-            raise EndpointFailure("cannot connect") from exc
-        except openai.OpenAIError as exc:
-            raise EndpointFailure(_reason(exc)) from exc
-        if not response.choices or response.choices[0].message.content is None:
-            raise EndpointFailure("the reply has no message content")
-        return response.choices[0].message.content
-
-
-def _reason(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from citewise.answers.markdown_safe import markdown_code, markdown_text
 from citewise.answers.notice import health_notice
 from citewise.core.answer import MISSING_TEXT, REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
 from citewise.core.retrieval import Hit
@@ -151,7 +152,7 @@ def render_answer(question: str, quotes: list[VerifiedQuote], engine: str, note:
     pieces: list[tuple[str, Citation | None]] = []
     citations: list[Citation] = []
     if note:
-        pieces.append((f"> {note}\n\n", None))
+        pieces.append((f"> {markdown_text(note)}\n\n", None))
     introduced: set[str] = set()
     headed = part_titles is not None and len({q.part for q in quotes}) > 1
     previous: VerifiedQuote | None = None
@@ -166,12 +167,13 @@ def render_answer(question: str, quotes: list[VerifiedQuote], engine: str, note:
             pieces.append((" ", None))
         title = part_titles[quote.part] if headed and part_titles and quote.part < len(part_titles) else None
         if new_paragraph and title and (previous is None or part_titles[previous.part] != title):
-            pieces.append((f"**{_sentence(title)}** ", None))
+            pieces.append((f"**{markdown_text(_sentence(title))}** ", None))
         lead = quote.lead if quote.lead else _offline_lead(quote, None if new_paragraph else previous, introduced)
         introduced.add(quote.source.id)
         citation = _citation(n, quote)
         citations.append(citation)
-        pieces.append((_lead_with_quote(lead, quote.quote, n, close=True), citation))
+        # Corpus text and an LLM's words become Markdown here, and only here: escaped, so none of it is live.
+        pieces.append((_lead_with_quote(markdown_text(lead), markdown_text(quote.quote), n, close=True), citation))
         previous = quote
     # Once per answer, a block of its own after the prose: never inside a quotation.
     notice = health_notice(question, [quote.source for quote in quotes])
@@ -203,20 +205,21 @@ def sources_cited(quotes: list[VerifiedQuote]) -> str:
     for source_id, numbers in order.items():
         s = sources[source_id]
         marks = ", ".join(f"[{n}]" for n in numbers)
-        lines.append(f"- {s.author or display_author(s)}{year_and_kind(s)}. *{s.title}*. `{s.file}` — {marks}")
+        lines.append(f"- {markdown_text(s.author or display_author(s))}{markdown_text(year_and_kind(s))}. "
+                     f"*{markdown_text(s.title)}*. {markdown_code(s.file)} — {marks}")
     return "\n".join(lines)
 
 
 def missing_refusal(question: str, engine: str, missing: tuple[str, ...], note: str | None = None) -> RenderedAnswer:
     """A question about works or authors the index does not hold: refused, naming them."""
-    names = " or ".join(f"*{name}*" for name in missing)
-    text = (f"> {note}\n\n" if note else "") + MISSING_TEXT.format(names=names)
+    names = " or ".join(f"*{markdown_text(name)}*" for name in missing)
+    text = (f"> {markdown_text(note)}\n\n" if note else "") + MISSING_TEXT.format(names=names)
     answer = Answer(question=question, answer=text, refused=True, engine=engine, nearest=[])
     return RenderedAnswer(answer, [(text, None)])
 
 
 def refusal(question: str, engine: str, hits: list[Hit], note: str | None = None) -> RenderedAnswer:
-    text = (f"> {note}\n\n" if note else "") + REFUSAL_TEXT
+    text = (f"> {markdown_text(note)}\n\n" if note else "") + REFUSAL_TEXT
     answer = Answer(question=question, answer=text, refused=True, engine=engine, nearest=nearest_passages(hits))
     return RenderedAnswer(answer, [(text, None)])
 

@@ -59,7 +59,7 @@ def bench_from_empty(corpus: Path, index: Path | None = None, question: str = DE
         started = time.perf_counter()
         with ServerProcess(index, args=["--ingest", str(corpus.resolve())], wait_for="healthz",
                            ready_timeout_s=timeout_s) as server, \
-                httpx.Client(base_url=server.base_url, timeout=300) as http:
+                httpx.Client(base_url=server.base_url, timeout=300, headers=server.headers) as http:
             _measure(http, server, result, started, timeout_s)
     finally:
         if own_index:

@@ -76,6 +76,7 @@ class ServerProcess:
         self.keep_log = log_dir is not None
         self.log_path: Path | None = Path(log_dir) / f"serve-{self.port}.log" if log_dir is not None else None
         self.process: subprocess.Popen[bytes] | None = None
+        self.headers: dict[str, str] = {}  # what a client sends: the API key, when the service has one
         self._log: IO[bytes] | None = None
 
     def __enter__(self) -> ServerProcess:
@@ -89,20 +90,23 @@ class ServerProcess:
         self._log = open(self.log_path, "wb")  # noqa: SIM115
         try:
             started = time.perf_counter()
+            env = child_env(self.index, self.port, self.extra_env, inherit_settings=self.inherit_settings)
             self.process = subprocess.Popen(
                 citewise_command("serve", *self.args), stdin=subprocess.DEVNULL, stdout=self._log,
-                stderr=subprocess.STDOUT,
-                env=child_env(self.index, self.port, self.extra_env, inherit_settings=self.inherit_settings),
+                stderr=subprocess.STDOUT, env=env,
             )
-            self._wait_ready(started)
+            # Every route but /healthz (and the page) needs the API key when the service has one.
+            key = env.get(f"{ENV_PREFIX}SERVER__API_KEY")
+            self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+            self._wait_ready(started, self.headers)
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
-    def _wait_ready(self, started: float) -> None:
+    def _wait_ready(self, started: float, headers: dict[str, str]) -> None:
         assert self.process is not None
-        with httpx.Client(timeout=2.0) as client:
+        with httpx.Client(timeout=2.0, headers=headers) as client:
             while time.perf_counter() - started < self.ready_timeout_s:
                 if self.process.poll() is not None:
                     raise self._failure(f"`citewise serve` exited with status {self.process.returncode} before "

@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from citewise.commands.common import printable
 from citewise.core.errors import CitewiseError
 
 app = typer.Typer(
@@ -35,7 +36,7 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except CitewiseError as exc:
-        typer.echo(f"citewise: error: {exc}", err=True)
+        typer.echo(f"citewise: error: {printable(str(exc))}", err=True)  # it may name a file: one line, always
         sys.exit(1)
     except KeyboardInterrupt:
         typer.echo("citewise: interrupted", err=True)

@@ -180,7 +180,7 @@ class RayIngestor(Ingestor):
         return self._dim or super()._dimension(writer)
 
 
-def distributed_ingest(settings: Settings, paths: list[Path], rebuild: bool = False, progress: bool = True,
-                       workers: int | None = None) -> IngestReport:
+def distributed_ingest(settings: Settings, paths: list[Path], rebuild: bool = False, prune: bool = False,
+                       progress: bool = True, workers: int | None = None) -> IngestReport:
     """One ingest of `paths` on Ray into the configured store; returns the pipeline's IngestReport."""
-    return RayIngestor(settings, progress=progress, workers=workers).run(paths, rebuild=rebuild)
+    return RayIngestor(settings, progress=progress, workers=workers).run(paths, rebuild=rebuild, prune=prune)

@@ -18,22 +18,18 @@ from citewise.core.settings import Settings
 from citewise.core.types import ParsedDocument, Passage, PassageVectors, Source, SourceMeta, content_hash
 from citewise.ingest.chunker import Chunker
 from citewise.ingest.embedder import load_embedder
-from citewise.ingest.manifest import MANIFEST_NAME, load_manifest
-from citewise.ingest.readers import UnreadableFile, is_supported, read_document
+from citewise.ingest.files import CorpusFile, collect_files, files_under
+
+__all__ = ["CorpusFile", "IngestReport", "Ingestor", "collect_files", "files_under"]
+from citewise.ingest.readers import UnreadableFile, read_document
 from citewise.ingest.sentences import passage_sentences, sentence_spans, unwrap, unwrapped_spans
 from citewise.store import open_store
 
 EMBED_BATCH = 256
-# Bump when a reader's output (text, headings, pages) changes: the next ingest then re-reads unchanged files,
-# reusing their cached vectors wherever a passage's text is unchanged.
-READER_VERSION = "2"
-
-
-@dataclass(frozen=True)
-class CorpusFile:
-    path: Path
-    rel: str  # the path recorded in the index: relative to the folder that was ingested
-    meta: SourceMeta | None
+# Bump when a reader's output (text, headings, pages, hidden spans) or the chunker's cuts change: the next ingest
+# then re-reads unchanged files, reusing their cached vectors wherever a passage's text is unchanged.
+# 3: passages never pass the token limit (cut between tokens where no space is) or reach into Markdown markup.
+READER_VERSION = "3"
 
 
 @dataclass
@@ -44,6 +40,8 @@ class IngestReport:
     updated: int = 0
     removed: int = 0
     unchanged: int = 0
+    # Indexed sources that were not among the paths given: kept, unless the run was asked to --prune them.
+    not_given: int = 0
     passages: int = 0
     passages_embedded: int = 0
     passages_reused: int = 0
@@ -63,43 +61,6 @@ class _Prepared:
     search_texts: list[str]
     text_hashes: list[str]
     sentence_spans: list[list[tuple[int, int]]]  # per passage, in its search text
-
-
-def files_under(root: Path) -> tuple[list[Path], Path]:
-    """The files an ingest of `root` looks at (hidden ones left out), and the folder their recorded paths are
-    relative to."""
-    if not root.exists():
-        raise CitewiseError(f"{root}: no such file or folder")
-    if root.is_file():
-        return [root], root.parent
-    files = sorted(p for p in root.rglob("*")
-                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
-    return files, root
-
-
-def collect_files(paths: list[Path]) -> tuple[list[CorpusFile], list[tuple[str, str]]]:
-    """Every readable-looking file under `paths`, with its manifest row; plus (file, reason) for unsupported ones."""
-    files: list[CorpusFile] = []
-    ignored: list[tuple[str, str]] = []
-    for root in paths:
-        candidates, base = files_under(root)
-        manifests: dict[Path, dict[str, SourceMeta]] = {}
-        for path in candidates:
-            if path.name == MANIFEST_NAME:
-                continue
-            rel = path.relative_to(base).as_posix()
-            if not is_supported(path):
-                ignored.append((str(path), f"unsupported file type {path.suffix or '(none)'}"))
-                continue
-            if path.parent not in manifests:
-                manifests[path.parent] = load_manifest(path.parent)
-            files.append(CorpusFile(path, rel, manifests[path.parent].get(path.name)))
-    seen: dict[str, Path] = {}
-    for f in files:
-        if f.rel in seen:
-            raise CitewiseError(f"{f.path} and {seen[f.rel]} would both be indexed as {f.rel}; ingest one of them")
-        seen[f.rel] = f.path
-    return files, ignored
 
 
 class Ingestor:
@@ -124,13 +85,15 @@ class Ingestor:
             self._embedder = load_embedder(self.settings.embedding)
         return self._embedder
 
-    def run(self, paths: list[Path], rebuild: bool = False) -> IngestReport:
+    def run(self, paths: list[Path], rebuild: bool = False, prune: bool = False) -> IngestReport:
+        """Adds and updates the sources under `paths`; sources indexed before and not among them are kept, or with
+        `prune` removed (never all of them: an empty folder or a FIFO must not empty an index)."""
         started = time.perf_counter()
         files, skipped = collect_files(paths)
         report = IngestReport(index_dir=self.store.location, skipped=list(skipped))
         with self.store.writing(rebuild=rebuild) as writer:
             self._check_compatible(writer.meta())
-            self._update(writer, files, report)
+            self._update(writer, files, report, prune, paths)
             writer.set_meta({
                 "embedder": self.embedder_signature, "chunker": self.chunker.signature, "readers": READER_VERSION,
                 "passage_context": self.context_signature,
@@ -162,10 +125,18 @@ class Ingestor:
                 "run `citewise ingest --rebuild` to rebuild it"
             )
 
-    def _update(self, writer: IndexWriter, files: list[CorpusFile], report: IngestReport) -> None:
+    def _update(self, writer: IndexWriter, files: list[CorpusFile], report: IngestReport, prune: bool,
+                paths: list[Path]) -> None:
         stored = writer.sources_by_file()
         reread = writer.meta().get("readers") != READER_VERSION
         present = {f.rel for f in files}
+        not_given = [source for rel, source in stored.items() if rel not in present]
+        if prune and not_given and not present:
+            skipped = "".join(f"; skipped {path}: {reason}" for path, reason in report.skipped[:3])
+            raise CitewiseError(
+                f"nothing to index under {', '.join(map(str, paths))}{skipped}; so --prune would remove all "
+                f"{len(not_given)} sources of {self.store.location}; nothing was changed "
+                "(`citewise remove SOURCE...` removes sources by name)")
         prepared: list[_Prepared] = []
         max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
         for corpus_file in tqdm(files, desc="reading", unit="file", disable=not self.progress, leave=False):
@@ -193,10 +164,12 @@ class Ingestor:
                 report.unchanged += 1
             else:
                 prepared.append(item)
-        for rel, source in stored.items():
-            if rel not in present:
+        if prune:
+            for source in not_given:
                 writer.remove_source(source.id)
-                report.removed += 1
+            report.removed = len(not_given)
+        else:
+            report.not_given = len(not_given)
         vectors = self._vectors_for(writer, prepared, report)
         for item in prepared:
             old = stored.get(item.file.rel)
@@ -228,7 +201,7 @@ class Ingestor:
             return None
         document = read_document(corpus_file.path, data, corpus_file.meta)
         source_id = content_hash(corpus_file.rel, document.text)
-        chunks = self.chunker.chunk(document.text)
+        chunks = self.chunker.chunk(document.text, document.hidden)
         if not chunks:
             raise UnreadableFile("no text could be extracted")
         page_starts = [start for start, _, _ in document.pages]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-# Where a sentence may end: terminal punctuation, closing quotes/brackets, then white space.
-_SENTENCE_END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s)""")
+# Where a sentence may end: terminal punctuation, closing quotes/brackets, then white space; or the full-width
+# stops of Chinese and Japanese, which no space follows.
+_SENTENCE_END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s)|[。！？]+[」』”’）)\]]*""")
+_FULL_WIDTH_STOPS = "。！？"
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "st", "prof", "rev", "vol", "vols", "ch", "chap", "cf", "e.g", "i.e", "etc",
@@ -43,6 +45,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
 
 
 def _ends_sentence(text: str, punct_start: int, punct_end: int, limit: int) -> bool:
+    if text[punct_start] in _FULL_WIDTH_STOPS:
+        return True
     if not _NEXT_STARTS_SENTENCE.match(text, punct_end, limit):
         return False
     if text[punct_start] != ".":

@@ -6,9 +6,8 @@ set. It starts from the first part's generation, so the first part's files count
 neither chunked nor embedded again; the extra cost of staging is one small FAISS build and one copy of a small
 database.
 
-Only a new index (or --rebuild) is staged. `Ingestor.run(paths)` makes the index hold exactly `paths`, so running
-it on a subset against an existing index would take every other source out of the live index until the full run
-put it back; an existing index is therefore updated in one run, exactly as before.
+Only a new index (or --rebuild) is staged: an existing one already answers, and is updated in one run. The first
+part's run only adds, so `--prune` (removing indexed sources that were not given) belongs to the full run alone.
 """
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ from pathlib import Path
 
 from citewise.core.embedding import Embedder
 from citewise.core.settings import Settings
+from citewise.ingest.files import files_under
 from citewise.ingest.manifest import MANIFEST_NAME
-from citewise.ingest.pipeline import Ingestor, IngestReport, files_under
+from citewise.ingest.pipeline import Ingestor, IngestReport
 from citewise.ingest.readers import is_supported
 
 # The first part: whole files, smallest first, for as long as their bytes add up to at most this (and always at
@@ -111,11 +111,13 @@ def plan_first_part(paths: Sequence[Path], budget_bytes: int = FIRST_PART_BYTES)
     return FirstPart(tuple(chosen), total_files=len(nonempty))
 
 
-def staged_ingest(settings: Settings, paths: Sequence[Path], *, rebuild: bool = False, progress: bool = True,
+def staged_ingest(settings: Settings, paths: Sequence[Path], *, rebuild: bool = False, prune: bool = False,
+                  progress: bool = True,
                   embedder: Embedder | None = None, first_part_bytes: int = FIRST_PART_BYTES,
                   notify: Notify | None = None) -> StagedReport:
-    """Indexes `paths` into settings.index like `Ingestor.run`; on a new index (or with `rebuild`) it first
-    publishes a small first part. `notify` receives one-line progress messages for the user."""
+    """Indexes `paths` into settings.index like `Ingestor.run` (adding and updating; with `prune` also removing
+    the sources not given); on a new index (or with `rebuild`) it first publishes a small first part. `notify`
+    receives one-line progress messages for the user."""
     started = time.perf_counter()
     say: Notify = notify or (lambda _message: None)
     paths = list(paths)
@@ -123,7 +125,7 @@ def staged_ingest(settings: Settings, paths: Sequence[Path], *, rebuild: bool = 
     fresh = rebuild or ingestor.store.current_token() is None
     plan = plan_first_part(paths, first_part_bytes) if fresh else None
     if plan is None:
-        return StagedReport(final=ingestor.run(paths, rebuild=rebuild))
+        return StagedReport(final=ingestor.run(paths, rebuild=rebuild, prune=prune))
 
     rest = plan.total_files - len(plan.files)
     say(f"new index: indexing a first part (the {_count(len(plan.files), 'smallest file')} of {plan.total_files}, "
@@ -136,7 +138,7 @@ def staged_ingest(settings: Settings, paths: Sequence[Path], *, rebuild: bool = 
         f"indexing the other {_count(rest, 'file')}")
     try:
         # Never a rebuild here: this run must start from the first part's generation to reuse its work.
-        final = ingestor.run(paths, rebuild=False)
+        final = ingestor.run(paths, rebuild=False, prune=prune)
     except BaseException:
         say(f"stopped before the end: {settings.index} holds the first part only; run `citewise ingest` on the "
             "same paths again to index the rest (the first part is not embedded again)")
@@ -154,13 +156,13 @@ def _candidates(paths: Sequence[Path]) -> list[_Candidate]:
     supported types), each with the path it would be recorded under."""
     found: list[_Candidate] = []
     for root in paths:
-        files, base = files_under(root)
-        for path in files:
+        walk = files_under(root)
+        for path in walk.files:
             if path.name == MANIFEST_NAME or not is_supported(path):
                 continue
             try:
                 size = path.stat().st_size
             except OSError:
                 continue  # the full run reports it
-            found.append(_Candidate(root, path, path.relative_to(base).as_posix(), size))
+            found.append(_Candidate(root, path, path.relative_to(walk.base).as_posix(), size))
     return found

@@ -19,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from citewise.core.settings import Settings
 from citewise.server.background_ingest import BackgroundIngest
 from citewise.server.deps import require_api_key
-from citewise.server.errors import install_error_handlers
+from citewise.server.errors import ERROR_RESPONSES, install_error_handlers
+from citewise.server.guards import AllowedHostsMiddleware, ApiKeyMiddleware
 from citewise.server.middleware import BodyLimitMiddleware, PagePolicyMiddleware
 from citewise.server.routes import ask, export, health, openai_compat, search, sources
 from citewise.server.state import ServiceState
@@ -67,6 +68,7 @@ def create_app(settings: Settings, embedder=None, background: BackgroundIngest |
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
+                service.close()
         finally:
             if background is not None:
                 await run_in_threadpool(background.stop)
@@ -78,7 +80,7 @@ def create_app(settings: Settings, embedder=None, background: BackgroundIngest |
     protected = [Depends(require_api_key)]
     app.include_router(health.router)
     for module in (ask, export, search, sources, openai_compat):
-        app.include_router(module.router, dependencies=protected)
+        app.include_router(module.router, dependencies=protected, responses=ERROR_RESPONSES)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -94,9 +96,20 @@ def create_app(settings: Settings, embedder=None, background: BackgroundIngest |
                                    swagger_css_url="/docs-assets/swagger-ui.css",
                                    swagger_favicon_url="/docs-assets/favicon-32x32.png")
     app.add_middleware(PagePolicyMiddleware)
+    if settings.server.api_key:
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.server.api_key)
     if settings.server.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.server.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
-    # Added last so it runs first: an oversized body is refused before anything reads it.
+    # Added last so they run first: a request for another host, or with an oversized body, is refused before
+    # anything reads it.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(AllowedHostsMiddleware, allowed=allowed_hosts(settings))
     return app
+
+
+def allowed_hosts(settings: Settings) -> list[str]:
+    """The configured host names, and the address the service listens on when it names one host."""
+    bound = settings.server.host
+    extra = [] if bound in ("", "0.0.0.0", "::") else [bound]
+    return [*settings.server.allowed_hosts, *extra]

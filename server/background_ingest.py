@@ -86,7 +86,7 @@ class BackgroundIngest:
             self._thread.join(timeout=STOP_TIMEOUT_S)
 
     def status(self) -> dict[str, object]:
-        # No paths or process ids: /readyz is open even where the API needs a key.
+        # No paths or process ids: /readyz shows this to anyone the service answers.
         status: dict[str, object] = {"state": self.state}
         if self.exit_status is not None:
             status["exit_status"] = self.exit_status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -25,15 +26,19 @@ async def _settings(service: ServiceDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-async def _loaded(service: ServiceDep) -> LoadedIndex:
-    # Read the reference once: the whole request then uses one generation, even if a reload swaps it meanwhile.
-    loaded = service.current
+async def _loaded(service: ServiceDep) -> AsyncIterator[LoadedIndex]:
+    # Borrowed once: the whole request, a streamed answer included (FastAPI leaves this dependency after the
+    # response is sent), uses one generation, and a generation replaced meanwhile is closed when it ends.
+    loaded = service.borrow()
     if loaded is None:
         reason = service.last_error or (
             "the corpus is still being indexed; the first part will be answerable shortly, ask again then"
             if service.indexing() else f"no index at {service.settings.index} yet (run `citewise ingest`)")
         raise HTTPException(503, f"index not loaded: {reason}")
-    return loaded
+    try:
+        yield loaded
+    finally:
+        loaded.release()
 
 
 LoadedDep = Annotated[LoadedIndex, Depends(_loaded)]

@@ -22,7 +22,9 @@ ENGINE_NAMES = ("offline", "llm")
 
 @dataclass
 class LoadedIndex:
-    """One index generation with everything built on it. Never mutated after the swap except the engine cache."""
+    """One index generation with everything built on it. Never mutated after the swap except the engine cache and
+    its count of users: once replaced (retired), it is closed as soon as the last request using it ends, so a
+    replaced generation's files are let go (and its folder's disk space freed) at once."""
 
     token: str
     index: IndexReader
@@ -32,6 +34,37 @@ class LoadedIndex:
     engine_error: str | None = None
     _engines: dict[str, AnswerEngine] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _users: int = 0
+    _retired: bool = False
+    closed: bool = False
+    _use_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def acquire(self) -> None:
+        with self._use_lock:
+            self._users += 1
+
+    def release(self) -> None:
+        with self._use_lock:
+            self._users -= 1
+            last = self._retired and self._users == 0 and not self.closed
+            self.closed = self.closed or last
+        if last:
+            self._close()
+
+    def retire(self) -> None:
+        """Replaced by a newer generation: closed now if nobody uses it, else when its last user releases it."""
+        with self._use_lock:
+            self._retired = True
+            now = self._users == 0 and not self.closed
+            self.closed = self.closed or now
+        if now:
+            self._close()
+
+    def _close(self) -> None:
+        with self._lock:
+            self._engines.clear()
+        self.index.close()
+        log.info("closed index generation %s", self.token)
 
     def engine(self, name: str | None = None) -> AnswerEngine:
         """The named engine, built on first use (the llm engine may need a network client nobody asked for)."""
@@ -61,6 +94,23 @@ class ServiceState:
         self.current: LoadedIndex | None = None
         self.last_error: str | None = None
         self._reload_lock = threading.Lock()
+        self._swap_lock = threading.Lock()  # held only to read-and-acquire or to swap: never while loading
+        self._failed_token: str | None = None
+
+    def borrow(self) -> LoadedIndex | None:
+        """The live generation, counted as in use until the caller `release()`s it (None when nothing is loaded)."""
+        with self._swap_lock:
+            loaded = self.current
+            if loaded is not None:
+                loaded.acquire()
+            return loaded
+
+    def close(self) -> None:
+        """At shutdown: the live generation goes the way of a replaced one."""
+        with self._swap_lock:
+            loaded, self.current = self.current, None
+        if loaded is not None:
+            loaded.retire()
 
     def load(self) -> LoadedIndex:
         index = self.store.reader()
@@ -90,16 +140,23 @@ class ServiceState:
         """Loads the published generation if it differs from the live one; True when a swap happened."""
         with self._reload_lock:
             token = self.store.current_token()
-            if token is None or (self.current is not None and self.current.token == token):
+            if token is None or token == self._failed_token or (
+                    self.current is not None and self.current.token == token):
                 return False
             try:
                 loaded = self.load()
             except Exception as exc:  # a half-readable index must not take the running service down
+                # Tried once per published generation; /readyz reports it until a good one is published.
+                self._failed_token = token
                 self.last_error = f"could not load index generation {token}: {exc}"
-                log.warning(self.last_error)
+                serving = f"; still serving {self.current.token}" if self.current is not None else ""
+                log.warning(self.last_error + serving)
                 return False
-            # In-flight requests keep their reference to the old LoadedIndex; only new ones see this.
-            self.current = loaded
+            # In-flight requests keep using the old LoadedIndex; it is closed when the last of them ends.
+            with self._swap_lock:
+                previous, self.current = self.current, loaded
             self.last_error = None
+            if previous is not None:
+                previous.retire()
             log.info("serving index generation %s (%d sources)", loaded.token, len(loaded.index.sources))
             return True

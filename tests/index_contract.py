@@ -52,6 +52,8 @@ OPIUM = ("Opium was taken as laudanum, dissolved in spirits.\n\n"
 MYSTIC = ("Mystical states are ineffable and noetic.\n\n"
           "Transiency and passivity mark the mystical states of consciousness.")
 RITES = "The Eleusinian rites took place in Boedromion, and the initiates fasted before the kykeon."
+# Chinese is written without spaces between words; the second paragraph also writes an English word against it.
+BUDDHISM = "佛教认为人生是苦，修行可以带来解脱。\n\n禅宗强调顿悟，MDMA不是修行的方法。"
 
 
 def write(store: IndexStore, documents: list[tuple[str, str, list[np.ndarray]]], *, rebuild: bool = False,
@@ -154,6 +156,29 @@ class IndexContractTests:
         found = reader.lexical_search(["mystical", "states", "transiency"], 10)
         assert reader.passage(found[0][0]).text.startswith("Transiency")
         assert [score for _, score in found] == sorted((score for _, score in found), reverse=True)
+
+    def test_lexical_search_finds_words_of_scripts_written_without_spaces(self, make_store: StoreFactory) -> None:
+        store = make_store()
+        sources = write(store, [("buddhism.txt", BUDDHISM, [unit(1, 0, 0), unit(0, 1, 0)]),
+                                ("opium.txt", OPIUM, [unit(0, 0, 1), unit(0, 0.9, 0.1)])])
+        reader = store.reader()
+
+        def found(*terms: str, match="any") -> list[tuple[str, int]]:
+            hits = reader.lexical_search(list(terms), 10, match=match)
+            return [(reader.sources[reader.passage(pid).source_id].file, reader.passage(pid).ordinal)
+                    for pid, _ in hits]
+
+        assert found("解脱") == [("buddhism.txt", 0)]
+        assert found("顿悟") == [("buddhism.txt", 1)]
+        assert sorted(found("修行")) == [("buddhism.txt", 0), ("buddhism.txt", 1)]
+        assert found("mdma") == [("buddhism.txt", 1)]
+        assert found("涅槃") == []  # a word the text does not hold
+        assert found("人苦") == []  # both characters occur, but not as this word
+        assert found("禅宗", "顿悟", match="all") == [("buddhism.txt", 1)]
+        assert found("修行可以带来解脱", match="phrase") == [("buddhism.txt", 0)]
+        assert reader.document_frequency("修行") == 2
+        assert found("laudanum") == [("opium.txt", 0)]  # English as before
+        assert sources["buddhism.txt"].id in reader.sources
 
     @pytest.mark.parametrize("terms", [
         ['"unbalanced'], ["NEAR(a", "b)"], ["col:umn", "^start", "*"], ["OR", "AND", "NOT"], ["()"], [""], [],

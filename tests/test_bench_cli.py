@@ -95,3 +95,21 @@ def test_bench_variants_compares_onnx_int8_with_torch(tmp_path: Path, monkeypatc
     assert 0.95 < by_name["onnx-int8"]["min_cosine_to_fp32"] <= by_name["onnx-int8"]["mean_cosine_to_fp32"] < 1.0
     assert all(v["passages_per_s"] > 0 and 0 <= v["scifact_ndcg_at_10"] <= 1 for v in by_name.values())
     assert list((tmp_path / "cache" / "citewise" / "onnx").glob("*-int8.onnx"))
+
+
+def test_bench_llm_reports_claims_and_fallbacks(slice_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as fake:
+        fake.reply("Not JSON, and no claims.")  # the first answer falls back after its repair round
+        fake.reply('{"claims": [], "refuse": true}')
+        fake.reply('{"claims": [], "refuse": true}')  # the second answer: the model declines
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        figures = run_json("llm", "--index", str(slice_settings.index), "--questions", "2")
+    first, second = figures["answers"]
+    assert first["fell_back"] and first["engine"] == "offline" and first["rounds"] == 2
+    assert second["declined"] and second["fell_back"] and second["claims"] == 0 and not first["declined"]
+    assert figures["summary"]["fell_back_share"] == 1.0 and figures["summary"]["declined_share"] == 0.5
+    assert first["first_token_s"] <= first["done_s"] and figures["model"] == "gpt-4o-mini"
+    assert_machine(figures)

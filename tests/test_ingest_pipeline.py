@@ -101,8 +101,11 @@ def test_ingest_unchanged_edited_and_deleted_files(ingested) -> None:
     assert after["orchard.txt"] != before["orchard.txt"]
 
     (corpus / "bees.html").unlink()
-    removed = ingestor.run([corpus])
-    assert removed.removed == 1 and removed.passages_embedded == 0
+    kept = ingestor.run([corpus])  # an ingest adds and updates; only --prune removes what was not given
+    assert (kept.removed, kept.not_given) == (0, 1)
+    assert "bees.html" in _ids_by_file(ingestor.settings.index)
+    removed = ingestor.run([corpus], prune=True)
+    assert (removed.removed, removed.not_given) == (1, 0) and removed.passages_embedded == 0
     remaining = _ids_by_file(ingestor.settings.index)
     assert "bees.html" not in remaining
     reader = SqliteIndexReader(ingestor.settings.index)

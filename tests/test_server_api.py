@@ -208,14 +208,19 @@ def keyed_server(changing_index: Path):
 def test_api_key_required_when_configured(keyed_server: ServerProcess) -> None:
     with httpx.Client(base_url=keyed_server.base_url, timeout=60) as http:
         assert http.get("/healthz").status_code == 200
-        assert http.get("/readyz").status_code == 200
         assert http.get("/").status_code == 200
-        for path in ("/v1/sources", "/v1/search?q=serotonin", "/v1/models"):
+        assert http.get("/static/app.js").status_code == 200
+        for path in ("/v1/sources", "/v1/search?q=serotonin", "/v1/models", "/readyz", "/docs", "/openapi.json"):
             denied = http.get(path)
             assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
             assert http.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
             assert http.get(path, headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 200
         assert http.post("/v1/ask", json={"question": QUESTION}).status_code == 401
+        # The key is checked before the body: an invalid body without it is a 401, not a 422.
+        assert http.post("/v1/ask", json={"question": 5, "bogus": True}).status_code == 401
+        assert http.post("/v1/chat/completions", content=b"{not json").status_code == 401
+        assert http.post("/v1/ask", json={"bogus": True},
+                         headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 422
 
 
 def test_new_index_is_picked_up_without_restart_or_failed_requests(

@@ -59,3 +59,22 @@ def test_capitalised_runs_and_sentence_openers():
 
 def test_tokens_split_like_a_lexical_index():
     assert tokens("Self-surrender, Jung's 'persona' (1917)") == ["self", "surrender", "jung", "s", "persona", "1917"]
+
+
+def test_stems_are_right_when_threads_stem_at_once() -> None:
+    # Snowball stemmers keep their word in themselves; one shared between threads garbled words under load.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from citewise.core.text import stem
+
+    words = [f"{base}{ending}" for base in ("nation", "relat", "generaliz", "hopeful", "connect", "adjust")
+             for ending in ("", "s", "ing", "ingly", "ations", "ational", "ness", "ments")]
+    expected = {word: stem.__wrapped__(word) for word in words}
+
+    def stem_many(offset: int) -> list[str]:
+        picked = [words[(i + offset) % len(words)] for i in range(3000)]
+        return [word for word in picked if stem.__wrapped__(word) != expected[word]]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        wrong = [w for part in pool.map(stem_many, range(8)) for w in part]
+    assert not wrong, wrong[:5]

@@ -27,8 +27,8 @@ def register(app: typer.Typer) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="the question to answer from the indexed sources")],
     engine: Annotated[str | None, typer.Option(
-        "--engine", help="offline (no network) or llm (OPENAI_BASE_URL, OPENAI_API_KEY) [default: settings]",
-        show_default=False)] = None,
+        "--engine", help="offline (no network) or llm (a local model: CITEWISE_LLM__LOCAL_MODEL=<.gguf>; or an "
+        "endpoint: OPENAI_BASE_URL, OPENAI_API_KEY) [default: settings]", show_default=False)] = None,
     since: SinceOption = None,
     until: UntilOption = None,
     kind: KindOption = None,
@@ -62,16 +62,21 @@ def ask(
     retriever = IndexRetriever(settings, open_index(settings))
     request = FilterRequest(since=since, until=until, kinds=kind or [], sources=source or [], authors=author or [])
     filters = resolve_filters(request, retriever.index.sources)
-    answer = build_engine(settings, retriever, retriever.index, name=engine, embedder=retriever.embedder).answer(
-        question, filters=filters)
-    if output == "json":
-        typer.echo(answer.model_dump_json(indent=2))
-        return
+    answerer = build_engine(settings, retriever, retriever.index, name=engine, embedder=retriever.embedder)
     if output != "text":
-        typer.echo(export(answer, retriever.index.sources, output), nl=False)
+        answer = answerer.answer(question, filters=filters)
+        typer.echo(answer.model_dump_json(indent=2) if output == "json" else
+                   export(answer, retriever.index.sources, output), nl=output == "json")
         return
-    typer.echo(answer.answer)
-    if answer.refused and answer.nearest:
+    # Printed as it streams: an LLM answer's verified sentences appear while the model is still writing.
+    answer = None
+    for event in answerer.stream(question, None, filters):
+        if event.type == "text" and event.text:
+            typer.echo(event.text, nl=False)
+        elif event.type == "done":
+            answer = event.answer
+    typer.echo("")
+    if answer is not None and answer.refused and answer.nearest:
         typer.echo("")
         for n, passage in enumerate(answer.nearest, start=1):
             s = passage.source

@@ -12,8 +12,8 @@ from citewise.commands.common import IndexOption, JsonOption
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import load_settings
 
-bench_app = typer.Typer(help="Measure speed: ingest, query, scale, cold start, a peer pipeline, the index backends and "
-                        "the distributed ingest.",
+bench_app = typer.Typer(help="Measure speed: ingest, query, load, scale, cold start, a peer pipeline, an LLM, the "
+                        "index backends and the distributed ingest.",
                         no_args_is_help=True)
 
 
@@ -26,6 +26,8 @@ def register(app: typer.Typer) -> None:
     bench_app.command("variants")(variants)
     bench_app.command("backends")(backends)
     bench_app.command("distributed")(distributed)
+    bench_app.command("llm")(llm)
+    bench_app.command("load")(load)
     app.add_typer(bench_app, name="bench")
 
 
@@ -220,3 +222,42 @@ def distributed(
     if not counts or min(counts) < 1:
         raise CitewiseError("--workers takes positive integers")
     _print(as_dict(bench_distributed(load_settings(), passages=passages, workers=counts)), json_out)
+def llm(
+    index: IndexOption = None,
+    questions: Annotated[int, typer.Option("--questions", min=1, max=1000, help="dev questions to answer")] = 5,
+    model: Annotated[Path | None, typer.Option(
+        "--model", help="a .gguf file to run locally [default: CITEWISE_LLM__LOCAL_MODEL, the endpoint configured, "
+        "or the model install.sh --local-llm fetched]", show_default=False)] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, max=256,
+                                                help="CPU threads of a local model")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The LLM engine streamed: time to the first verified claim and to the whole answer, share of the model's
+    quotes that verify, share of answers that fell back, tokens/s."""
+    from citewise.bench.llm_bench import as_dict, bench_llm, default_model
+
+    settings = load_settings(index=index)
+    model = model or default_model(settings)
+    updates = {key: value for key, value in (("local_model", model), ("threads", threads)) if value is not None}
+    if updates:
+        settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=updates)})
+    _print(as_dict(bench_llm(settings, questions=questions)), json_out)
+
+
+def load(
+    index: IndexOption = None,
+    clients: Annotated[int, typer.Option("--clients", min=1, max=200, help="concurrent HTTP clients")] = 50,
+    requests: Annotated[int, typer.Option("--requests", min=1, max=20_000,
+                                          help="requests in all, shared by the clients")] = 1000,
+    seconds: Annotated[float, typer.Option("--seconds", min=1, max=600, help="stop after this long at the latest")
+                       ] = 180.0,
+    url: Annotated[str | None, typer.Option("--url", help="a running service on loopback [default: start "
+                                            "`citewise serve` on the index]", show_default=False)] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Concurrent clients asking, searching, streaming completions and listing sources on loopback: errors,
+    p50/p95 per kind of request, requests/s, and the load average."""
+    from citewise.bench.load_bench import as_dict, bench_load
+
+    result = bench_load(load_settings(index=index), clients=clients, requests=requests, seconds=seconds, url=url)
+    _print(as_dict(result), json_out)

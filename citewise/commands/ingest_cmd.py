@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from citewise.commands.common import IndexOption, JsonOption
+from citewise.commands.common import IndexOption, JsonOption, printable
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import load_settings
 
@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
     app.command("sources")(sources)
     app.command("copy-index")(copy_index)
+    app.command("remove")(remove)
 
 
 def ingest(
@@ -28,6 +29,8 @@ def ingest(
                                                        show_default=False)] = None,
     index: IndexOption = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="re-embed everything, e.g. after a model change")] = False,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="also remove indexed sources that are not under PATHS (never all of them)")] = False,
     json_out: JsonOption = False,
     first_part_bytes: Annotated[int | None, typer.Option(
         "--first-part-bytes", min=0, hidden=True,
@@ -39,7 +42,9 @@ def ingest(
         "--workers", min=1, help="with --distributed: embedding actors [default: one per CPU of the cluster]",
         show_default=False)] = None,
 ) -> None:
-    """Index source texts (txt, md, html, pdf, epub). Re-running embeds only new or changed files.
+    """Add or update source texts (txt, md, html, pdf, epub) in the index. Re-running embeds only new or changed
+    files. Sources indexed before and not under PATHS are kept: --prune removes them, `citewise remove` removes
+    sources by name.
 
     A new index (or --rebuild) is published twice: first its smallest files, which can be queried at once, then
     everything.
@@ -58,14 +63,14 @@ def ingest(
         from citewise.ingest.distributed import distributed_ingest
 
         staged = StagedReport(final=distributed_ingest(settings, paths or [Path("corpus")], rebuild=rebuild,
-                                                       progress=not json_out, workers=workers))
+                                                       prune=prune, progress=not json_out, workers=workers))
     else:
-        staged = staged_ingest(settings, paths or [Path("corpus")], rebuild=rebuild, progress=not json_out,
-                               first_part_bytes=FIRST_PART_BYTES if first_part_bytes is None else first_part_bytes,
-                               notify=notify)
+        staged = staged_ingest(settings, paths or [Path("corpus")], rebuild=rebuild, prune=prune,
+                               progress=not json_out, notify=notify,
+                               first_part_bytes=FIRST_PART_BYTES if first_part_bytes is None else first_part_bytes)
     report = staged.final
     for file, reason in report.skipped:
-        typer.echo(f"skipped {file}: {' '.join(reason.split())}", err=True)
+        typer.echo(f"skipped {printable(file)}: {printable(' '.join(reason.split()))}", err=True)
     if json_out:
         typer.echo(json.dumps(asdict(report), indent=2))
     else:
@@ -83,6 +88,12 @@ def ingest(
             + (f" at {rate:.1f}/s" if rate else "")
             + f", {report.tokens} tokens; {report.seconds:.1f}s; {len(report.skipped)} skipped)"
         )
+    if report.not_given:
+        given = report.sources - report.not_given
+        more = f", more than the {given} given" if report.not_given > given else ""
+        typer.echo(f"citewise: kept {report.not_given} indexed source{'' if report.not_given == 1 else 's'} that "
+                   f"{'was' if report.not_given == 1 else 'were'} not among the paths given{more}; to remove them, "
+                   "run again with --prune (or `citewise remove SOURCE...`)", err=True)
     if report.skipped:
         # sys.exit, not typer.Exit: cli.main runs click with standalone_mode=False, where typer.Exit's code is
         # returned instead of becoming the process's exit status.
@@ -106,8 +117,23 @@ def sources(index: IndexOption = None, json_out: JsonOption = False) -> None:
         return
     for row in rows:
         label = f"{row['year'] or 'n.d.'}" + (f", {row['kind']}" if row["kind"] else "")
-        typer.echo(f"{row['id']}  {row['author'] or '?'} ({label}), {row['title']} "
-                   f"[{row['file']}, {row['passages']} passages]")
+        typer.echo(printable(f"{row['id']}  {row['author'] or '?'} ({label}), {row['title']} "
+                             f"[{row['file']}, {row['passages']} passages]"))
+
+
+def remove(
+    names: Annotated[list[str], typer.Argument(help="source ids or files, as `citewise sources` lists them",
+                                               show_default=False)],
+    index: IndexOption = None,
+) -> None:
+    """Remove sources from the index (the rest stays, nothing is embedded again)."""
+    from citewise.ingest.remove import remove_sources
+    from citewise.store import open_store
+
+    report = remove_sources(open_store(load_settings(index=index)), names)
+    for source in report.removed:
+        typer.echo(printable(f"removed {source.id}  {source.file}"))
+    typer.echo(f"{report.sources} sources, {report.passages} passages left in {printable(report.index_dir)}")
 
 
 def copy_index(

@@ -11,3 +11,7 @@ class IndexMissingError(CitewiseError):
 
 class IndexIncompatibleError(CitewiseError):
     pass
+
+
+class IndexBrokenError(CitewiseError):
+    """The published index cannot be read (a file missing or damaged); the message says how to repair it."""

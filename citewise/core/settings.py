@@ -68,8 +68,17 @@ class LLMSettings(Section):
     base_url: str | None = None
     api_key: str | None = None
     model: str = "gpt-4o-mini"
-    timeout_s: float = Field(60.0, gt=0)
+    timeout_s: float = Field(60.0, gt=0, description="longest wait for the next piece of a reply")
     repair_rounds: int = Field(1, ge=0, le=3)
+    local_model: Path | None = Field(None, description="a .gguf file run locally by llama-cpp-python (`install.sh "
+                                     "--local-llm`); no endpoint or key is used then")
+    context_tokens: int | None = Field(None, ge=256, description="the model's context window [default: 4096 for "
+                                       "a local model, 8192 for an endpoint]")
+    max_tokens: int = Field(600, ge=32, le=32_000, description="longest reply the model may write")
+    max_passages: int | None = Field(None, ge=1, le=50, description="passages shown to the model at most "
+                                     "[default: 4 for a local model, 8 for an endpoint]")
+    threads: int | None = Field(None, ge=1, le=256, description="CPU threads of a local model [default: "
+                                "llama.cpp's]; 1 when other work shares the cores")
 
 
 class ServerSettings(Section):
@@ -77,6 +86,8 @@ class ServerSettings(Section):
     port: int = Field(8000, ge=0, le=65535)
     api_key: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
+    # Host header names the service answers to (DNS rebinding); the address it listens on is added; "*" allows any.
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])
     max_question_chars: int = Field(2000, ge=1)
     max_body_bytes: int = Field(256_000, ge=1024)
 

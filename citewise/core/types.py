@@ -39,6 +39,9 @@ class ParsedDocument:
     pages: list[tuple[int, int, int]] = field(default_factory=list)
     # (offset, heading) pairs in text order.
     headings: list[tuple[int, str]] = field(default_factory=list)
+    # (start, end) spans of the canonical text that are markup, not text to quote (data URIs, HTML comments in
+    # Markdown): they stay in the text, so offsets hold, but no passage reaches into them.
+    hidden: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

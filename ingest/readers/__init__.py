@@ -6,6 +6,7 @@ file and the reason on one line and goes on with the rest.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def read_document(path: Path, data: bytes, manifest_meta: SourceMeta | None = No
     if not document.text.strip():
         raise UnreadableFile("no text could be extracted")
     if manifest_meta is not None:
-        document = ParsedDocument(document.text, manifest_meta, document.pages, document.headings)
+        document = dataclasses.replace(document, meta=manifest_meta)
     return document
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
@@ -12,8 +13,22 @@ class UnreadableFile(Exception):
     """The file cannot be indexed; the message says why in a few words."""
 
 
+# Byte order marks of the encodings a text file may announce; UTF-32's before UTF-16's, whose marks they start with.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def read_text_file(data: bytes) -> str:
-    """Strict UTF-8 (a BOM is dropped) with newlines normalised to \\n; binary or mis-encoded data is refused."""
+    """UTF-8 (a BOM is dropped), or UTF-16/32 when a BOM says so, with newlines normalised to \\n; binary or
+    mis-encoded data is refused."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)  # the BOM tells the byte order, and is dropped
+            except UnicodeDecodeError as exc:
+                raise UnreadableFile(f"not valid {encoding.upper()} despite its byte order mark "
+                                     f"(at offset {exc.start}); convert it to UTF-8") from None
+            return text.replace("\r\n", "\n").replace("\r", "\n")
     if b"\x00" in data[:8192]:
         raise UnreadableFile("binary file, not text")
     try:

@@ -18,13 +18,45 @@ _CONTAINER = "META-INF/container.xml"
 _CHAPTER_TYPES = frozenset({"application/xhtml+xml", "text/html"})
 _CHAPTER_SEPARATOR = "\n\n"
 _YEAR = re.compile(r"\b(1[0-9]\d\d|20\d\d)\b")
+# What an EPUB may inflate to: max_file_mb bounds only its compressed size, and a megabyte of zip can inflate to a
+# gigabyte. A real chapter is rarely above a few MB and a whole book's text a few tens.
+MAX_MEMBER_BYTES = 32 * 1024 * 1024
+MAX_TOTAL_BYTES = 128 * 1024 * 1024
+
+
+class _Inflated:
+    """Reads archive members within the per-member and per-archive limits, counting what the archive gave."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self.archive = archive
+        self.left = MAX_TOTAL_BYTES
+
+    def read(self, name: str) -> bytes:
+        info = self.archive.getinfo(name)  # KeyError for a missing member, as archive.read raises
+        limit = min(MAX_MEMBER_BYTES, self.left)
+        # The declared size is checked first; the bounded read catches an archive that understates it.
+        if info.file_size > limit:
+            raise self._refused(name, info.file_size)
+        with self.archive.open(info) as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise self._refused(name, len(data))
+        self.left -= len(data)
+        return data
+
+    def _refused(self, name: str, size: int) -> UnreadableFile:
+        if size > MAX_MEMBER_BYTES:
+            what = f"{name} inflates to more than {MAX_MEMBER_BYTES >> 20} MB"
+        else:
+            what = f"its members inflate to more than {MAX_TOTAL_BYTES >> 20} MB in all (at {name})"
+        return UnreadableFile(f"refused: {what} (a zip bomb, or not an ordinary EPUB)")
 
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _parse_xml(archive: zipfile.ZipFile, name: str, what: str) -> ElementTree.Element:
+def _parse_xml(archive: _Inflated, name: str, what: str) -> ElementTree.Element:
     try:
         return ElementTree.fromstring(archive.read(name))
     except KeyError:
@@ -33,7 +65,7 @@ def _parse_xml(archive: zipfile.ZipFile, name: str, what: str) -> ElementTree.El
         raise UnreadableFile(f"not a valid EPUB ({what} is not well-formed XML: {exc})") from None
 
 
-def _package_path(archive: zipfile.ZipFile) -> str:
+def _package_path(archive: _Inflated) -> str:
     container = _parse_xml(archive, _CONTAINER, "container file")
     for element in container.iter():
         if _local(element.tag) == "rootfile" and element.get("full-path"):
@@ -96,15 +128,16 @@ def read_epub(path: Path, data: bytes) -> ParsedDocument:
     except zipfile.BadZipFile:
         raise UnreadableFile("not a valid EPUB (not a zip archive)") from None
     with archive:
-        package_name = _package_path(archive)
-        package = _parse_xml(archive, package_name, "package (OPF) file")
+        members = _Inflated(archive)
+        package_name = _package_path(members)
+        package = _parse_xml(members, package_name, "package (OPF) file")
         meta = _metadata(package, path)
         parts: list[str] = []
         headings: list[tuple[int, str]] = []
         offset = 0
         for chapter in _spine_chapters(package, posixpath.dirname(package_name)):
             try:
-                markup = decode_html(archive.read(chapter))
+                markup = decode_html(members.read(chapter))
             except KeyError:
                 raise UnreadableFile(f"not a valid EPUB (chapter {chapter} is missing)") from None
             extracted = extract_html_text(markup)

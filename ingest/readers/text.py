@@ -13,6 +13,13 @@ from citewise.ingest.readers.headings import merge_label_headings, plain_text_he
 # '=### Title=' is how one corpus file's converter wrote level-4 headings.
 _MD_HEADING = re.compile(r"^=?(#{1,6})\s+(.+?)\s*#*=?[ \t]*$", re.MULTILINE)
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+# Markup that is not text to quote: HTML comments, images whose address is a data URI (the whole `![alt](data:...)`),
+# and any other data URI (in a link or an <img src="...">). Base64 holds no space, quote, bracket or angle bracket.
+_NOT_TEXT = re.compile(
+    r"<!--.*?(?:-->|\Z)"
+    r"|!\[[^\]\n]*\]\(\s*data:[^\s)]*\s*\)"
+    r"|\bdata:(?:[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+(?:=[\w.+-]*)?)*,[^\s\"'()<>\[\]]*",
+    re.DOTALL | re.IGNORECASE)
 
 
 def read_plain_text(path: Path, data: bytes) -> ParsedDocument:
@@ -24,7 +31,9 @@ def read_markdown(path: Path, data: bytes) -> ParsedDocument:
     text = read_text_file(data)
     candidates = [(m.start(2), m.end(), m.group(2), False) for m in _MD_HEADING.finditer(text)]
     headings = merge_label_headings(text, candidates)
-    return ParsedDocument(text=text, meta=_front_matter_meta(text) or meta_from_filename(path), headings=headings)
+    hidden = [match.span() for match in _NOT_TEXT.finditer(text)]
+    return ParsedDocument(text=text, meta=_front_matter_meta(text) or meta_from_filename(path), headings=headings,
+                          hidden=hidden)
 
 
 def _front_matter_meta(text: str) -> SourceMeta | None:

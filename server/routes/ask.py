@@ -16,6 +16,7 @@ from citewise.core.retrieval import FilterRequest, SearchFilters
 from citewise.core.settings import Settings
 from citewise.retrieval.filters import resolve_filters
 from citewise.server.deps import LoadedDep, SettingsDep
+from citewise.server.errors import logged_error
 from citewise.server.sse import SSE_HEADERS, in_thread, sse
 from citewise.server.state import LoadedIndex
 
@@ -61,7 +62,7 @@ async def answer_events(engine: AnswerEngine, question: str, history: list[Messa
             elif event.type == "done" and event.answer is not None:
                 yield sse(event.answer.model_dump(mode="json"), "done")
     except Exception as exc:  # the status line is already sent: report the failure as the stream's last event
-        yield sse({"message": f"answering failed: {exc}"}, "error")
+        yield sse({"message": f"answering failed: {logged_error(exc, 'streamed /v1/ask')}"}, "error")
 
 
 @router.post("/v1/ask", response_model=Answer,

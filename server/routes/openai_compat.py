@@ -9,11 +9,12 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from citewise.core.answer import Answer, AnswerEngine, Message
 from citewise.server.deps import LoadedDep, SettingsDep
+from citewise.server.errors import logged_error
 from citewise.server.routes.ask import checked_question
 from citewise.server.sse import SSE_HEADERS, in_thread, sse
 from citewise.server.state import ENGINE_NAMES
@@ -29,6 +30,15 @@ class ChatMessage(BaseModel):
 
     role: str
     content: str | list[dict[str, Any]] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _text_parts_hold_text(cls, content: str | list[dict[str, Any]] | None):
+        # {"type": "text", "text": null} must not become the question "None".
+        for part in content if isinstance(content, list) else []:
+            if part.get("type") == "text" and not isinstance(part.get("text"), str):
+                raise ValueError("a content part of type 'text' needs a string 'text'")
+        return content
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -100,7 +110,8 @@ async def chunks(engine: AnswerEngine, question: str, history: list[Message], mo
                 yield _chunk(completion_id, model, {"annotations": annotations(event.answer)}, "stop",
                              citewise=extras(event.answer))
     except Exception as exc:  # headers are sent: the error goes in the stream, as OpenAI's own API does
-        yield sse({"error": {"message": f"answering failed: {exc}", "type": "api_error", "code": 500}})
+        message = f"answering failed: {logged_error(exc, 'streamed /v1/chat/completions')}"
+        yield sse({"error": {"message": message, "type": "api_error", "code": 500}})
     yield sse("[DONE]")
 
 

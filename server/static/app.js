@@ -248,10 +248,15 @@ async function refreshStatus() {
   let response;
   let body;
   try {
-    response = await fetch("/readyz");
+    response = await fetch("/readyz", { headers: headers(false) });
     body = await response.json();
   } catch (_) {
     $("index-status").textContent = "server unreachable";
+    return;
+  }
+  if (response.status === 401) {
+    $("index-status").textContent = "API key needed";
+    setNotice("This server needs an API key: paste it under Settings.");
     return;
   }
   const ingest = body.ingest || null;

@@ -14,9 +14,16 @@ export function el(tag, className, text) {
 // A quotation runs from “ to the ” right before its [n] marker, so curly quotes inside the quoted text stay in it.
 const INLINE = /(“[^]*?”(?=\s*\[\d+\])|\[\d+\]|\*\*[^*\n]+\*\*|\*[^*\n]+\*|`[^`\n]+`)/;
 
-function renderInline(parent, text, cite) {
-  for (const part of text.split(INLINE)) {
-    if (!part) continue;
+// The server escapes &, < and > in the text it puts into Markdown, for clients that render HTML; shown as text
+// here, they are turned back into the characters they stand for (never parsed, so still never markup).
+function unescaped(text) {
+  return text.replace(/&(lt|gt|amp);/g, (_, name) => ({ lt: "<", gt: ">", amp: "&" })[name]);
+}
+
+function renderInline(parent, markdown, cite) {
+  for (const raw of markdown.split(INLINE)) {
+    if (!raw) continue;
+    const part = raw.startsWith("`") ? raw : unescaped(raw);
     if (part.startsWith("“") && part.endsWith("”")) {
       parent.appendChild(el("span", "quote", part));
     } else if (/^\[\d+\]$/.test(part)) {

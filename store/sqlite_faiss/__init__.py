@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 from citewise.core.errors import IndexIncompatibleError
 from citewise.store.sqlite_faiss.layout import IndexLayout, copy_database
+from citewise.store.sqlite_faiss.lexical import upgrade_fts
 from citewise.store.sqlite_faiss.reader import SqliteIndexReader
-from citewise.store.sqlite_faiss.schema import DB_NAME, SCHEMA_VERSION, connect, read_meta
+from citewise.store.sqlite_faiss.schema import DB_NAME, SCHEMA_VERSION, UPGRADABLE, connect, read_meta, schema_message
 from citewise.store.sqlite_faiss.writer import SqliteIndexWriter
 
 __all__ = ["SqliteFaissStore", "SqliteIndexReader", "SqliteIndexWriter"]
@@ -38,6 +40,8 @@ class SqliteFaissStore:
         conn = connect(generation / DB_NAME, readonly=True)
         try:
             return read_meta(conn)
+        except sqlite3.DatabaseError as exc:
+            raise self.layout.broken(generation.name, f"its {DB_NAME} cannot be read ({exc})") from None
         finally:
             conn.close()
 
@@ -50,13 +54,15 @@ class SqliteFaissStore:
             previous = self.layout.current()
             generation = self.layout.new_generation()
             self.layout.prune(keep=[p for p in (previous, generation) if p])
+            schema = None
             if previous is not None and not rebuild:
                 schema = (self.current_meta() or {}).get("schema")
-                if schema != SCHEMA_VERSION:
-                    raise IndexIncompatibleError(f"the index at {self.root} has schema {schema!r} (now "
-                                                 f"{SCHEMA_VERSION!r}); run `citewise ingest --rebuild` to rebuild it")
+                if schema != SCHEMA_VERSION and schema not in UPGRADABLE:
+                    raise IndexIncompatibleError(schema_message(self.root, schema))
                 copy_database(previous / DB_NAME, generation / DB_NAME)
             writer = SqliteIndexWriter(self.layout, generation, self.exact_limit)
+            if schema in UPGRADABLE:
+                upgrade_fts(writer.conn)  # publish() then records the current schema
             try:
                 yield writer
             finally:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from citewise.core.errors import CitewiseError
+from citewise.core.errors import CitewiseError, IndexBrokenError
 from citewise.store.sqlite_faiss.schema import DB_NAME, FAISS_NAME
 
 CURRENT = "CURRENT"
@@ -29,19 +29,30 @@ class IndexLayout:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
-    def current(self) -> Path | None:
-        pointer = self.root / CURRENT
+    def named(self) -> str | None:
+        """The generation CURRENT names (None when nothing was ever published), whether or not it is intact."""
         try:
-            name = pointer.read_text(encoding="utf-8").strip()
+            return (self.root / CURRENT).read_text(encoding="utf-8").strip() or None
         except FileNotFoundError:
+            return None
+
+    def current(self) -> Path | None:
+        name = self.named()
+        if name is None:
             return None
         path = self.root / name
         return path if (path / DB_NAME).is_file() else None
 
     def current_token(self) -> str | None:
-        """Changes whenever an ingest publishes a new generation (the server polls it to reload)."""
-        current = self.current()
-        return current.name if current else None
+        """Changes whenever an ingest publishes a new generation (the server polls it to reload). The name in
+        CURRENT even when that generation is broken, so that a reader is tried, and says what is wrong."""
+        return self.named()
+
+    def broken(self, name: str, what: str) -> IndexBrokenError:
+        return IndexBrokenError(
+            f"the index at {self.root} is broken: {self.root / CURRENT} names {name}, but {what}; repair it by "
+            f"publishing a new generation (`citewise ingest --index {self.root} --rebuild PATH...`), or by writing "
+            f"the name of an intact gen-* folder into {self.root / CURRENT}")
 
     def new_generation(self) -> Path:
         path = self.root / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"

@@ -11,7 +11,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from citewise.core.errors import CitewiseError, IndexMissingError
+from citewise.core.errors import IndexIncompatibleError, IndexMissingError
 from citewise.core.index import TermMatch
 from citewise.core.types import Passage, Source, StoredVectors
 from citewise.store.sqlite_faiss.layout import IndexLayout
@@ -24,6 +24,7 @@ from citewise.store.sqlite_faiss.schema import (
     passage_from_row,
     read_meta,
     rows_where_in,
+    schema_message,
     source_from_row,
     vectors_from_row,
 )
@@ -37,19 +38,34 @@ class SqliteIndexReader:
     """Read-only view of one published generation."""
 
     def __init__(self, root: Path) -> None:
-        generation = IndexLayout(root).current()
+        layout = IndexLayout(root)
+        generation = layout.current()
         if generation is None:
+            name = layout.named()
+            if name is not None:
+                raise layout.broken(name, f"{name}/{DB_NAME} does not exist")
             raise IndexMissingError(f"no index at {root}: run `citewise ingest` first (or pass --index DIR)")
         self.generation = generation
         self.conn = connect(generation / DB_NAME, readonly=True)
-        self._meta = read_meta(self.conn)
-        if self._meta.get("schema") != SCHEMA_VERSION:
+        try:
+            self._meta = read_meta(self.conn)
+            if self._meta.get("schema") != SCHEMA_VERSION:
+                raise IndexIncompatibleError(schema_message(root, self._meta.get("schema")))
+            counts = dict(self.conn.execute("SELECT source_id, COUNT(*) FROM passages GROUP BY source_id"))
+            rows = self.conn.execute("SELECT id, file, title, author, year, licence, origin, file_sha256, chars,"
+                                     " kind, aliases FROM sources").fetchall()
+        except sqlite3.DatabaseError as exc:
             self.conn.close()
-            raise CitewiseError(f"index at {root} has schema {self._meta.get('schema')}; rebuild it (--rebuild)")
-        self._faiss = faiss.read_index(str(generation / FAISS_NAME))
-        counts = dict(self.conn.execute("SELECT source_id, COUNT(*) FROM passages GROUP BY source_id").fetchall())
-        rows = self.conn.execute("SELECT id, file, title, author, year, licence, origin, file_sha256, chars, kind,"
-                                 " aliases FROM sources").fetchall()
+            raise layout.broken(generation.name, f"its {DB_NAME} cannot be read ({exc})") from None
+        except BaseException:
+            self.conn.close()
+            raise
+        try:
+            self._faiss = faiss.read_index(str(generation / FAISS_NAME))
+        except RuntimeError:
+            self.conn.close()
+            state = "is damaged" if (generation / FAISS_NAME).is_file() else "does not exist"
+            raise layout.broken(generation.name, f"its {FAISS_NAME} {state}") from None
         self._sources = {row["id"]: source_from_row(row, counts.get(row["id"], 0)) for row in rows}
         self._texts: dict[str, str] = {}
         self._ids: list[str] | None = None  # FAISS ids are rowids; these map them to passage ids and back
@@ -174,4 +190,7 @@ class SqliteIndexReader:
         return found
 
     def close(self) -> None:
+        """Lets go of the generation's files and memory, even while something still holds this reader."""
         self.conn.close()
+        self._faiss = None
+        self._texts.clear()

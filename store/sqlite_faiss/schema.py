@@ -11,9 +11,15 @@ import numpy as np
 
 from citewise.core.index import TermMatch
 from citewise.core.types import Passage, PassageVectors, Source
+from citewise.store.sqlite_faiss.lexical import lexical_form, term_expression
 
 # 2: passages carry their sentences' spans and vectors. 3: sources carry a kind and aliases.
-SCHEMA_VERSION = "3"
+# 4: FTS5 is given each character of scripts written without spaces apart (lexical.py), so Chinese can be found.
+SCHEMA_VERSION = "4"
+# What each schema brought, for the message that asks for a rebuild or an upgrade.
+SCHEMA_CHANGES = {"4": "lexical search of Chinese, Japanese, Thai and other text written without spaces"}
+# Older schemas an ingest upgrades in place, without embedding anything again (lexical.upgrade_fts).
+UPGRADABLE = frozenset({"3"})
 DB_NAME = "index.sqlite"
 FAISS_NAME = "vectors.faiss"
 
@@ -62,12 +68,22 @@ def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
 
 def fts_expression(terms: Sequence[str], match: TermMatch) -> str:
     """An FTS5 MATCH expression for plain words: each one quoted, so no word can be read as FTS5 syntax."""
-    quoted = ['"' + term.replace('"', " ").strip() + '"' for term in terms if term.replace('"', " ").strip()]
+    cleaned = [term.replace('"', " ").strip() for term in terms]
+    quoted = [term_expression(term, match) for term in cleaned if term]
     if not quoted:
         return ""
     if match == "phrase":
-        return '"' + " ".join(term.replace('"', " ").strip() for term in terms) + '"'
+        return '"' + " ".join(lexical_form(" ".join(cleaned)).split()) + '"'
     return (" AND " if match == "all" else " OR ").join(quoted)
+
+
+def schema_message(location: object, found: str | None) -> str:
+    """Why an index of another schema cannot be read, and how to repair it."""
+    change = SCHEMA_CHANGES.get(SCHEMA_VERSION, "")
+    repair = ("run `citewise ingest PATH...` to upgrade it in place (nothing is embedded again), or "
+              "`citewise ingest --rebuild PATH...`" if found in UPGRADABLE else "run `citewise ingest --rebuild`")
+    return (f"the index at {location} has schema {found!r}, and this version of citewise reads schema "
+            f"{SCHEMA_VERSION!r}{f' ({change})' if change else ''}; {repair}")
 
 
 def year_out(value: str | None) -> int | str | None:

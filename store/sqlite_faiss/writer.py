@@ -14,6 +14,7 @@ from citewise.core.errors import CitewiseError
 from citewise.core.index import NewPassage, NewSource
 from citewise.core.types import PassageVectors, Source
 from citewise.store.sqlite_faiss.layout import IndexLayout
+from citewise.store.sqlite_faiss.lexical import lexical_form
 from citewise.store.sqlite_faiss.schema import (
     DB_NAME,
     FAISS_NAME,
@@ -58,7 +59,7 @@ class SqliteIndexWriter:
         ).fetchall()
         self.conn.executemany(
             "INSERT INTO passages_fts(passages_fts, rowid, search_text) VALUES ('delete', ?, ?)",
-            [(row["rowid"], row["search_text"]) for row in rows],
+            [(row["rowid"], lexical_form(row["search_text"])) for row in rows],
         )
         self.conn.execute("DELETE FROM passages WHERE source_id = ?", (source_id,))
         self.conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
@@ -89,7 +90,8 @@ class SqliteIndexWriter:
                  encode_sentence_vectors(vectors.sentence_vectors.reshape(len(vectors.spans), -1))),
             )
             self.conn.execute(
-                "INSERT INTO passages_fts(rowid, search_text) VALUES (?, ?)", (cursor.lastrowid, new.search_text)
+                "INSERT INTO passages_fts(rowid, search_text) VALUES (?, ?)",
+                (cursor.lastrowid, lexical_form(new.search_text)),
             )
 
     def publish(self) -> dict[str, str]:
