@@ -16,7 +16,7 @@ from typing import Any
 from psycopg import sql
 
 from citewise.core.index import TermMatch
-from citewise.store.postgres.schema import BM25_B, BM25_K1, TEXT_CONFIG, idf, tsquery, visible, words_of
+from citewise.store.postgres.schema import BM25_B, BM25_K1, TEXT_CONFIG, idf, phrases_of, tsquery, visible
 
 Rows = Callable[[Any, dict[str, Any]], list[dict[str, Any]]]
 
@@ -68,9 +68,10 @@ class LexicalSearch:
 
     def search(self, terms: Sequence[str], k: int, source_ids: Collection[str] | None,
                match: TermMatch) -> list[tuple[str, float]]:
-        words = words_of(terms)
-        if not words or k < 1 or (source_ids is not None and not source_ids):
+        phrases = phrases_of(terms, match)
+        if not phrases or k < 1 or (source_ids is not None and not source_ids):
             return []
+        words = [word for phrase in phrases for word in phrase]
         statistics = self.statistics(words)
         weighted = [statistics[word] for word in words if word in statistics]  # repeats weigh more, as in FTS5
         if not weighted:
@@ -82,32 +83,32 @@ class LexicalSearch:
         if source_ids is not None:
             scored += sql.SQL(" AND t.row_id IN (SELECT row_id FROM passages WHERE source_id = ANY(%(sources)s))")
         scored += sql.SQL(" GROUP BY t.row_id")
-        if match == "any":
-            # The k best rows first, so that only those are looked up in the (wide) passages table.
+        if match == "any" and all(len(phrase) == 1 for phrase in phrases):
+            # Single words: the postings decide alone, and only the k best rows are looked up in (wide) passages.
             query = sql.SQL("WITH best AS ({scored} ORDER BY score DESC, t.row_id LIMIT %(k)s) SELECT p.id,"
                             " best.score FROM best JOIN passages p USING (row_id) ORDER BY best.score DESC,"
                             " best.row_id").format(scored=scored)
             return [(row["id"], float(row["score"])) for row in self._rows(query, params)]
-        # All words, or all in a row: rows holding every lexeme, then the exact test on their tsvectors.
-        expression, values = tsquery(words, match)
-        query = sql.SQL("WITH found AS ({scored} HAVING count(DISTINCT t.lexeme) = %(distinct)s) SELECT p.id,"
-                        " found.score FROM found JOIN passages p USING (row_id) WHERE p.lexemes @@ ({expression})"
-                        " ORDER BY found.score DESC, found.row_id LIMIT %(k)s").format(scored=scored,
-                                                                                       expression=expression)
+        # Phrases, or all of the words: the rows the postings score, then the exact test on their tsvectors.
+        if match != "any":
+            scored += sql.SQL(" HAVING count(DISTINCT t.lexeme) = %(distinct)s")
+        expression, values = tsquery(phrases, match)
+        query = sql.SQL("WITH found AS ({scored}) SELECT p.id, found.score FROM found JOIN passages p USING (row_id)"
+                        " WHERE p.lexemes @@ ({expression}) ORDER BY found.score DESC, found.row_id LIMIT %(k)s"
+                        ).format(scored=scored, expression=expression)
         return [(row["id"], float(row["score"])) for row in self._rows(query, {**params, **values})]
 
     def document_frequency(self, term: str) -> int:
-        words = words_of([term])
-        if not words:
+        phrases = phrases_of(term.split(), "phrase")
+        if not phrases:
             return 0
-        if len(words) == 1:
-            statistics = self.statistics(words)
-            if words[0] not in statistics:
+        if len(phrases[0]) == 1:
+            statistics = self.statistics(phrases[0])
+            if phrases[0][0] not in statistics:
                 return 0
-            lexeme = statistics[words[0]][0]
-            rows = self._rows(_FREQUENCIES, self._at(lexemes=[lexeme]))
+            rows = self._rows(_FREQUENCIES, self._at(lexemes=[statistics[phrases[0][0]][0]]))
             return int(rows[0]["df"]) if rows else 0
-        expression, values = tsquery(words, "phrase")
+        expression, values = tsquery(phrases, "phrase")
         query = sql.SQL("SELECT count(*) AS n FROM passages WHERE lexemes @@ ({expression}) AND {where}").format(
             expression=expression, where=sql.SQL(visible()))
         return int(self._rows(query, self._at(**values))[0]["n"])

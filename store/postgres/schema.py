@@ -19,9 +19,10 @@ from psycopg.conninfo import conninfo_to_dict
 
 from citewise.core.index import TermMatch
 from citewise.core.types import Passage, PassageVectors, Source
+from citewise.store.sqlite_faiss.lexical import lexical_form
 from citewise.store.sqlite_faiss.schema import decode_sentence_vectors, year_out
 
-SCHEMA_VERSION = "3"  # the same content as the SQLite index's schema 3
+SCHEMA_VERSION = "4"  # what the SQLite index of schema 4 holds, Chinese lexical search included
 # Stemming and stop words for lexical search; the stems differ a little from FTS5's Porter, the idea does not.
 TEXT_CONFIG = "english"
 
@@ -45,7 +46,8 @@ CREATE TABLE IF NOT EXISTS passages (
     start_offset integer NOT NULL, end_offset integer NOT NULL, text text NOT NULL, search_text text NOT NULL,
     tokens integer NOT NULL, page integer, heading text, text_hash text NOT NULL, embedding vector NOT NULL,
     sentence_spans integer[] NOT NULL, sentence_vectors bytea NOT NULL,
-    lexemes tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_CONFIG}', search_text)) STORED,
+    lexical_text text,
+    lexemes tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_CONFIG}', coalesce(lexical_text, search_text))) STORED,
     lexical_length integer NOT NULL,
     added_in bigint NOT NULL, removed_in bigint
 );
@@ -103,8 +105,16 @@ _TOKEN = re.compile(r"[^\W_]+")
 BM25_K1, BM25_B = 1.2, 0.75
 
 
+def lexical_text(search_text: str) -> str | None:
+    """The text whose lexemes are indexed when it differs from the search text: scripts written without spaces
+    (Chinese, Japanese, Thai, ...) with each character set apart, as the embedded index gives them to FTS5."""
+    form = lexical_form(search_text)
+    return None if form == search_text else form
+
+
 def lexical_length(text: str) -> int:
-    return len(_TOKEN.findall(text))
+    """BM25's document length of a search text: its tokens as FTS5 counts them."""
+    return len(_TOKEN.findall(lexical_form(text)))
 
 
 def idf(passages: int, containing: int) -> float:
@@ -114,18 +124,34 @@ def idf(passages: int, containing: int) -> float:
 
 
 def words_of(terms: Sequence[str]) -> list[str]:
-    """Plain words: punctuation (hyphens, quotes, query operators) splits a term, as FTS5's tokenizer does."""
-    return [word for term in terms for word in _NON_WORD.sub(" ", term).split()]
+    """Plain words: punctuation (hyphens, quotes, query operators) splits a term, and the characters of scripts
+    written without spaces stand apart, as FTS5's tokenizer sees them in the embedded index."""
+    return [word for term in terms for word in _NON_WORD.sub(" ", lexical_form(term)).split()]
 
 
-def tsquery(words: Sequence[str], match: TermMatch) -> tuple[sql.Composable, dict[str, str]]:
-    """A tsquery expression with the words as (named) parameters, so no word is ever read as query syntax."""
-    config = sql.Literal(TEXT_CONFIG)
-    if match in ("phrase", "all"):
-        function = sql.SQL("phraseto_tsquery" if match == "phrase" else "plainto_tsquery")
-        return sql.SQL("{}({}, %(w0)s)").format(function, config), {"w0": " ".join(words)}
-    parts = [sql.SQL("plainto_tsquery({}, %(w{})s)").format(config, sql.SQL(str(i))) for i in range(len(words))]
-    return sql.SQL(" || ").join(parts), {f"w{i}": word for i, word in enumerate(words)}
+def phrases_of(terms: Sequence[str], match: TermMatch) -> list[list[str]]:
+    """What the terms ask for, as the embedded index's FTS5 expressions do: each term is a phrase of its words (a
+    hyphenated term, a Chinese word), a long run of such a script in "any" mode its overlapping character pairs,
+    and with "phrase" all the words in a row."""
+    if match == "phrase":
+        return [words_of(terms)] if words_of(terms) else []
+    phrases: list[list[str]] = []
+    for term in terms:
+        words = words_of([term])
+        if match == "any" and len(words) > 2 and lexical_form(term) != term:
+            phrases.extend([a, b] for a, b in zip(words, words[1:], strict=False))
+        elif words:
+            phrases.append(words)
+    return phrases
+
+
+def tsquery(phrases: Sequence[Sequence[str]], match: TermMatch) -> tuple[sql.Composable, dict[str, str]]:
+    """A tsquery of the phrases (any of them, or all), with their words as named parameters, so that no word is ever
+    read as query syntax."""
+    one = sql.SQL("phraseto_tsquery({}, %(p{})s)")
+    parts = [one.format(sql.Literal(TEXT_CONFIG), sql.SQL(str(i))) for i in range(len(phrases))]
+    joined = sql.SQL(" || " if match == "any" else " && ").join(parts)
+    return joined, {f"p{i}": " ".join(words) for i, words in enumerate(phrases)}
 
 
 def source_from_row(row: dict) -> Source:

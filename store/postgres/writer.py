@@ -23,6 +23,7 @@ from citewise.store.postgres.schema import (
     embedding_expression,
     hnsw_index_name,
     lexical_length,
+    lexical_text,
     source_from_row,
     source_values,
     vectors_from_row,
@@ -32,10 +33,11 @@ from citewise.store.sqlite_faiss.schema import encode_sentence_vectors
 # pgvector's defaults; efSearch is set per connection (settings.store.ef_search).
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
 PASSAGE_COPY = ("COPY passages (id, source_id, ordinal, start_offset, end_offset, text, search_text, tokens,"
-                " page, heading, text_hash, embedding, sentence_spans, sentence_vectors, lexical_length, added_in)"
+                " page, heading, text_hash, embedding, sentence_spans, sentence_vectors, lexical_text, lexical_length,"
+                " added_in)"
                 " FROM STDIN (FORMAT BINARY)")
 PASSAGE_TYPES = ["text", "text", "int4", "int4", "int4", "text", "text", "int4", "int4", "text", "text", "vector",
-                 "int4[]", "bytea", "int4", "int8"]
+                 "int4[]", "bytea", "text", "int4", "int8"]
 
 
 class PostgresIndexWriter:
@@ -99,7 +101,8 @@ class PostgresIndexWriter:
                     vectors.sentence_vectors.reshape(len(vectors.spans), len(vectors.vector)))
                 copy.write_row((p.id, p.source_id, p.ordinal, p.start, p.end, p.text, new.search_text, p.tokens,
                                 p.page, p.heading, new.text_hash, Vector(np.asarray(vectors.vector, np.float32)),
-                                spans, sentence_blob, lexical_length(new.search_text), self.generation))
+                                spans, sentence_blob, lexical_text(new.search_text), lexical_length(new.search_text),
+                                self.generation))
 
     def publish(self) -> dict[str, str]:
         """Indexes the vectors, makes this generation current, drops rows no reader may still need, commits."""
