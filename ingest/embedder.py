@@ -7,10 +7,12 @@ import fcntl
 import json
 import logging
 import os
+import queue
 import sys
 import threading
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -211,7 +213,8 @@ def _export_int8(model_name: str, target: Path) -> None:
 class OnnxInt8Embedder:
     """MiniLM through onnxruntime with int8 weights: no torch import at run time, so it starts in well under 1 s."""
 
-    def __init__(self, settings: EmbeddingSettings) -> None:
+    def __init__(self, settings: EmbeddingSettings, workers: int | None = None) -> None:
+        """`workers`: texts embedded at once (one session each); default one per core."""
         try:
             import onnxruntime
             from tokenizers import Tokenizer
@@ -224,38 +227,72 @@ class OnnxInt8Embedder:
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(int(config.get("max_seq_length", 256)))
         self._tokenizer.no_padding()  # tokenizer.json pads to 128; a text run alone needs no padding
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = max(1, os.cpu_count() or 1)
-        self._session = onnxruntime.InferenceSession(str(onnx_int8_path(settings.model)), options,
-                                                     providers=["CPUExecutionProvider"])
-        self.dim = int(self._session.get_outputs()[0].shape[-1])
+        self._onnxruntime = onnxruntime
+        self._model_path = str(onnx_int8_path(settings.model))
+        # One single-threaded session per core, each running whole texts: the cores work on different texts
+        # side by side, and a text's vector is the same whichever session runs it (its own scales, one thread).
+        first = self._new_session()
+        self._sessions: queue.SimpleQueue = queue.SimpleQueue()
+        self._sessions.put(first)
+        self._workers = max(1, workers or os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self.dim = int(first.get_outputs()[0].shape[-1])
         self.signature = f"{settings.model}/{settings.variant}"
+
+    def _new_session(self):  # noqa: ANN202 - an onnxruntime.InferenceSession
+        options = self._onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        return self._onnxruntime.InferenceSession(self._model_path, options, providers=["CPUExecutionProvider"])
+
+    def _map(self, function, texts: list) -> list:  # noqa: ANN001 - function of one text (and its spans)
+        """`function` over the texts, on every core: one text alone runs on the calling thread."""
+        if len(texts) <= 1 or self._workers == 1:
+            return [function(text) for text in texts]
+        with self._pool_lock:
+            if self._pool is None:
+                for _ in range(self._workers - 1):
+                    self._sessions.put(self._new_session())
+                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="citewise-embed")
+        return list(self._pool.map(function, texts))
 
     # One text per run, whatever the batch size asked for: int8 activations are quantised with a scale taken from
     # the whole input, so in a padded batch a text's vector would depend on its neighbours (cosine ~0.99 apart),
     # and the same corpus ingested in another order would answer differently. Alone, a text always gets the same
-    # vector, and on this CPU it is no slower (300 passages: 52.7/s alone, 49.9/s in batches of 32).
+    # vector; the cores run different texts at once instead (docs/PERFORMANCE.md, "single machine first").
     def embed(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            out[row], _, _ = self._forward(text)
+        for row, (vector, _, _) in enumerate(self._map(self._forward, texts)):
+            out[row] = vector
         return out
 
     def embed_with_spans(self, texts: list[str], spans: list[list[Span]]) -> tuple[np.ndarray, list[np.ndarray]]:
         vectors, pooled = np.zeros((len(texts), self.dim), dtype=np.float32), []
-        for row, (text, text_spans) in enumerate(zip(texts, spans, strict=True)):
-            vectors[row], hidden, encoding = self._forward(text)
-            usable = (np.array(encoding.attention_mask) == 1) & (np.array(encoding.special_tokens_mask) == 0)
-            offsets = np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2)
-            pooled.append(pool_spans(hidden, offsets, usable, text_spans))
+        # Pooled where each text ran, so that the sentence vectors of one text are made while others run.
+        for row, (vector, text_pooled) in enumerate(self._map(self._forward_spans, list(zip(texts, spans,
+                                                                                            strict=True)))):
+            vectors[row] = vector
+            pooled.append(text_pooled)
         return vectors, pooled
+
+    def _forward_spans(self, text_and_spans: tuple[str, list[Span]]) -> tuple[np.ndarray, np.ndarray]:
+        text, spans = text_and_spans
+        vector, hidden, encoding = self._forward(text)
+        usable = (np.array(encoding.attention_mask) == 1) & (np.array(encoding.special_tokens_mask) == 0)
+        offsets = np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+        return vector, pool_spans(hidden, offsets, usable, spans)
 
     def _forward(self, text: str) -> tuple[np.ndarray, np.ndarray, object]:
         """The normalised vector, the token states and the tokenizer's encoding of one text."""
         encoding = self._tokenizer.encode(text)
         ids = np.array([encoding.ids], dtype=np.int64)
-        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                                          "token_type_ids": np.zeros_like(ids)})[0][0]
+        session = self._sessions.get()
+        try:
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                        "token_type_ids": np.zeros_like(ids)})[0][0]
+        finally:
+            self._sessions.put(session)
         pooled = hidden.mean(axis=0)  # the model's mean pooling: every token is real, nothing is padded
         return pooled / max(float(np.linalg.norm(pooled)), 1e-12), hidden, encoding
 

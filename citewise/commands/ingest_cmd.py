@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from citewise.commands.common import IndexOption, JsonOption, printable
+from citewise.core.errors import CitewiseError
 from citewise.core.settings import load_settings
 
 EXIT_SKIPPED = 3
@@ -19,6 +20,7 @@ EXIT_SKIPPED = 3
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
     app.command("sources")(sources)
+    app.command("copy-index")(copy_index)
     app.command("remove")(remove)
 
 
@@ -33,6 +35,12 @@ def ingest(
     first_part_bytes: Annotated[int | None, typer.Option(
         "--first-part-bytes", min=0, hidden=True,
         help="size of the first part published early on a new index (0: none); for tests")] = None,
+    distributed: Annotated[bool, typer.Option(
+        "--distributed", help="read, chunk and embed on Ray (RAY_ADDRESS, else a local cluster); needs the extra "
+        "citewise[distributed]")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="with --distributed: embedding actors [default: one per CPU of the cluster]",
+        show_default=False)] = None,
 ) -> None:
     """Add or update source texts (txt, md, html, pdf, epub) in the index. Re-running embeds only new or changed
     files. Sources indexed before and not under PATHS are kept: --prune removes them, `citewise remove` removes
@@ -41,15 +49,25 @@ def ingest(
     A new index (or --rebuild) is published twice: first its smallest files, which can be queried at once, then
     everything.
 
+    With --distributed the same work runs on Ray and the index is published once, at the end.
+
     Exit status: 0 all indexed, 3 some files were skipped (each named with the reason), 1 error.
     """
-    from citewise.ingest.staged import FIRST_PART_BYTES, staged_ingest
+    from citewise.ingest.staged import FIRST_PART_BYTES, StagedReport, staged_ingest
 
     settings = load_settings(index=index)
+    if workers is not None and not distributed:
+        raise CitewiseError("--workers is taken with --distributed only")
     notify = None if json_out else (lambda message: typer.echo(f"citewise: {message}", err=True))
-    staged = staged_ingest(settings, paths or [Path("corpus")], rebuild=rebuild, prune=prune, progress=not json_out,
-                           first_part_bytes=FIRST_PART_BYTES if first_part_bytes is None else first_part_bytes,
-                           notify=notify)
+    if distributed:
+        from citewise.ingest.distributed import distributed_ingest
+
+        staged = StagedReport(final=distributed_ingest(settings, paths or [Path("corpus")], rebuild=rebuild,
+                                                       prune=prune, progress=not json_out, workers=workers))
+    else:
+        staged = staged_ingest(settings, paths or [Path("corpus")], rebuild=rebuild, prune=prune,
+                               progress=not json_out, notify=notify,
+                               first_part_bytes=FIRST_PART_BYTES if first_part_bytes is None else first_part_bytes)
     report = staged.final
     for file, reason in report.skipped:
         typer.echo(f"skipped {printable(file)}: {printable(' '.join(reason.split()))}", err=True)
@@ -116,3 +134,29 @@ def remove(
     for source in report.removed:
         typer.echo(printable(f"removed {source.id}  {source.file}"))
     typer.echo(f"{report.sources} sources, {report.passages} passages left in {printable(report.index_dir)}")
+
+
+def copy_index(
+    source: Annotated[Path, typer.Argument(help="an embedded index folder (such as .citewise)", show_default=False)],
+    json_out: JsonOption = False,
+) -> None:
+    """Copy an embedded index into the configured store (CITEWISE_STORE__URL) without embedding anything again.
+
+    The store's previous content is replaced in one transaction; readers see the old index until the copy ends.
+    """
+    from tqdm import tqdm
+
+    from citewise.core.errors import CitewiseError
+    from citewise.store import open_store
+    from citewise.store.copy import copy_index as copy_into
+
+    settings = load_settings()
+    store = open_store(settings)
+    if not settings.store.url:
+        raise CitewiseError("copy-index writes into the store CITEWISE_STORE__URL names; it is not set")
+    with tqdm(desc="copying", unit="passage", disable=json_out) as bar:
+        facts = copy_into(source, store, progress=bar.update)
+    if json_out:
+        typer.echo(json.dumps({"location": store.location, **facts}, indent=2))
+    else:
+        typer.echo(f"copied {facts['passages']} passages from {source} into {store.location}")

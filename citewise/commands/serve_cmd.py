@@ -44,6 +44,7 @@ def serve(
     if updates:
         settings = settings.model_copy(update={"server": settings.server.model_copy(update=updates)})
     server = settings.server
+    store = open_store(settings)
     background = None
     if ingest:
         targets = paths or [Path("corpus")]
@@ -51,14 +52,14 @@ def serve(
             if not target.exists():
                 raise CitewiseError(f"{target}: no such file or folder")
         args = [] if first_part_bytes is None else ["--first-part-bytes", str(first_part_bytes)]
-        background = BackgroundIngest(targets, settings.index, open_store(settings), args=args)
-        typer.echo(f"citewise: indexing {' '.join(map(str, targets))} into {settings.index} in the background "
+        background = BackgroundIngest(targets, settings.index, store, args=args)
+        typer.echo(f"citewise: indexing {' '.join(map(str, targets))} into {store.location} in the background "
                    "(its output is marked [ingest]); the service answers from each part as it is published",
                    err=True)
-    elif not (settings.index / "CURRENT").exists():
-        typer.echo(f"citewise: no index at {settings.index} yet; /readyz answers 503 until `citewise ingest` "
+    elif store.current_token() is None:
+        typer.echo(f"citewise: no index at {store.location} yet; /readyz answers 503 until `citewise ingest` "
                    "writes one", err=True)
-    typer.echo(f"citewise: serving {settings.index} on http://{server.host}:{server.port}/ "
+    typer.echo(f"citewise: serving {store.location} on http://{server.host}:{server.port}/ "
                f"({'API key required' if server.api_key else 'no API key'})", err=True)
     uvicorn.run(create_app(settings, background=background), host=server.host, port=server.port,
                 log_level="warning", timeout_graceful_shutdown=5)

@@ -38,6 +38,15 @@ class IngestSettings(Section):
                              "section heading before it")
 
 
+class StoreSettings(Section):
+    """Where the index lives: the embedded folder `index` (SQLite + FAISS) unless `url` names a PostgreSQL database
+    with pgvector, which several services can share (docs/ARCHITECTURE.md, "Beyond one machine")."""
+
+    url: str | None = Field(None, description="postgresql://user:password@host:port/database; unset: the folder")
+    schema_name: str = Field("citewise", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="PostgreSQL schema")
+    ef_search: int = Field(100, ge=1, le=1000, description="pgvector HNSW candidates per dense search")
+
+
 class RetrievalSettings(Section):
     mode: Literal["dense", "lexical", "hybrid"] = "hybrid"
     k: int = Field(8, ge=1, le=200)
@@ -91,6 +100,7 @@ class Settings(BaseSettings):
     chunking: ChunkSettings = Field(default_factory=ChunkSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
