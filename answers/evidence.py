@@ -24,7 +24,7 @@ from citewise.ingest.sentences import passage_sentences, unwrap
 LEXICAL_WEIGHT = 0.5
 PASSAGE_WEIGHT = 0.25
 # A sentence of the kind the question asks for (a number for "how many", a reason for "why") gets this much more.
-ANSWER_TYPE_WEIGHT = 0.05
+ANSWER_TYPE_WEIGHT = 0.1
 MIN_WORDS, MAX_WORDS = 6, 110
 # At most this many sentences without a stored vector (past the model's window at ingest) are embedded per part.
 SHORTLIST = 24
