@@ -132,7 +132,8 @@ def _offline_lead(quote: VerifiedQuote, previous: VerifiedQuote | None, introduc
             where = "Elsewhere in the same work" if _is_person(author) else "Elsewhere"
             return f"{where}, {name} write{s}:"
         return f"{who} add{s}:"
-    return f"{who} also write{s}:"
+    # Back to a work quoted earlier, after another: name it again, or "the article" would seem to be the last one.
+    return f"In *{short_title(source)}*, {name} also write{s}:"
 
 
 def _lead_with_quote(lead: str, quote: str, n: int, close: bool) -> str:
