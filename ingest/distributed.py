@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import pickle
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -141,20 +140,10 @@ class RayIngestor(Ingestor):
             raise value
         return value
 
-    def _vectors_for(self, writer: IndexWriter, prepared: list, report: IngestReport
-                     ) -> dict[str, PassageVectors]:
-        """The pipeline's vector step (reuse what the store holds, embed the rest), the embedding on Ray actors."""
-        needed: dict[str, tuple[str, list[tuple[int, int]]]] = {}
-        for item in prepared:
-            needed.update(zip(item.text_hashes, zip(item.search_texts, item.sentence_spans, strict=True),
-                              strict=True))
-        vectors = writer.cached_vectors(list(needed))
-        missing = sorted((h for h in needed if h not in vectors), key=lambda h: -len(needed[h][0]))
-        report.passages_reused = sum(len(item.passages) for item in prepared) - len(missing)
-        if not missing:
-            return vectors
-        started = time.perf_counter()
-        rows = [{"hash": h, "text": needed[h][0], "spans": json.dumps(needed[h][1])} for h in missing]
+    def _embed_missing(self, texts: dict[str, tuple[str, list[tuple[int, int]]]]) -> dict[str, PassageVectors]:
+        """The pipeline's embedding step on Ray actors."""
+        vectors: dict[str, PassageVectors] = {}
+        rows = [{"hash": h, "text": text, "spans": json.dumps(spans)} for h, (text, spans) in texts.items()]
         ray = _ray()
         with warnings.catch_warnings():
             # max_restarts=0 has no named parameter in Ray 2.60, only the deprecated catch-all; without it Ray's core
@@ -163,17 +152,15 @@ class RayIngestor(Ingestor):
             dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // EMBED_BATCH)).map_batches(
                 embed_actor(self.settings.embedding), batch_size=EMBED_BATCH, num_cpus=1, batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=self.actors), max_restarts=0)
-        with tqdm(total=len(missing), desc=f"embedding ({self.actors} Ray actors)", unit="passage",
+        with tqdm(total=len(rows), desc=f"embedding ({self.actors} Ray actors)", unit="passage",
                   disable=not self.progress) as bar:
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                 for h, vector, pooled in zip(batch["hash"], batch["vector"], batch["pooled"], strict=True):
                     h = str(h)
                     vectors[h] = PassageVectors(np.asarray(vector, dtype=np.float32), tuple(
-                        tuple(span) for span in needed[h][1]), pickle.loads(pooled))
+                        tuple(span) for span in texts[h][1]), pickle.loads(pooled))
                     self._dim = len(vector)
                 bar.update(len(batch["hash"]))
-        report.embed_seconds = time.perf_counter() - started
-        report.passages_embedded = len(missing)
         return vectors
 
     def _dimension(self, writer: IndexWriter) -> int:

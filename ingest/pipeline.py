@@ -245,19 +245,24 @@ class Ingestor:
         if not missing:
             return vectors
         started = time.perf_counter()
-        embedder = self.embedder
-        with tqdm(total=len(missing), desc="embedding", unit="passage", disable=not self.progress) as bar:
-            for i in range(0, len(missing), EMBED_BATCH):
-                batch = missing[i:i + EMBED_BATCH]
-                texts, spans = [needed[h][0] for h in batch], [needed[h][1] for h in batch]
-                passage_vectors, sentence_vectors = embedder.embed_with_spans(texts, spans)
-                for h, vector, pooled in zip(batch, passage_vectors, sentence_vectors, strict=True):
-                    vectors[h] = PassageVectors(vector, tuple(needed[h][1]), pooled)
-                bar.update(len(batch))
+        vectors.update(self._embed_missing({h: needed[h] for h in missing}))
         report.embed_seconds = time.perf_counter() - started
         report.passages_embedded = len(missing)
         return vectors
 
+    def _embed_missing(self, texts: dict[str, tuple[str, list[tuple[int, int]]]]) -> dict[str, PassageVectors]:
+        """Embeds each (search text, sentence spans) by its hash, in this process; the longest come first."""
+        vectors: dict[str, PassageVectors] = {}
+        order = list(texts)
+        with tqdm(total=len(order), desc="embedding", unit="passage", disable=not self.progress) as bar:
+            for i in range(0, len(order), EMBED_BATCH):
+                batch = order[i:i + EMBED_BATCH]
+                passage_vectors, sentence_vectors = self.embedder.embed_with_spans(
+                    [texts[h][0] for h in batch], [texts[h][1] for h in batch])
+                for h, vector, pooled in zip(batch, passage_vectors, sentence_vectors, strict=True):
+                    vectors[h] = PassageVectors(vector, tuple(texts[h][1]), pooled)
+                bar.update(len(batch))
+        return vectors
 
 def passage_context(meta: SourceMeta, heading: str | None) -> str:
     """What a passage of a long book loses when it is cut out: the work it is from, its author and the heading it
