@@ -168,3 +168,23 @@ def test_cli_filters_and_kinds(slice_settings) -> None:
     wrong = _run_citewise("ask", HISTORICAL, "--kind", "sermon", *index)
     assert wrong.returncode == 1 and wrong.stderr.startswith("citewise: error: no source in the index is of kind")
     assert "Traceback" not in wrong.stderr
+
+
+@pytest.mark.integration
+def test_cli_text_shows_a_quotation_as_written_and_markdown_keeps_it_inert(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "almanac.txt").write_text(
+        "The Lighthouse Almanac\n\nThe keeper trimmed the wicks, filled the oil, polished the lens, &c., every "
+        "evening before dusk. He logged the tide as <high water> and the wind as force 3 & rising.\n",
+        encoding="utf-8")
+    index = ["--index", str(tmp_path / "index")]
+    assert _run_citewise("ingest", str(corpus), *index).returncode == 0
+    question = "What did the keeper do every evening before dusk?"
+    text = _run_citewise("ask", question, *index)
+    assert text.returncode == 0, text.stderr
+    assert "polished the lens, &c., every evening" in text.stdout
+    assert "&amp;" not in text.stdout
+    markdown = _run_citewise("ask", question, "--format", "md", *index)
+    assert markdown.returncode == 0, markdown.stderr
+    assert "polished the lens, &amp;c., every evening" in markdown.stdout

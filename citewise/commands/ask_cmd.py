@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Annotated
 
 import typer
@@ -35,8 +36,8 @@ def ask(
     source: SourceOption = None,
     author: AuthorOption = None,
     output: Annotated[str, typer.Option(
-        "--format", help="text (the answer's Markdown), json, md (Markdown with a full bibliography), bibtex or "
-                         "ris (the cited sources only)")] = "text",
+        "--format", help="text (the answer's Markdown, with a quotation's &, < and > as written), json, md "
+                         "(Markdown with a full bibliography), bibtex or ris (the cited sources only)")] = "text",
     index: IndexOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -72,7 +73,9 @@ def ask(
     answer = None
     for event in answerer.stream(question, None, filters):
         if event.type == "text" and event.text:
-            typer.echo(event.text, nl=False)
+            # The Markdown escapes a source's &, < and > as entities (so no client renders them as markup); a
+            # terminal renders nothing, and "&amp;c." there would misquote De Quincey's "&c.".
+            typer.echo(html.unescape(event.text), nl=False)
         elif event.type == "done":
             answer = event.answer
     typer.echo("")
