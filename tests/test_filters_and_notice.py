@@ -171,7 +171,7 @@ def test_cli_filters_and_kinds(slice_settings) -> None:
 
 
 @pytest.mark.integration
-def test_cli_text_shows_a_quotation_as_written_and_markdown_keeps_it_inert(tmp_path: Path) -> None:
+def test_cli_shows_a_quotation_as_written_on_a_terminal_and_inert_markdown_in_a_pipe(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "almanac.txt").write_text(
@@ -181,10 +181,32 @@ def test_cli_text_shows_a_quotation_as_written_and_markdown_keeps_it_inert(tmp_p
     index = ["--index", str(tmp_path / "index")]
     assert _run_citewise("ingest", str(corpus), *index).returncode == 0
     question = "What did the keeper do every evening before dusk?"
-    text = _run_citewise("ask", question, *index)
-    assert text.returncode == 0, text.stderr
-    assert "polished the lens, &c., every evening" in text.stdout
-    assert "&amp;" not in text.stdout
-    markdown = _run_citewise("ask", question, "--format", "md", *index)
-    assert markdown.returncode == 0, markdown.stderr
-    assert "polished the lens, &amp;c., every evening" in markdown.stdout
+    on_terminal = _run_on_terminal(CITEWISE, "ask", question, *index)
+    assert "polished the lens, &c., every evening" in on_terminal
+    assert "&amp;" not in on_terminal
+    piped = _run_citewise("ask", question, *index)
+    assert piped.returncode == 0, piped.stderr
+    assert "polished the lens, &amp;c., every evening" in piped.stdout
+
+
+def _run_on_terminal(*args: str | Path) -> str:
+    """What a command prints to a pseudo-terminal (its standard output is a TTY there)."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITEWISE_", "OPENAI_"))}
+    main, child = pty.openpty()
+    process = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL, stdout=child,
+                               stderr=subprocess.PIPE, env=env)
+    os.close(child)
+    output = bytearray()
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(main)
+    assert process.wait(timeout=300) == 0, process.stderr.read()
+    return output.decode("utf-8").replace("\r\n", "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import sys
 from typing import Annotated
 
 import typer
@@ -36,8 +37,9 @@ def ask(
     source: SourceOption = None,
     author: AuthorOption = None,
     output: Annotated[str, typer.Option(
-        "--format", help="text (the answer's Markdown, with a quotation's &, < and > as written), json, md "
-                         "(Markdown with a full bibliography), bibtex or ris (the cited sources only)")] = "text",
+        "--format", help="text (the answer's Markdown; on a terminal with a quotation's &, < and > as written), "
+                         "json, md (Markdown with a full bibliography), bibtex or ris (the cited sources only)"
+    )] = "text",
     index: IndexOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -71,11 +73,12 @@ def ask(
         return
     # Printed as it streams: an LLM answer's verified sentences appear while the model is still writing.
     answer = None
+    # The Markdown escapes a source's &, < and > as entities, so that whatever renders it shows them as text; a
+    # terminal renders nothing, and "&amp;c." there would misquote De Quincey's "&c.". Piped, it stays Markdown.
+    shown = html.unescape if sys.stdout.isatty() else str
     for event in answerer.stream(question, None, filters):
         if event.type == "text" and event.text:
-            # The Markdown escapes a source's &, < and > as entities (so no client renders them as markup); a
-            # terminal renders nothing, and "&amp;c." there would misquote De Quincey's "&c.".
-            typer.echo(html.unescape(event.text), nl=False)
+            typer.echo(shown(event.text), nl=False)
         elif event.type == "done":
             answer = event.answer
     typer.echo("")
