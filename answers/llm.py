@@ -4,7 +4,6 @@ that cannot be read, or a reply none of whose quotations verify falls back to th
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -54,7 +53,7 @@ class AnswerStats:
     rounds: int = 0
     passages: int = 0
     prompt_tokens: int = 0
-    reply_tokens: int = 0
+    replies: list[str] = field(default_factory=list)  # each round's reply; the benchmark counts their tokens
     writing_s: float = 0.0  # from each reply's first piece to its end
     claims: int = 0  # offered by the model
     verified: int = 0
@@ -259,8 +258,8 @@ class LLMEngine:
         if reply.first_piece is not None and reply.ended is not None:
             stats.writing_s += reply.ended - reply.first_piece
         if reply.text:
-            with contextlib.suppress(httpx.HTTPError):  # only a figure for benchmarks
-                stats.reply_tokens += self.endpoint.counter.count(reply.text)
+            # Kept, not counted: a count is a tokenizer request (and may restart a local model that died mid-reply).
+            stats.replies.append(reply.text)
 
     def _rewrite(self, question: str, history: list[Message]) -> str:
         rewritten = self.endpoint.complete(rewrite_messages(question, history), REWRITE_TOKENS).strip()

@@ -4,13 +4,17 @@ answers that fell back to the offline engine, and the model's reading and writin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import httpx
+
 from citewise.answers.engines import build_engine
 from citewise.answers.llm import AnswerStats, LLMEngine
+from citewise.answers.llm_context import TokenCounter
 from citewise.bench.common import load_questions, machine
 from citewise.core.answer import Answer
 from citewise.core.errors import CitewiseError
@@ -32,14 +36,23 @@ class LLMBench:
     machine: dict[str, object] = field(default_factory=dict)
 
 
-def _row(question: str, stats: AnswerStats, answer: Answer) -> dict[str, object]:
+def _reply_tokens(replies: list[str], counter: TokenCounter) -> int:
+    """The model's reply tokens, counted here rather than while answering (each count is a tokenizer request)."""
+    total = 0
+    for text in replies:
+        with contextlib.suppress(httpx.HTTPError):  # a reply the tokenizer would not count adds nothing
+            total += counter.count(text)
+    return total
+
+
+def _row(question: str, stats: AnswerStats, answer: Answer, reply_tokens: int) -> dict[str, object]:
     def s(value: float | None) -> float | None:
         return None if value is None else round(value, 2)
 
     return {
         "question": question[:60], "engine": answer.engine, "citations": len(answer.citations),
         "first_claim_s": s(stats.first_claim_s), "done_s": s(stats.done_s), "first_token_s": s(stats.first_piece_s),
-        "passages": stats.passages, "prompt_tokens": stats.prompt_tokens, "reply_tokens": stats.reply_tokens,
+        "passages": stats.passages, "prompt_tokens": stats.prompt_tokens, "reply_tokens": reply_tokens,
         "rounds": stats.rounds, "claims": stats.claims, "verified": stats.verified,
         "fell_back": stats.fallback is not None, "declined": stats.declined, "refused": answer.refused,
     }
@@ -87,7 +100,7 @@ def bench_llm(settings: Settings, questions: int = 5) -> LLMBench:
     for question in load_questions(questions):
         stats = AnswerStats()
         done = [event.answer for event in engine.stream(question, stats=stats) if event.type == "done"][-1]
-        result.answers.append(_row(question, stats, done))
+        result.answers.append(_row(question, stats, done, _reply_tokens(stats.replies, engine.endpoint.counter)))
         writing += stats.writing_s
         reading += stats.first_piece_s or 0.0
     result.summary = summarise(result.answers, writing, reading)
