@@ -153,6 +153,13 @@ class _Refused(Exception):
     """A 400/422 that is not about the prompt's length: perhaps the response_format."""
 
 
+def extras_token_count(root: str, text: str, timeout_s: float, headers: dict[str, str] | None = None) -> int:
+    """Tokens of `text` in the model's own tokenizer, asked of llama-cpp-python's server at `root` (no /v1)."""
+    response = httpx.post(f"{root}/extras/tokenize/count", json={"input": text}, headers=headers, timeout=timeout_s)
+    response.raise_for_status()
+    return int(response.json()["count"])
+
+
 class ServerTokenizer:
     """The model's own tokenizer behind an llama.cpp-style endpoint, when it has one; else an estimate."""
 
@@ -189,10 +196,7 @@ class ServerTokenizer:
                 continue
 
     def _extras_count(self, text: str) -> int:
-        response = httpx.post(f"{self.root}/extras/tokenize/count", json={"input": text}, headers=self.headers,
-                              timeout=self.timeout_s)
-        response.raise_for_status()
-        return int(response.json()["count"])
+        return extras_token_count(self.root, text, self.timeout_s, self.headers)
 
     def _llama_tokenize(self, text: str) -> int:
         response = httpx.post(f"{self.root}/tokenize", json={"content": text}, headers=self.headers,

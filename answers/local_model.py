@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from citewise.answers.llm_endpoint import extras_token_count
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import LLMSettings
 
@@ -88,8 +89,12 @@ class LocalModelServer:
         self._lock = threading.Lock()
 
     @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.root}/v1"
 
     def command(self) -> list[str]:
         args = ["--model", str(self.model), "--model_alias", self.alias, "--host", "127.0.0.1",
@@ -136,10 +141,7 @@ class LocalModelServer:
     def count(self, text: str) -> int:
         """Tokens of `text` in the model's own tokenizer."""
         self.ensure_running()
-        response = httpx.post(f"http://127.0.0.1:{self.port}/extras/tokenize/count", json={"input": text},
-                              timeout=30.0)
-        response.raise_for_status()
-        return int(response.json()["count"])
+        return extras_token_count(self.root, text, timeout_s=30.0)
 
     def stop(self) -> None:
         process, self.process = self.process, None
