@@ -6,9 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from citewise.answers.llm_protocol import PromptPassage, answer_messages, passage_block, passage_tag
+from citewise.answers.llm_protocol import PromptPassage, answer_messages, passage_block, passage_tag, prompt_passages
 from citewise.core.retrieval import Hit
-from citewise.ingest.sentences import unwrap
 
 # Chat templates add a few tokens per message, and an estimate may be off: this much of the window stays free.
 MARGIN_TOKENS = 24
@@ -78,8 +77,8 @@ def plan_prompt(question: str, hits: list[Hit], counter: TokenCounter, *, contex
     base = messages_tokens(answer_messages(question, [], max_claims, tag), counter)
     chosen: list[PromptPassage] = []
     used = base
-    for hit in hits[:max_passages]:
-        passage = PromptPassage(len(chosen) + 1, hit, unwrap(hit.passage.text))
+    # Passages are taken in rank order until one does not fit, so the n-th taken is numbered n.
+    for passage in prompt_passages(hits[:max_passages]):
         cost = counter.count(passage_block(passage, tag)) + 2
         if used + cost <= budget:
             chosen.append(passage)
