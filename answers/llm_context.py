@@ -22,8 +22,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 class TokenCounter(Protocol):
     """Tokens of a text in the model's own tokenizer (or a safe estimate of them)."""
 
-    exact: bool
-
     def count(self, text: str) -> int: ...
 
 
@@ -31,7 +29,6 @@ class EstimatedTokens:
     """For endpoints that do not expose their tokenizer: cl100k counts with head-room, since smaller vocabularies
     than GPT-4's split the same text into more tokens."""
 
-    exact = False
     FACTOR = 1.3
 
     def __init__(self) -> None:

@@ -169,7 +169,6 @@ class ServerTokenizer:
         self.timeout_s = timeout_s
         self._ask: Callable[[str], int] | None = None
         self._estimate: EstimatedTokens | None = None
-        self.exact = False
         self._probed = False
 
     def count(self, text: str) -> int:
@@ -179,7 +178,7 @@ class ServerTokenizer:
             try:
                 return self._ask(text)
             except (httpx.HTTPError, KeyError, TypeError, ValueError):
-                self._ask, self.exact = None, False
+                self._ask = None
         if self._estimate is None:
             self._estimate = EstimatedTokens()
         return self._estimate.count(text)
@@ -190,7 +189,7 @@ class ServerTokenizer:
         for ask in (self._extras_count, self._llama_tokenize):
             try:
                 if ask("probe") > 0:
-                    self._ask, self.exact = ask, True
+                    self._ask = ask
                     return
             except (httpx.HTTPError, KeyError, TypeError, ValueError):
                 continue

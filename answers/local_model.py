@@ -81,7 +81,6 @@ class LocalModelServer:
         self.alias = model.stem
         self.context_tokens = context_tokens
         self.threads = threads
-        self.exact = True  # token counts come from the model's own tokenizer
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
