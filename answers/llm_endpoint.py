@@ -39,9 +39,8 @@ class ContextOverflow(EndpointFailure):
 class ReplyStream:
     """The text pieces of one reply as they arrive; text, finish_reason and timings fill in as it is read."""
 
-    def __init__(self, response: Any, started: float) -> None:
+    def __init__(self, response: Any) -> None:
         self._response = response
-        self.started = started
         self.first_piece: float | None = None
         self.ended: float | None = None
         self.text = ""
@@ -96,9 +95,8 @@ class ChatEndpoint:
         while True:
             extra = self._response_format(schema)
             try:
-                started = time.perf_counter()
                 response = self._create(messages, max_tokens, stream=True, **extra)
-                return ReplyStream(response, started)
+                return ReplyStream(response)
             except _Refused as refused:
                 if not extra or self.format + 1 >= len(RESPONSE_FORMATS):
                     raise EndpointFailure(f"request rejected: {refused}") from None
