@@ -17,7 +17,7 @@ from citewise.answers.question import AnswerType
 from citewise.answers.terms import QuestionTerms
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever, SearchFilters
-from citewise.core.text import is_personal_name, named_terms, stem, stems_of
+from citewise.core.text import is_personal_name, named_terms, primary_author, stem, stems_of
 from citewise.core.types import Passage, Source, StoredVectors
 from citewise.ingest.sentences import passage_sentences, unwrap
 
@@ -161,7 +161,7 @@ _CONTRIBUTED = re.compile(r"\b(intro|introduction|preface|foreword)\w* by\b", re
 
 def _author_surname(source: Source) -> str | None:
     """The surname of a source's personal author ("Sigmund Freud; transl. ..." -> "Freud"), or None for a body."""
-    name = re.sub(r"\s*\([^)]*\)", "", source.author.split(";")[0]).strip()
+    name = primary_author(source.author)
     return name.split()[-1] if is_personal_name(name) else None
 
 
