@@ -180,14 +180,9 @@ class SqliteIndexReader:
         return self._faiss.reconstruct_batch(np.asarray([self._rowids[p] for p in passage_ids], dtype=np.int64))
 
     def stored_vectors(self, passage_ids: Collection[str]) -> dict[str, StoredVectors]:
-        found: dict[str, StoredVectors] = {}
-        for row in rows_where_in(self.conn, "SELECT id, search_text, embedding, sentence_spans, sentence_vectors"
-                                 " FROM passages", "id", list(passage_ids)):
-            vectors, text = vectors_from_row(row), row["search_text"]
-            sentences = {text[s:e]: v for (s, e), v in zip(vectors.spans, vectors.sentence_vectors, strict=True)
-                         if v.any()}
-            found[row["id"]] = StoredVectors(vectors.vector, sentences)
-        return found
+        rows = rows_where_in(self.conn, "SELECT id, search_text, embedding, sentence_spans, sentence_vectors"
+                             " FROM passages", "id", list(passage_ids))
+        return {row["id"]: StoredVectors.of_passage(vectors_from_row(row), row["search_text"]) for row in rows}
 
     def close(self) -> None:
         """Lets go of the generation's files and memory, even while something still holds this reader."""
