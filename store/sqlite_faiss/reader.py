@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Collection, Sequence
@@ -21,6 +20,8 @@ from citewise.store.sqlite_faiss.schema import (
     SCHEMA_VERSION,
     connect,
     fts_expression,
+    headings_from_json,
+    pages_from_json,
     passage_from_row,
     read_meta,
     rows_where_in,
@@ -95,11 +96,11 @@ class SqliteIndexReader:
 
     def source_pages(self, source_id: str) -> list[tuple[int, int, int]]:
         row = self.conn.execute("SELECT pages FROM sources WHERE id = ?", (source_id,)).fetchone()
-        return [tuple(page) for page in json.loads(row["pages"])] if row else []
+        return pages_from_json(row["pages"]) if row else []
 
     def source_headings(self, source_id: str) -> list[tuple[int, str]]:
         row = self.conn.execute("SELECT headings FROM sources WHERE id = ?", (source_id,)).fetchone()
-        return [(int(offset), str(heading)) for offset, heading in json.loads(row["headings"])] if row else []
+        return headings_from_json(row["headings"]) if row else []
 
     def passage(self, passage_id: str) -> Passage | None:
         row = self.conn.execute("SELECT * FROM passages WHERE id = ?", (passage_id,)).fetchone()
