@@ -125,10 +125,17 @@ class Ingestor:
                 "run `citewise ingest --rebuild` to rebuild it"
             )
 
+    def _before_prepare(self, files: list[CorpusFile], stored: dict[str, Source], max_bytes: int,
+                        reread: bool) -> None:
+        """Called by _update before it reads any file, with what each `_prepare` call will be given: a subclass
+        may prepare the files elsewhere first (the Ray ingestor does). Here, nothing."""
+
     def _update(self, writer: IndexWriter, files: list[CorpusFile], report: IngestReport, prune: bool,
                 paths: list[Path]) -> None:
         stored = writer.sources_by_file()
         reread = writer.meta().get("readers") != READER_VERSION
+        max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
+        self._before_prepare(files, stored, max_bytes, reread)
         present = {f.rel for f in files}
         not_given = [source for rel, source in stored.items() if rel not in present]
         if prune and not_given and not present:
@@ -138,7 +145,6 @@ class Ingestor:
                 f"{len(not_given)} sources of {self.store.location}; nothing was changed "
                 "(`citewise remove SOURCE...` removes sources by name)")
         prepared: list[_Prepared] = []
-        max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
         for corpus_file in tqdm(files, desc="reading", unit="file", disable=not self.progress, leave=False):
             try:
                 item = self._prepare(corpus_file, stored.get(corpus_file.rel), max_bytes, reread)
