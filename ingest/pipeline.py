@@ -213,6 +213,7 @@ class Ingestor:
         page_starts = [start for start, _, _ in document.pages]
         heading_offsets = [offset for offset, _ in document.headings]
         passages, search_texts, hashes, sentences = [], [], [], []
+        work = _work_of(document.meta) if self.settings.ingest.contextual else None
         for ordinal, chunk in enumerate(chunks):
             text = document.text[chunk.start:chunk.end]
             page_index = bisect.bisect_right(page_starts, chunk.start) - 1
@@ -224,7 +225,7 @@ class Ingestor:
                 heading=document.headings[heading_index][1] if heading_index >= 0 else None,
             ))
             plain = unwrap(text)
-            context = passage_context(document.meta, passages[-1].heading) if self.settings.ingest.contextual else ""
+            context = _context_of(work, passages[-1].heading) if work is not None else ""
             search = context + plain
             search_texts.append(search)
             hashes.append(content_hash(self.embedder_signature, search))
@@ -273,9 +274,18 @@ class Ingestor:
 def passage_context(meta: SourceMeta, heading: str | None) -> str:
     """What a passage of a long book loses when it is cut out: the work it is from, its author and the heading it
     stands under ("The Varieties of Religious Experience. William James. LECTURE XVI. MYSTICISM.")."""
+    return _context_of(_work_of(meta), heading)
+
+
+def _work_of(meta: SourceMeta) -> tuple[str, str]:
+    """The short title and first author a passage context names; the same for every passage of a document."""
     title = re.split(r"[:(]", meta.title)[0].strip()
     author = re.sub(r"\s*\([^)]*\)", "", meta.author.split(";")[0]).strip()
-    parts = [part.strip().rstrip(".") for part in (title, author, heading) if part and part.strip()]
+    return title, author
+
+
+def _context_of(work: tuple[str, str], heading: str | None) -> str:
+    parts = [part.strip().rstrip(".") for part in (*work, heading) if part and part.strip()]
     return ". ".join(parts) + ".\n\n" if parts else ""
 
 
