@@ -15,6 +15,7 @@ from citewise.core.embedding import Embedder
 from citewise.core.errors import CitewiseError, IndexIncompatibleError
 from citewise.core.index import IndexStore, IndexWriter, NewPassage, NewSource
 from citewise.core.settings import Settings
+from citewise.core.text import primary_author
 from citewise.core.types import ParsedDocument, Passage, PassageVectors, Source, SourceMeta, content_hash
 from citewise.ingest.chunker import Chunker
 from citewise.ingest.embedder import load_embedder
@@ -258,7 +259,7 @@ class Ingestor:
         return vectors
 
     def _embed_missing(self, texts: dict[str, tuple[str, list[tuple[int, int]]]]) -> dict[str, PassageVectors]:
-        """Embeds each (search text, sentence spans) by its hash, in this process; the longest come first."""
+        """Embeds each (search text, sentence spans) by its hash, in this process, in the order given."""
         vectors: dict[str, PassageVectors] = {}
         order = list(texts)
         with tqdm(total=len(order), desc="embedding", unit="passage", disable=not self.progress) as bar:
@@ -271,6 +272,7 @@ class Ingestor:
                 bar.update(len(batch))
         return vectors
 
+
 def passage_context(meta: SourceMeta, heading: str | None) -> str:
     """What a passage of a long book loses when it is cut out: the work it is from, its author and the heading it
     stands under ("The Varieties of Religious Experience. William James. LECTURE XVI. MYSTICISM.")."""
@@ -280,8 +282,7 @@ def passage_context(meta: SourceMeta, heading: str | None) -> str:
 def _work_of(meta: SourceMeta) -> tuple[str, str]:
     """The short title and first author a passage context names; the same for every passage of a document."""
     title = re.split(r"[:(]", meta.title)[0].strip()
-    author = re.sub(r"\s*\([^)]*\)", "", meta.author.split(";")[0]).strip()
-    return title, author
+    return title, primary_author(meta.author)
 
 
 def _context_of(work: tuple[str, str], heading: str | None) -> str:
