@@ -9,7 +9,6 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ import httpx
 
 from citewise.answers.llm_endpoint import extras_token_count
 from citewise.core.errors import CitewiseError
+from citewise.core.process import free_port
 from citewise.core.settings import LLMSettings
 
 LOCAL_CONTEXT_TOKENS = 4096
@@ -50,12 +50,6 @@ runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 def bundled_model_path() -> Path:
     """Where `scripts/install.sh --local-llm` puts SmolLM2-135M-Instruct (see scripts/fetch_local_model.py)."""
     return Path(sys.prefix) / "share" / "citewise" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def check_model_file(path: Path) -> Path:
@@ -117,7 +111,7 @@ class LocalModelServer:
         self.stop()
         handle, name = tempfile.mkstemp(prefix="citewise-local-llm-", suffix=".log")
         self.log_path = Path(name)
-        self.port = _free_port()
+        self.port = free_port()
         started = time.perf_counter()
         with os.fdopen(handle, "wb") as log:
             self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
