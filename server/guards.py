@@ -13,7 +13,6 @@ from citewise.server.middleware import send_json
 # sends it with every API call).
 OPEN_PATHS = frozenset({"/healthz", "/"})
 OPEN_PREFIXES = ("/static/",)
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 def host_name(header: str) -> str:
