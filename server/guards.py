@@ -7,6 +7,7 @@ import secrets
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from citewise.server.errors import error_body
 from citewise.server.middleware import send_json
 
 # Open without the key: the liveness probe, and the page and its files (the page asks for the key itself and
@@ -23,10 +24,6 @@ def host_name(header: str) -> str:
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
-def _error(status: int, message: str, kind: str) -> dict:
-    return {"error": {"message": message, "type": kind, "code": status}}
-
-
 class AllowedHostsMiddleware:
     """Refuses a request whose Host header names another host: a page on evil.example whose name was rebound to
     127.0.0.1 reaches a keyless service on loopback, but its requests still say Host: evil.example."""
@@ -41,9 +38,9 @@ class AllowedHostsMiddleware:
             header = dict(scope["headers"]).get(b"host")
             name = host_name(header.decode("latin-1")) if header is not None else None
             if name is not None and name not in self.allowed:
-                await send_json(send, 400, _error(400, (
+                await send_json(send, 400, error_body(400, (
                     f"host {name!r} is not served here; add it to CITEWISE_SERVER__ALLOWED_HOSTS if it names this "
-                    "service"), "invalid_request_error"))
+                    "service")))
                 return
         await self.app(scope, receive, send)
 
@@ -65,8 +62,8 @@ class ApiKeyMiddleware:
         if scheme.lower() == "bearer" and secrets.compare_digest(token.strip().encode("latin-1"), self.expected):
             await self.app(scope, receive, send)
             return
-        await send_json(send, 401, _error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                                          "authentication_error"), headers=[(b"www-authenticate", b"Bearer")])
+        await send_json(send, 401, error_body(401, "missing or wrong API key: send 'Authorization: Bearer <key>'"),
+                        headers=[(b"www-authenticate", b"Bearer")])
 
 
 def _open(path: str) -> bool:

@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from citewise.server.errors import error_body
+
 # The page loads only its own files and talks only to this origin: injected markup could run nothing.
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -27,8 +29,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     def _too_large(self) -> dict:
-        return {"error": {"message": f"request body is larger than {self.max_bytes} bytes",
-                          "type": "request_too_large", "code": 413}}
+        return error_body(413, f"request body is larger than {self.max_bytes} bytes")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
