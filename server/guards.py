@@ -8,12 +8,7 @@ import secrets
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from citewise.server.errors import error_body
-from citewise.server.middleware import send_json
-
-# Open without the key: the liveness probe, and the page and its files (the page asks for the key itself and
-# sends it with every API call).
-OPEN_PATHS = frozenset({"/healthz", "/"})
-OPEN_PREFIXES = ("/static/",)
+from citewise.server.middleware import is_page, send_json
 
 
 def host_name(header: str) -> str:
@@ -67,4 +62,6 @@ class ApiKeyMiddleware:
 
 
 def _open(path: str) -> bool:
-    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+    # Open without the key: the liveness probe, and the page and its files (the page asks for the key itself and
+    # sends it with every API call).
+    return path == "/healthz" or is_page(path)

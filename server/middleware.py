@@ -21,6 +21,11 @@ async def send_json(send: Send, status: int, body: dict, headers: list[tuple[byt
     await send({"type": "http.response.body", "body": payload})
 
 
+def is_page(path: str) -> bool:
+    """The chat page and its own files: open without the API key, and served under PAGE_POLICY."""
+    return path == "/" or path.startswith("/static/")
+
+
 class BodyLimitMiddleware:
     """Refuses bodies over `max_bytes` with 413, whether announced by Content-Length or sent chunked."""
 
@@ -75,7 +80,7 @@ class PagePolicyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == "/" or path.startswith("/static/")):
+        if not is_page(path):
             await self.app(scope, receive, send)
             return
 
