@@ -9,11 +9,12 @@ development questions, never on the validation half: `python -m citewise.evals.a
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from citewise.answers.support import sigmoid
 
 MODEL_PATH = Path(__file__).with_name("answerability_model.json")
 FEATURES = (
@@ -43,7 +44,7 @@ class AnswerabilityModel:
 
     def probability(self, features: dict[str, float]) -> float:
         x = (np.asarray([features[name] for name in FEATURES]) - self.mean) / self.scale
-        return float(1.0 / (1.0 + math.exp(-float(np.clip(x @ self.weights + self.bias, -40, 40)))))
+        return float(sigmoid(x @ self.weights + self.bias))
 
     def answerable(self, features: dict[str, float]) -> bool:
         return self.probability(features) >= self.threshold

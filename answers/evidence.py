@@ -9,6 +9,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from citewise.answers.question import AnswerType
 from citewise.answers.terms import QuestionTerms
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever, SearchFilters
-from citewise.core.text import is_personal_name, named_terms, stem, stems_of
+from citewise.core.text import is_personal_name, named_terms, primary_author, stem, stems_of
 from citewise.core.types import Passage, Source, StoredVectors
 from citewise.ingest.sentences import passage_sentences, unwrap
 
@@ -160,7 +161,7 @@ _CONTRIBUTED = re.compile(r"\b(intro|introduction|preface|foreword)\w* by\b", re
 
 def _author_surname(source: Source) -> str | None:
     """The surname of a source's personal author ("Sigmund Freud; transl. ..." -> "Freud"), or None for a body."""
-    name = re.sub(r"\s*\([^)]*\)", "", source.author.split(";")[0]).strip()
+    name = primary_author(source.author)
     return name.split()[-1] if is_personal_name(name) else None
 
 
@@ -180,20 +181,22 @@ def by_the_author(source: Source, heading: str | None, sentence: str) -> bool:
 
 
 def quotable_spans(passage: Passage, text: str, source: Source,
-                   headings: Sequence[tuple[int, str]] = ()) -> tuple[tuple[int, int], ...]:
+                   headings: Callable[[], Sequence[tuple[int, str]]] = tuple) -> tuple[tuple[int, int], ...]:
     """The whole sentences of a passage worth quoting alone (filler left out), as spans of its source's text.
     The same passages come back answer after answer, so they are cached by passage id, which is a hash of the
-    source's text and the passage's place in it: one id, one answer."""
+    source's text and the passage's place in it: one id, one answer. `headings` reads the source's headings, only
+    on a miss (the index reads them from storage)."""
     with _SPANS_LOCK:
         cached = _SPANS_CACHE.get(passage.id)
         if cached is not None:
             _SPANS_CACHE.move_to_end(passage.id)
             return cached
-    offsets = [offset for offset, _ in headings]
+    known = headings()
+    offsets = [offset for offset, _ in known]
 
     def heading_at(position: int) -> str | None:
         at = bisect.bisect_right(offsets, position) - 1
-        return headings[at][1] if at >= 0 else passage.heading
+        return known[at][1] if at >= 0 else passage.heading
 
     spans = tuple((s, e) for s, e in passage_sentences(text, passage.start, passage.end)
                   if MIN_WORDS <= len(text[s:e].split()) <= MAX_WORDS and not is_filler(text[s:e])
@@ -220,7 +223,7 @@ def candidate_sentences(hits: list[Hit], index: IndexReader, part: int = 0) -> l
     for hit in hits:
         passage = hit.passage
         text = index.source_text(passage.source_id)
-        for start, end in quotable_spans(passage, text, hit.source, headings(passage.source_id)):
+        for start, end in quotable_spans(passage, text, hit.source, partial(headings, passage.source_id)):
             if (passage.source_id, start, end) in seen:
                 continue
             seen.add((passage.source_id, start, end))
@@ -234,21 +237,19 @@ def known_vectors(stored: dict[str, StoredVectors]) -> dict[str, np.ndarray]:
 
 
 def score_candidates(question_vector: np.ndarray, terms: QuestionTerms, kind: AnswerType, candidates: list[Candidate],
-                     stored: dict[str, StoredVectors], embed: Callable[[list[str]], np.ndarray],
-                     type_terms: list[str] | None = None) -> list[Candidate]:
+                     stored: dict[str, StoredVectors], embed: Callable[[list[str]], np.ndarray]) -> list[Candidate]:
     """Scores the candidates against one part of the question; returns those that could be scored.
     `stored`: the hits' vectors from the index; `embed` embeds the few sentences the index holds no vector for."""
     passage_cosines = {pid: float(v.passage @ question_vector) for pid, v in stored.items()}
     meta_stems: dict[str, frozenset[str]] = {}
     unstored: list[Candidate] = []
-    wanted = type_terms if type_terms is not None else terms.terms
     for candidate in candidates:
         source = candidate.hit.source
         if source.id not in meta_stems:
             meta_stems[source.id] = stems_of(f"{source.author} {source.title} {' '.join(source.aliases)}")
         candidate.passage_cosine = passage_cosines.get(candidate.hit.passage.id, 0.0)
         candidate.lexical = terms.coverage(stems_of(candidate.text) | meta_stems[source.id])
-        candidate.type_match = answer_type_match(candidate.text, kind, wanted)
+        candidate.type_match = answer_type_match(candidate.text, kind, terms.terms)
         vectors = stored.get(candidate.hit.passage.id)
         candidate.vector = vectors.sentences.get(unwrap(candidate.text)) if vectors else None
         if candidate.vector is None:

@@ -53,13 +53,7 @@ class EvidenceStrength:
     whether the question names something (a person, a title, a code) that no source mentions at all."""
 
     best_cosine: float
-    coverage: float  # idf-weighted share of the part's terms found in the retrieved passages
     missing_names: tuple[str, ...] = ()
-
-    @property
-    def score(self) -> float:
-        # Sources that never mention what the question is about cannot answer it, however close the rest comes.
-        return 0.0 if self.missing_names else self.best_cosine
 
 
 @dataclass
@@ -152,8 +146,8 @@ class OfflineEngine:
         vector = self._embed_query(part.query)
         stored = self.index.stored_vectors([h.passage.id for h in hits]) if hits else {}
         candidates = score_candidates(vector, terms, part.answer_type, candidate_sentences(hits, self.index, index),
-                                      stored, self._embed_sentences, type_terms=terms.terms)
-        strength = self.evidence_strength(part.query, terms, hits, stored, vector)
+                                      stored, self._embed_sentences)
+        strength = self.evidence_strength(part.query, stored, vector)
         evidence = PartEvidence(part, hits, candidates, stored, strength, terms)
         evidence.features = self.answerability_features(evidence)
         return evidence
@@ -187,14 +181,10 @@ class OfflineEngine:
         # Small batches for the torch variants, which pad a batch to its longest sentence.
         return self.embedder.embed(texts, batch_size=SENTENCE_BATCH)
 
-    def evidence_strength(self, query: str, terms: QuestionTerms, hits: list[Hit], stored: dict[str, StoredVectors],
-                          vector: np.ndarray) -> EvidenceStrength:
-        stems: set[str] = set()
-        for hit in hits:
-            stems |= stems_of(f"{hit.passage.text} {hit.source.author} {hit.source.title}")
+    def evidence_strength(self, query: str, stored: dict[str, StoredVectors], vector: np.ndarray) -> EvidenceStrength:
         missing = tuple(name for name in named_terms(query) if not self._mentioned(name))
         best = max((float(v.passage @ vector) for v in stored.values()), default=0.0)
-        return EvidenceStrength(best, terms.coverage(stems), missing)
+        return EvidenceStrength(best, missing)
 
     def _choose(self, evidence: list[PartEvidence], parts: int) -> list[Candidate]:
         """Quotes for each answerable part, the most direct first; a quote serves the first part that takes it."""

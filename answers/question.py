@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from citewise.core.text import content_terms, fold, query_terms, stem
+from citewise.core.text import content_terms, fold, primary_author, query_terms, stem
 from citewise.core.types import Source
 
 AnswerType = Literal["number", "date", "name", "place", "definition", "reason", "list", "yes-no", "description"]
@@ -230,7 +230,7 @@ def _title_names(source: Source) -> Iterable[str]:
 def _persons(author: str) -> list[tuple[set[str], str]]:
     """(given names and initials, surname) of the persons in an author field ("C. G. Jung; transl. Beatrice M.
     Hinkle" -> ({"c", "g"}, "Jung")): before the first semicolon only, since translators did not write the work."""
-    first = re.sub(r"\s*\([^)]*\)", "", author.split(";")[0])
+    first = primary_author(author)
     persons = []
     for name in (part.strip() for part in re.split(r"\s+and\s+|/|,", first) if part.strip()):
         words = name.split()

@@ -10,7 +10,7 @@ from citewise.answers.markdown_safe import markdown_code, markdown_text
 from citewise.answers.notice import health_notice
 from citewise.core.answer import MISSING_TEXT, REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
 from citewise.core.retrieval import Hit
-from citewise.core.text import is_personal_name
+from citewise.core.text import is_personal_name, primary_author
 from citewise.core.types import Passage, Source
 from citewise.ingest.sentences import unwrap
 
@@ -39,9 +39,7 @@ class RenderedAnswer:
 
 def display_author(source: Source) -> str:
     """The person or body to name in prose: the part before any translator/editor note or parenthesis."""
-    author = re.split(r";", source.author or "")[0]
-    author = re.sub(r"\s*\([^)]*\)", "", author).strip()
-    return author or source.title or source.file
+    return primary_author(source.author) or source.title or source.file
 
 
 def year_and_kind(source: Source) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -14,7 +13,7 @@ from typing import IO, Literal
 import httpx
 
 from citewise.core.errors import CitewiseError
-from citewise.core.process import citewise_command
+from citewise.core.process import citewise_command, free_port
 from citewise.core.settings import ENV_PREFIX
 
 # Generous because the first start on a cold machine loads torch and the embedding model.
@@ -23,12 +22,6 @@ READY_TIMEOUT_S = 180.0
 POLL_INTERVAL_S = 0.02
 # uvicorn is given 5 s of graceful shutdown; past this the child is killed.
 STOP_TIMEOUT_S = 15.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def child_env(index: Path, port: int | None = None, extra: Mapping[str, str] | None = None, *,

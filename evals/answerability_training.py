@@ -50,8 +50,8 @@ def part_examples(engine, questions: list[EvalQuestion]) -> tuple[np.ndarray, np
     return np.asarray(rows), np.asarray(labels), np.asarray(groups)
 
 
-def question_rates(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray, threshold: float,
-                   answerable: dict[int, bool]) -> tuple[float, float]:
+def question_rates(scores: np.ndarray, groups: np.ndarray, threshold: float, answerable: dict[int, bool]
+                   ) -> tuple[float, float]:
     """(share of unanswerable questions refused, share of answerable ones refused) at `threshold`: a question is
     refused when none of its parts passes (a question with no judged part is refused anyway)."""
     passed = {g: False for g in answerable}
@@ -75,7 +75,7 @@ def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, answerable: dict[int, 
         oof[test] = sigmoid(((x[test] - mean) / scale) @ w + b)
     best = (-1.0, 0.5, 0.0, 0.0)
     for threshold in np.unique(np.round(oof, 3)):
-        refused, false = question_rates(oof, y, groups, float(threshold), answerable)
+        refused, false = question_rates(oof, groups, float(threshold), answerable)
         if false <= MAX_FALSE_REFUSALS and refused > best[0]:
             best = (refused, float(threshold), refused, false)
     mean, scale = x.mean(0), x.std(0) + 1e-9

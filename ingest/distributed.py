@@ -24,7 +24,7 @@ from citewise.core.index import IndexStore, IndexWriter
 from citewise.core.settings import EmbeddingSettings, Settings, StoreSettings
 from citewise.core.types import PassageVectors, Source
 from citewise.ingest.embedder import OnnxInt8Embedder, load_embedder
-from citewise.ingest.pipeline import READER_VERSION, CorpusFile, Ingestor, IngestReport
+from citewise.ingest.pipeline import CorpusFile, Ingestor, IngestReport
 
 MISSING_EXTRA = ("`citewise ingest --distributed` needs Ray, which is not installed: "
                  "pip install 'citewise[distributed]'")
@@ -113,13 +113,10 @@ class RayIngestor(Ingestor):
         # Workers never see the store's URL (it may hold a password): they only read files and embed.
         self._worker_settings = settings.model_copy(update={"store": StoreSettings()}).model_dump_json()
 
-    def _update(self, writer: IndexWriter, files: list[CorpusFile], report: IngestReport, *args: Any,
-                **kwargs: Any) -> None:
+    def _before_prepare(self, files: list[CorpusFile], stored: dict[str, Source], max_bytes: int,
+                        reread: bool) -> None:
         """Prepares every file on Ray first; the pipeline's own update then takes each outcome from `_prepare`."""
         self.actors = actors = start_ray(self.workers)
-        stored = writer.sources_by_file()
-        reread = writer.meta().get("readers") != READER_VERSION
-        max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
         jobs = [{"job": pickle.dumps((f, stored.get(f.rel)))} for f in files]
         if jobs:
             ray = _ray()
@@ -130,7 +127,6 @@ class RayIngestor(Ingestor):
                 for row in dataset.iter_rows():
                     self._outcomes[row["rel"]] = row["outcome"]
                     bar.update(1)
-        super()._update(writer, files, report, *args, **kwargs)
 
     def _prepare(self, corpus_file: CorpusFile, old: Source | None, max_bytes: int, reread: bool = False
                  ) -> Any:

@@ -15,6 +15,7 @@ from citewise.core.embedding import Embedder
 from citewise.core.errors import CitewiseError, IndexIncompatibleError
 from citewise.core.index import IndexStore, IndexWriter, NewPassage, NewSource
 from citewise.core.settings import Settings
+from citewise.core.text import primary_author
 from citewise.core.types import ParsedDocument, Passage, PassageVectors, Source, SourceMeta, content_hash
 from citewise.ingest.chunker import Chunker
 from citewise.ingest.embedder import load_embedder
@@ -125,10 +126,17 @@ class Ingestor:
                 "run `citewise ingest --rebuild` to rebuild it"
             )
 
+    def _before_prepare(self, files: list[CorpusFile], stored: dict[str, Source], max_bytes: int,
+                        reread: bool) -> None:
+        """Called by _update before it reads any file, with what each `_prepare` call will be given: a subclass
+        may prepare the files elsewhere first (the Ray ingestor does). Here, nothing."""
+
     def _update(self, writer: IndexWriter, files: list[CorpusFile], report: IngestReport, prune: bool,
                 paths: list[Path]) -> None:
         stored = writer.sources_by_file()
         reread = writer.meta().get("readers") != READER_VERSION
+        max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
+        self._before_prepare(files, stored, max_bytes, reread)
         present = {f.rel for f in files}
         not_given = [source for rel, source in stored.items() if rel not in present]
         if prune and not_given and not present:
@@ -138,7 +146,6 @@ class Ingestor:
                 f"{len(not_given)} sources of {self.store.location}; nothing was changed "
                 "(`citewise remove SOURCE...` removes sources by name)")
         prepared: list[_Prepared] = []
-        max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
         for corpus_file in tqdm(files, desc="reading", unit="file", disable=not self.progress, leave=False):
             try:
                 item = self._prepare(corpus_file, stored.get(corpus_file.rel), max_bytes, reread)
@@ -207,6 +214,7 @@ class Ingestor:
         page_starts = [start for start, _, _ in document.pages]
         heading_offsets = [offset for offset, _ in document.headings]
         passages, search_texts, hashes, sentences = [], [], [], []
+        work = _work_of(document.meta) if self.settings.ingest.contextual else None
         for ordinal, chunk in enumerate(chunks):
             text = document.text[chunk.start:chunk.end]
             page_index = bisect.bisect_right(page_starts, chunk.start) - 1
@@ -218,7 +226,7 @@ class Ingestor:
                 heading=document.headings[heading_index][1] if heading_index >= 0 else None,
             ))
             plain = unwrap(text)
-            context = passage_context(document.meta, passages[-1].heading) if self.settings.ingest.contextual else ""
+            context = _context_of(work, passages[-1].heading) if work is not None else ""
             search = context + plain
             search_texts.append(search)
             hashes.append(content_hash(self.embedder_signature, search))
@@ -251,7 +259,7 @@ class Ingestor:
         return vectors
 
     def _embed_missing(self, texts: dict[str, tuple[str, list[tuple[int, int]]]]) -> dict[str, PassageVectors]:
-        """Embeds each (search text, sentence spans) by its hash, in this process; the longest come first."""
+        """Embeds each (search text, sentence spans) by its hash, in this process, in the order given."""
         vectors: dict[str, PassageVectors] = {}
         order = list(texts)
         with tqdm(total=len(order), desc="embedding", unit="passage", disable=not self.progress) as bar:
@@ -264,12 +272,21 @@ class Ingestor:
                 bar.update(len(batch))
         return vectors
 
+
 def passage_context(meta: SourceMeta, heading: str | None) -> str:
     """What a passage of a long book loses when it is cut out: the work it is from, its author and the heading it
     stands under ("The Varieties of Religious Experience. William James. LECTURE XVI. MYSTICISM.")."""
+    return _context_of(_work_of(meta), heading)
+
+
+def _work_of(meta: SourceMeta) -> tuple[str, str]:
+    """The short title and first author a passage context names; the same for every passage of a document."""
     title = re.split(r"[:(]", meta.title)[0].strip()
-    author = re.sub(r"\s*\([^)]*\)", "", meta.author.split(";")[0]).strip()
-    parts = [part.strip().rstrip(".") for part in (title, author, heading) if part and part.strip()]
+    return title, primary_author(meta.author)
+
+
+def _context_of(work: tuple[str, str], heading: str | None) -> str:
+    parts = [part.strip().rstrip(".") for part in (*work, heading) if part and part.strip()]
     return ". ".join(parts) + ".\n\n" if parts else ""
 
 

@@ -3,13 +3,18 @@ texts, offsets, vectors and sentence vectors are carried over as they are."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from citewise.core.index import IndexStore, NewPassage, NewSource
 from citewise.store.sqlite_faiss import SqliteIndexReader
-from citewise.store.sqlite_faiss.schema import passage_from_row, source_from_row, vectors_from_row
+from citewise.store.sqlite_faiss.schema import (
+    headings_from_json,
+    pages_from_json,
+    passage_from_row,
+    source_from_row,
+    vectors_from_row,
+)
 
 # What describes the copied index itself, not how it was built; the target store writes its own.
 OWN_META = frozenset({"schema", "faiss_index", "vector_index", "passages", "lexical_tokens"})
@@ -24,9 +29,8 @@ def copy_index(source_root: Path, target: IndexStore, progress: Callable[[int], 
     try:
         with target.writing(rebuild=True) as writer:
             for row in conn.execute("SELECT * FROM sources ORDER BY file").fetchall():
-                pages = [tuple(page) for page in json.loads(row["pages"])]
-                headings = [(int(offset), str(heading)) for offset, heading in json.loads(row["headings"])]
-                writer.add_source(NewSource(source_from_row(row), row["text"], pages, headings))
+                writer.add_source(NewSource(source_from_row(row), row["text"], pages_from_json(row["pages"]),
+                                            headings_from_json(row["headings"])))
                 passages = [NewPassage(passage_from_row(p), p["search_text"], p["text_hash"], vectors_from_row(p))
                             for p in conn.execute("SELECT * FROM passages WHERE source_id = ? ORDER BY ordinal",
                                                   (row["id"],))]

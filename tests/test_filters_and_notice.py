@@ -4,9 +4,6 @@ answers to health questions: the resolver on its own, then the offline engine an
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,8 +16,8 @@ from citewise.core.types import Source
 from citewise.retrieval.filters import resolve_filters
 from citewise.retrieval.retriever import IndexRetriever, source_matches
 from citewise.store import open_index
+from tests.cli import run_cli, run_on_terminal
 
-CITEWISE = Path(sys.executable).with_name("citewise")
 CLINICAL = "Is MDMA-assisted therapy approved for PTSD?"
 HISTORICAL = "How long did the Greater Mysteries at Eleusis last?"
 
@@ -146,26 +143,21 @@ def test_a_refusal_the_filters_did_not_cause_says_so(engine) -> None:
     assert "not what stands in the way" in answer.answer
 
 
-def _run_citewise(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITEWISE_", "OPENAI_"))}
-    return subprocess.run([str(CITEWISE), *args], capture_output=True, text=True, env=env, timeout=300, check=False)
-
-
 @pytest.mark.integration
 def test_cli_filters_and_kinds(slice_settings) -> None:
     index = ["--index", str(slice_settings.index)]
-    listed = _run_citewise("sources", "--json", *index)
+    listed = run_cli("sources", "--json", *index)
     assert listed.returncode == 0, listed.stderr
     assert {row["kind"] for row in json.loads(listed.stdout)} == {"book", "encyclopedia article",
                                                                   "government health information"}
-    found = _run_citewise("search", "ecstasy", "--kind", "government health information", "--json", *index)
+    found = run_cli("search", "ecstasy", "--kind", "government health information", "--json", *index)
     assert found.returncode == 0, found.stderr
     hits = json.loads(found.stdout)
     assert hits and {h["kind"] for h in hits} == {"government health information"}
-    asked = _run_citewise("ask", HISTORICAL, "--since", "2000", *index)
+    asked = run_cli("ask", HISTORICAL, "--since", "2000", *index)
     assert asked.returncode == 0, asked.stderr
     assert "excluded the evidence" in asked.stdout
-    wrong = _run_citewise("ask", HISTORICAL, "--kind", "sermon", *index)
+    wrong = run_cli("ask", HISTORICAL, "--kind", "sermon", *index)
     assert wrong.returncode == 1 and wrong.stderr.startswith("citewise: error: no source in the index is of kind")
     assert "Traceback" not in wrong.stderr
 
@@ -179,34 +171,12 @@ def test_cli_shows_a_quotation_as_written_on_a_terminal_and_inert_markdown_in_a_
         "evening before dusk. He logged the tide as <high water> and the wind as force 3 & rising.\n",
         encoding="utf-8")
     index = ["--index", str(tmp_path / "index")]
-    assert _run_citewise("ingest", str(corpus), *index).returncode == 0
+    assert run_cli("ingest", str(corpus), *index).returncode == 0
     question = "What did the keeper do every evening before dusk?"
-    on_terminal = _run_on_terminal(CITEWISE, "ask", question, *index)
+    on_terminal = run_on_terminal("ask", question, *index)
     assert "polished the lens, &c., every evening" in on_terminal
     assert "&amp;" not in on_terminal
-    piped = _run_citewise("ask", question, *index)
+    piped = run_cli("ask", question, *index)
     assert piped.returncode == 0, piped.stderr
     assert "polished the lens, &amp;c., every evening" in piped.stdout
 
-
-def _run_on_terminal(*args: str | Path) -> str:
-    """What a command prints to a pseudo-terminal (its standard output is a TTY there)."""
-    import pty
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITEWISE_", "OPENAI_"))}
-    main, child = pty.openpty()
-    process = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL, stdout=child,
-                               stderr=subprocess.PIPE, env=env)
-    os.close(child)
-    output = bytearray()
-    while True:
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(main)
-    assert process.wait(timeout=300) == 0, process.stderr.read()
-    return output.decode("utf-8").replace("\r\n", "\n")

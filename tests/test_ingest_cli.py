@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,20 +12,14 @@ from ingest_samples import HTML_PAGE, make_epub, make_scanned_pdf
 from citewise.core.settings import Settings
 from citewise.ingest.pipeline import Ingestor
 from citewise.store.sqlite_faiss import SqliteIndexReader
+from tests.cli import run_cli
 
 pytestmark = pytest.mark.integration
 
-CITEWISE = Path(sys.executable).with_name("citewise")
 NOTES = (
     "---\ntitle: Field Notes\nauthor: R. Vale\nyear: 1931\nlicence: CC0\n---\n\n"
     "# Weather\n\nRain fell. The river rose.\n"
 )
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITEWISE_")}
-    return subprocess.run([str(CITEWISE), *args], capture_output=True, text=True, timeout=300,
-                          env={**clean, **(env or {})}, cwd=cwd)
 
 
 def test_ingest_cli_help() -> None:

@@ -4,11 +4,9 @@ one, or the one just published), and running the same command again completes it
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,10 +17,10 @@ from citewise.core.settings import Settings
 from citewise.ingest.pipeline import Ingestor
 from citewise.store.sqlite_faiss import SqliteIndexReader
 from citewise.store.sqlite_faiss.layout import IndexLayout
+from tests.cli import CITEWISE, clean_environment, indexed_files
 
 pytestmark = pytest.mark.integration
 
-CITEWISE = Path(sys.executable).with_name("citewise")
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 # Two mid-sized texts: a couple of hundred passages, still being embedded seconds after the model has loaded,
 # and few enough that embedding them again after each kill stays short.
@@ -65,21 +63,12 @@ def _search(index: Path, query_vector) -> tuple[list[tuple[str, float]], list[tu
         reader.close()
 
 
-def _files(index: Path) -> set[str]:
-    reader = SqliteIndexReader(index)
-    try:
-        return {source.file for source in reader.sources.values()}
-    finally:
-        reader.close()
-
-
 def _kill_when(trigger: Trigger, args: list[str], index: Path, stderr_file: Path, limit_s: float = 240.0) -> str:
     """Runs `citewise ingest ARGS`, kill -9s it as soon as `trigger` fires, and returns its stderr."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEWISE_")}
     live = IndexLayout(index).current_token()
     with stderr_file.open("w") as stderr:
         process = subprocess.Popen([str(CITEWISE), "ingest", *args, "--index", str(index)],
-                                   stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+                                   stdout=subprocess.DEVNULL, stderr=stderr, env=clean_environment())
         try:
             deadline = time.monotonic() + limit_s
             while time.monotonic() < deadline and process.poll() is None:
@@ -112,14 +101,14 @@ def test_kill_9_while_an_index_grows_keeps_a_working_index(tmp_path: Path, embed
         shutil.copy(CORPUS / name, corpus / name)
     _kill_when(trigger, [str(corpus)], index, tmp_path / "ingest.stderr")
     # The previous index, unless the kill came after CURRENT was swapped: then the whole new one.
-    files = _files(index)
+    files = indexed_files(index)
     if files == {SMALL}:
         assert _search(index, query_vector) == before
     else:
         assert files == {SMALL, *BIG_BOOKS}
 
     report = ingestor.run([corpus])  # the same ingest again completes it
-    assert _files(index) == {SMALL, *BIG_BOOKS}
+    assert indexed_files(index) == {SMALL, *BIG_BOOKS}
     assert report.unchanged >= 1 and report.skipped == []
     assert _search(index, query_vector)[0]
     assert len(list(index.glob("gen-*"))) == 1  # the next ingest cleared the abandoned generation
@@ -141,11 +130,11 @@ def test_kill_9_during_a_staged_first_ingest_leaves_a_working_index(tmp_path: Pa
         assert published is None  # killed while embedding the first part: nothing was published yet
     else:
         assert "first part published" in stderr
-        assert _files(index) == {SMALL}  # the first part answers; the books were still on their way
+        assert indexed_files(index) == {SMALL}  # the first part answers; the books were still on their way
         assert _search(index, embedder.embed([QUERY])[0])[0]
 
     report = Ingestor(Settings(index=index), embedder=embedder, progress=False).run([corpus])
-    assert _files(index) == {SMALL, *BIG_BOOKS}
+    assert indexed_files(index) == {SMALL, *BIG_BOOKS}
     if published is not None:
         assert report.unchanged == 1  # the first part is not embedded again
     assert len(list(index.glob("gen-*"))) == 1

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,15 +14,9 @@ from citewise.core.errors import CitewiseError
 from citewise.ingest.sentences import unwrap
 from citewise.retrieval.retriever import IndexRetriever
 from citewise.store import open_index
+from tests.cli import run_cli
 
 pytestmark = pytest.mark.integration
-CITEWISE = Path(sys.executable).with_name("citewise")
-
-
-def _run_citewise(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITEWISE_", "OPENAI_"))}
-    return subprocess.run([str(CITEWISE), *args], capture_output=True, text=True, env=env, timeout=timeout,
-                          check=False)
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +145,7 @@ def test_unknown_engine_name_is_a_user_error(slice_settings, retriever, embedder
 
 
 def test_ask_command_prints_contract_json(slice_settings):
-    result = _run_citewise("ask", "What is the only requirement for membership of Alcoholics Anonymous?",
+    result = run_cli("ask", "What is the only requirement for membership of Alcoholics Anonymous?",
                            "--json", "--index", str(slice_settings.index), timeout=300)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -169,7 +159,7 @@ def test_ask_command_prints_contract_json(slice_settings):
 
 
 def test_ask_command_reports_a_missing_index_in_one_line(tmp_path):
-    result = _run_citewise("ask", "anything", "--index", str(tmp_path / "none"), timeout=120)
+    result = run_cli("ask", "anything", "--index", str(tmp_path / "none"), timeout=120)
     assert result.returncode == 1
     assert result.stderr.startswith("citewise: error:") and "Traceback" not in result.stderr
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -23,10 +21,10 @@ from citewise.ingest.readers.epub import MAX_MEMBER_BYTES, MAX_TOTAL_BYTES
 from citewise.ingest.staged import staged_ingest
 from citewise.retrieval.retriever import IndexRetriever
 from citewise.store.sqlite_faiss import SqliteIndexReader
+from tests.cli import indexed_files, run_cli
 
 pytestmark = pytest.mark.integration
 
-CITEWISE = Path(sys.executable).with_name("citewise")
 TEXTS = {
     "orchard.txt": "The orchard was planted in rows of pear trees. A late frost took the blossom.",
     "harbour.txt": "Fishing boats left the harbour before dawn. The nets came back heavy with herring.",
@@ -34,19 +32,6 @@ TEXTS = {
     "mill.txt": "The mill wheel turned in the race. Flour dust hung in the light of the loft.",
 }
 NOTE = "A note about the weather: rain all week, and the river rose over the lower meadow."
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITEWISE_")}
-    return subprocess.run([str(CITEWISE), *args], capture_output=True, text=True, timeout=300, env=clean)
-
-
-def files_in(index: Path) -> set[str]:
-    reader = SqliteIndexReader(index)
-    try:
-        return {source.file for source in reader.sources.values()}
-    finally:
-        reader.close()
 
 
 @pytest.fixture
@@ -68,7 +53,7 @@ def test_ingesting_one_file_adds_it_and_keeps_every_other_source(tmp_path: Path,
     result = run_cli("ingest", str(note), "--index", str(index))
     assert result.returncode == 0, result.stderr
     assert "(1 added, 0 updated, 0 removed, 0 unchanged;" in result.stdout
-    assert files_in(index) == set(TEXTS) | {"note.md"}
+    assert indexed_files(index) == set(TEXTS) | {"note.md"}
     kept = [line for line in result.stderr.splitlines() if "kept 4 indexed sources" in line]
     assert len(kept) == 1 and "more than the 1 given" in kept[0] and "--prune" in kept[0], result.stderr
 
@@ -84,14 +69,14 @@ def test_an_empty_folder_or_a_fifo_never_empties_an_index(tmp_path: Path, four_s
     assert ingestor.run([empty]).not_given == 4
     report = ingestor.run([fifo])
     assert report.skipped == [(str(fifo), "a FIFO (named pipe), not a regular file")]
-    assert files_in(index) == set(TEXTS)
+    assert indexed_files(index) == set(TEXTS)
 
     refused = run_cli("ingest", str(empty), "--index", str(index), "--prune")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "--prune would remove all 4 sources" in refused.stderr and "nothing was changed" in refused.stderr
     refused = run_cli("ingest", str(fifo), "--index", str(index), "--prune")
     assert refused.returncode == 1 and "FIFO" in refused.stderr and "nothing was changed" in refused.stderr
-    assert files_in(index) == set(TEXTS)
+    assert indexed_files(index) == set(TEXTS)
     assert ingestor.store.current_token() != token  # the runs without --prune published, and lost nothing
 
 
@@ -100,7 +85,7 @@ def test_prune_removes_only_what_was_not_given(four_sources) -> None:
     (corpus / "mill.txt").unlink()
     report = ingestor.run([corpus], prune=True)
     assert (report.removed, report.unchanged, report.passages_embedded) == (1, 3, 0)
-    assert files_in(index) == set(TEXTS) - {"mill.txt"}
+    assert indexed_files(index) == set(TEXTS) - {"mill.txt"}
 
 
 def test_staged_rebuild_with_prune_ends_with_exactly_the_paths_given(tmp_path: Path, four_sources, embedder) -> None:
@@ -112,7 +97,7 @@ def test_staged_rebuild_with_prune_ends_with_exactly_the_paths_given(tmp_path: P
     staged = staged_ingest(Settings(index=index), [smaller], rebuild=True, prune=True, progress=False,
                            embedder=embedder, first_part_bytes=100)
     assert staged.first is not None and staged.first.sources == 1  # the first part was published on its own
-    assert files_in(index) == {"orchard.txt", "harbour.txt", "bees.txt"}
+    assert indexed_files(index) == {"orchard.txt", "harbour.txt", "bees.txt"}
 
 
 def test_remove_command_by_file_and_by_id(four_sources) -> None:
@@ -123,11 +108,11 @@ def test_remove_command_by_file_and_by_id(four_sources) -> None:
     unknown = run_cli("remove", "no-such-file.txt", "mill.txt", "--index", str(index))
     assert unknown.returncode == 1 and "'no-such-file.txt'" in unknown.stderr
     assert "nothing was removed" in unknown.stderr
-    assert files_in(index) == set(TEXTS)
+    assert indexed_files(index) == set(TEXTS)
     removed = run_cli("remove", "mill.txt", bees_id, "--index", str(index))
     assert removed.returncode == 0, removed.stderr
     assert "removed" in removed.stdout and "2 sources" in removed.stdout
-    assert files_in(index) == {"orchard.txt", "harbour.txt"}
+    assert indexed_files(index) == {"orchard.txt", "harbour.txt"}
 
 
 def test_loops_dangling_links_and_fifos_in_a_folder_are_named(tmp_path: Path) -> None:

@@ -8,8 +8,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,10 +17,10 @@ import pytest
 from citewise.bench.server_process import ServerProcess
 from citewise.core.settings import Settings
 from citewise.ingest.pipeline import Ingestor
+from tests.cli import run_cli
 
 pytestmark = pytest.mark.integration
 
-CITEWISE = Path(sys.executable).with_name("citewise")
 HOSTILE = """---
 title: Q <img src=x onerror=alert(1)>
 author: <script>alert(2)</script> Keeper
@@ -39,11 +37,6 @@ The green flame of the lantern was seen <img src=x onerror=alert(5)> from far ou
 """
 QUESTION = "What colour was the flame of the harbour lantern on winter nights?"
 LIVE_MARKUP = re.compile(r"<\s*(svg|img|script|b)\b|\]\(\s*javascript:", re.IGNORECASE)
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITEWISE_")}
-    return subprocess.run([str(CITEWISE), *args], capture_output=True, text=True, timeout=300, env=clean)
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,15 +13,10 @@ from citewise.ingest.pipeline import Ingestor, collect_files
 from citewise.ingest.staged import plan_first_part, staged_ingest
 from citewise.store.sqlite_faiss import SqliteIndexReader
 from citewise.store.sqlite_faiss.layout import IndexLayout
+from tests.cli import run_cli
 
-CITEWISE = Path(sys.executable).with_name("citewise")
 # The slice's two smallest files (13.7 kB + 57.9 kB) fit; the third (59.5 kB) would take the part past this.
 BUDGET = 100_000
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITEWISE_")}
-    return subprocess.run([str(CITEWISE), *args], capture_output=True, text=True, timeout=300, env=clean)
 
 
 def smallest_within(folder: Path, budget: int) -> list[str]:

@@ -50,6 +50,7 @@ def ask(
     """
     from citewise.answers.engines import build_engine
     from citewise.answers.export import export
+    from citewise.answers.render import year_and_kind
     from citewise.core.errors import CitewiseError
     from citewise.core.retrieval import FilterRequest
     from citewise.retrieval.filters import resolve_filters
@@ -86,6 +87,6 @@ def ask(
         typer.echo("")
         for n, passage in enumerate(answer.nearest, start=1):
             s = passage.source
-            label = ", ".join(str(part) for part in (s.year, s.kind) if part not in (None, ""))
-            typer.echo(f"[{n}] {s.author} ({label}), {s.title}  {s.file}:{passage.start}-{passage.end}")
+            where = f"{s.file}:{passage.start}-{passage.end}"
+            typer.echo(f"[{n}] {s.author}{year_and_kind(s) or ' ()'}, {s.title}  {where}")
             typer.echo("    " + passage.text[:300])

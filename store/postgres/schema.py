@@ -105,16 +105,14 @@ _TOKEN = re.compile(r"[^\W_]+")
 BM25_K1, BM25_B = 1.2, 0.75
 
 
-def lexical_text(search_text: str) -> str | None:
-    """The text whose lexemes are indexed when it differs from the search text: scripts written without spaces
-    (Chinese, Japanese, Thai, ...) with each character set apart, as the embedded index gives them to FTS5."""
+def lexical_columns(search_text: str) -> tuple[str | None, int]:
+    """A passage's lexical_text and lexical_length columns, from one lexical form of its search text.
+
+    lexical_text is the text whose lexemes are indexed when it differs from the search text: scripts written
+    without spaces (Chinese, Japanese, Thai, ...) with each character set apart, as the embedded index gives them
+    to FTS5; None otherwise. lexical_length is BM25's document length: the tokens as FTS5 counts them."""
     form = lexical_form(search_text)
-    return None if form == search_text else form
-
-
-def lexical_length(text: str) -> int:
-    """BM25's document length of a search text: its tokens as FTS5 counts them."""
-    return len(_TOKEN.findall(lexical_form(text)))
+    return (None if form == search_text else form), len(_TOKEN.findall(form))
 
 
 def idf(passages: int, containing: int) -> float:

@@ -22,8 +22,7 @@ from citewise.store.postgres.schema import (
     VISIBLE,
     embedding_expression,
     hnsw_index_name,
-    lexical_length,
-    lexical_text,
+    lexical_columns,
     source_from_row,
     source_values,
     vectors_from_row,
@@ -101,8 +100,7 @@ class PostgresIndexWriter:
                     vectors.sentence_vectors.reshape(len(vectors.spans), len(vectors.vector)))
                 copy.write_row((p.id, p.source_id, p.ordinal, p.start, p.end, p.text, new.search_text, p.tokens,
                                 p.page, p.heading, new.text_hash, Vector(np.asarray(vectors.vector, np.float32)),
-                                spans, sentence_blob, lexical_text(new.search_text), lexical_length(new.search_text),
-                                self.generation))
+                                spans, sentence_blob, *lexical_columns(new.search_text), self.generation))
 
     def publish(self) -> dict[str, str]:
         """Indexes the vectors, makes this generation current, drops rows no reader may still need, commits."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Collection, Sequence
@@ -21,6 +20,8 @@ from citewise.store.sqlite_faiss.schema import (
     SCHEMA_VERSION,
     connect,
     fts_expression,
+    headings_from_json,
+    pages_from_json,
     passage_from_row,
     read_meta,
     rows_where_in,
@@ -95,11 +96,11 @@ class SqliteIndexReader:
 
     def source_pages(self, source_id: str) -> list[tuple[int, int, int]]:
         row = self.conn.execute("SELECT pages FROM sources WHERE id = ?", (source_id,)).fetchone()
-        return [tuple(page) for page in json.loads(row["pages"])] if row else []
+        return pages_from_json(row["pages"]) if row else []
 
     def source_headings(self, source_id: str) -> list[tuple[int, str]]:
         row = self.conn.execute("SELECT headings FROM sources WHERE id = ?", (source_id,)).fetchone()
-        return [(int(offset), str(heading)) for offset, heading in json.loads(row["headings"])] if row else []
+        return headings_from_json(row["headings"]) if row else []
 
     def passage(self, passage_id: str) -> Passage | None:
         row = self.conn.execute("SELECT * FROM passages WHERE id = ?", (passage_id,)).fetchone()
@@ -180,14 +181,9 @@ class SqliteIndexReader:
         return self._faiss.reconstruct_batch(np.asarray([self._rowids[p] for p in passage_ids], dtype=np.int64))
 
     def stored_vectors(self, passage_ids: Collection[str]) -> dict[str, StoredVectors]:
-        found: dict[str, StoredVectors] = {}
-        for row in rows_where_in(self.conn, "SELECT id, search_text, embedding, sentence_spans, sentence_vectors"
-                                 " FROM passages", "id", list(passage_ids)):
-            vectors, text = vectors_from_row(row), row["search_text"]
-            sentences = {text[s:e]: v for (s, e), v in zip(vectors.spans, vectors.sentence_vectors, strict=True)
-                         if v.any()}
-            found[row["id"]] = StoredVectors(vectors.vector, sentences)
-        return found
+        rows = rows_where_in(self.conn, "SELECT id, search_text, embedding, sentence_spans, sentence_vectors"
+                             " FROM passages", "id", list(passage_ids))
+        return {row["id"]: StoredVectors.of_passage(vectors_from_row(row), row["search_text"]) for row in rows}
 
     def close(self) -> None:
         """Lets go of the generation's files and memory, even while something still holds this reader."""

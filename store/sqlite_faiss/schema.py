@@ -100,6 +100,16 @@ def source_from_row(row: sqlite3.Row, passages: int = 0) -> Source:
     )
 
 
+def pages_from_json(stored: str) -> list[tuple[int, int, int]]:
+    """A source's page table as its `pages` column holds it (JSON lists) back as tuples."""
+    return [tuple(page) for page in json.loads(stored)]
+
+
+def headings_from_json(stored: str) -> list[tuple[int, str]]:
+    """A source's headings as its `headings` column holds them (JSON lists) back as (offset, heading)."""
+    return [(int(offset), str(heading)) for offset, heading in json.loads(stored)]
+
+
 def passage_from_row(row: sqlite3.Row) -> Passage:
     return Passage(
         id=row["id"], source_id=row["source_id"], ordinal=row["ordinal"], start=row["start"], end=row["end"],
