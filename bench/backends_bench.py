@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from citewise.bench.common import load_questions, machine, percentile_ms
-from citewise.bench.scale_bench import K, synthetic_vectors
+from citewise.bench.scale_bench import K, exact_neighbours, recall_at_k, synthetic_vectors
 from citewise.core.index import IndexReader, NewPassage, NewSource
 from citewise.core.settings import Settings
 from citewise.core.text import query_terms
@@ -73,16 +73,11 @@ def _timed(search: Callable[[object], list[tuple[str, float]]], inputs: list) ->
     return latencies, found
 
 
-def _recall(found: list[list], exact: list[list]) -> float:
-    hits = sum(len(set(f) & set(e)) for f, e in zip(found, exact, strict=True))
-    return round(hits / max(1, sum(len(e) for e in exact)), 4)
-
-
 def _figures(name: str, reader: IndexReader, vectors: np.ndarray, exact: list[list[str]], terms: list[list[str]] | None,
              build: float | None) -> tuple[SearchFigures, list[list[str]]]:
     dense, found = _timed(lambda v: reader.dense_search(v, K), list(vectors))
     figures = SearchFigures(name, reader.passage_count(), build, percentile_ms(dense, 50), percentile_ms(dense, 95),
-                            _recall(found, exact))
+                            recall_at_k(found, exact))
     lexical_found: list[list[str]] = []
     if terms is not None:
         lexical, lexical_found = _timed(lambda t: reader.lexical_search(t, K), terms)
@@ -98,7 +93,8 @@ def _ef_sweep(store: PostgresStore, efs: tuple[int, ...], vectors: np.ndarray, e
         swept = PostgresStore(store.url, schema=store.schema, ef_search=ef)
         reader = swept.reader()
         latencies, found = _timed(lambda v: reader.dense_search(v, K), list(vectors))  # noqa: B023 - used at once
-        points.append(EfPoint(ef, percentile_ms(latencies, 50), percentile_ms(latencies, 95), _recall(found, exact)))
+        points.append(EfPoint(ef, percentile_ms(latencies, 50), percentile_ms(latencies, 95),
+                              recall_at_k(found, exact)))
         swept.close()
     return points
 
@@ -168,8 +164,7 @@ def bench_synthetic(result: BackendsBench, settings: Settings, store: PostgresSt
 
     vectors = synthetic_vectors(n + result.queries, seed=7)
     base, queries = vectors[:n], np.ascontiguousarray(vectors[n:])
-    _, exact_ids = faiss.knn(queries, base, K, metric=faiss.METRIC_INNER_PRODUCT)
-    exact = [[str(i) for i in row] for row in exact_ids]
+    exact = [[str(i) for i in row] for row in exact_neighbours(base, queries)]
     threads = faiss.omp_get_max_threads()
     faiss_reader = _FaissReader(base, settings.ingest.exact_index_limit)
     faiss.omp_set_num_threads(1)  # one query at a time, one thread, as the service searches

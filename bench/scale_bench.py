@@ -7,6 +7,7 @@ neighbours are meaningful the way sentence embeddings' are; uniformly random 384
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import faiss
@@ -74,7 +75,8 @@ def synthetic_vectors(n: int, seed: int, chunk: int = 100_000) -> np.ndarray:
     return out
 
 
-def _exact_neighbours(base: np.ndarray, queries: np.ndarray) -> np.ndarray:
+def exact_neighbours(base: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """The true top K of each query by inner product (brute force): what recall is measured against."""
     _, ids = faiss.knn(queries, base, K, metric=faiss.METRIC_INNER_PRODUCT)
     return ids
 
@@ -91,9 +93,15 @@ def _time_queries(index: faiss.Index, queries: np.ndarray) -> tuple[list[float],
     return latencies, found
 
 
-def _recall(found: np.ndarray, exact: np.ndarray) -> float:
-    hits = sum(len(set(f.tolist()) & set(e.tolist())) for f, e in zip(found, exact, strict=True))
-    return round(hits / exact.size, 4)
+def recall_at_k(found: Sequence[Sequence] | np.ndarray, exact: Sequence[Sequence] | np.ndarray) -> float:
+    """The share of the exact neighbours that the searches found, over all queries (rows of ids, as lists or as
+    numpy rows)."""
+    hits = sum(len(set(_ids(f)) & set(_ids(e))) for f, e in zip(found, exact, strict=True))
+    return round(hits / max(1, sum(len(e) for e in exact)), 4)
+
+
+def _ids(row: Sequence | np.ndarray) -> Sequence:
+    return row.tolist() if isinstance(row, np.ndarray) else row
 
 
 def _hnsw_of(index: faiss.Index) -> faiss.IndexHNSW | None:
@@ -119,7 +127,7 @@ def bench_scale_point(n: int, exact_limit: int, queries: int = 200, ef_sweep: tu
     build_seconds = time.perf_counter() - started
     # The serialised size is what the index holds (vectors + graph + id map); RSS deltas are blurred by malloc.
     index_bytes = int(faiss.serialize_index(index).size)
-    exact = _exact_neighbours(base, query_vectors)
+    exact = exact_neighbours(base, query_vectors)
     latencies, found = _time_queries(index, query_vectors)
     threads = faiss.omp_get_max_threads()
     # On a busy machine a one-query search that wakes a thread pool waits for the scheduler; one thread does not.
@@ -133,7 +141,7 @@ def bench_scale_point(n: int, exact_limit: int, queries: int = 200, ef_sweep: tu
             for ef in ef_sweep:
                 hnsw.hnsw.efSearch = ef
                 lat, got = _time_queries(index, query_vectors)
-                sweep.append(EfPoint(ef, percentile_ms(lat, 50), percentile_ms(lat, 95), _recall(got, exact)))
+                sweep.append(EfPoint(ef, percentile_ms(lat, 50), percentile_ms(lat, 95), recall_at_k(got, exact)))
             hnsw.hnsw.efSearch = default_ef
     finally:
         faiss.omp_set_num_threads(threads)
@@ -142,7 +150,7 @@ def bench_scale_point(n: int, exact_limit: int, queries: int = 200, ef_sweep: tu
         build_seconds=round(build_seconds, 2),
         bytes_per_passage=round(index_bytes / n, 1), p50_ms=percentile_ms(latencies, 50),
         p95_ms=percentile_ms(latencies, 95), p50_ms_1thread=percentile_ms(latencies_1thread, 50),
-        p95_ms_1thread=percentile_ms(latencies_1thread, 95), recall_at_10=_recall(found, exact),
+        p95_ms_1thread=percentile_ms(latencies_1thread, 95), recall_at_10=recall_at_k(found, exact),
         ef_search=hnsw.hnsw.efSearch if hnsw is not None else None, ef_sweep=sweep, machine=machine(),
     )
 

@@ -48,9 +48,13 @@ def logged_error(exc: BaseException, where: str) -> str:
     return f"internal error (id {error_id}); the service's log has the details"
 
 
+def error_body(status: int, message: str) -> dict:
+    """The one error shape, whether a handler or a middleware (before routing) sends it."""
+    return {"error": {"message": message, "type": _TYPES.get(status, "api_error"), "code": status}}
+
+
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"message": message, "type": _TYPES.get(status, "api_error"), "code": status}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_body(status, message), status_code=status, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:

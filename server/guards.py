@@ -7,13 +7,8 @@ import secrets
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from citewise.server.middleware import send_json
-
-# Open without the key: the liveness probe, and the page and its files (the page asks for the key itself and
-# sends it with every API call).
-OPEN_PATHS = frozenset({"/healthz", "/"})
-OPEN_PREFIXES = ("/static/",)
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+from citewise.server.errors import error_body
+from citewise.server.middleware import is_page, send_json
 
 
 def host_name(header: str) -> str:
@@ -22,10 +17,6 @@ def host_name(header: str) -> str:
     if header.startswith("["):
         return header[1:].split("]", 1)[0]
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
-
-
-def _error(status: int, message: str, kind: str) -> dict:
-    return {"error": {"message": message, "type": kind, "code": status}}
 
 
 class AllowedHostsMiddleware:
@@ -42,9 +33,9 @@ class AllowedHostsMiddleware:
             header = dict(scope["headers"]).get(b"host")
             name = host_name(header.decode("latin-1")) if header is not None else None
             if name is not None and name not in self.allowed:
-                await send_json(send, 400, _error(400, (
+                await send_json(send, 400, error_body(400, (
                     f"host {name!r} is not served here; add it to CITEWISE_SERVER__ALLOWED_HOSTS if it names this "
-                    "service"), "invalid_request_error"))
+                    "service")))
                 return
         await self.app(scope, receive, send)
 
@@ -66,9 +57,11 @@ class ApiKeyMiddleware:
         if scheme.lower() == "bearer" and secrets.compare_digest(token.strip().encode("latin-1"), self.expected):
             await self.app(scope, receive, send)
             return
-        await send_json(send, 401, _error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                                          "authentication_error"), headers=[(b"www-authenticate", b"Bearer")])
+        await send_json(send, 401, error_body(401, "missing or wrong API key: send 'Authorization: Bearer <key>'"),
+                        headers=[(b"www-authenticate", b"Bearer")])
 
 
 def _open(path: str) -> bool:
-    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+    # Open without the key: the liveness probe, and the page and its files (the page asks for the key itself and
+    # sends it with every API call).
+    return path == "/healthz" or is_page(path)

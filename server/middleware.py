@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from citewise.server.errors import error_body
+
 # The page loads only its own files and talks only to this origin: injected markup could run nothing.
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -19,6 +21,11 @@ async def send_json(send: Send, status: int, body: dict, headers: list[tuple[byt
     await send({"type": "http.response.body", "body": payload})
 
 
+def is_page(path: str) -> bool:
+    """The chat page and its own files: open without the API key, and served under PAGE_POLICY."""
+    return path == "/" or path.startswith("/static/")
+
+
 class BodyLimitMiddleware:
     """Refuses bodies over `max_bytes` with 413, whether announced by Content-Length or sent chunked."""
 
@@ -27,8 +34,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     def _too_large(self) -> dict:
-        return {"error": {"message": f"request body is larger than {self.max_bytes} bytes",
-                          "type": "request_too_large", "code": 413}}
+        return error_body(413, f"request body is larger than {self.max_bytes} bytes")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -74,7 +80,7 @@ class PagePolicyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == "/" or path.startswith("/static/")):
+        if not is_page(path):
             await self.app(scope, receive, send)
             return
 

@@ -46,8 +46,7 @@ class LoadedIndex:
     def release(self) -> None:
         with self._use_lock:
             self._users -= 1
-            last = self._retired and self._users == 0 and not self.closed
-            self.closed = self.closed or last
+            last = self._claim_close()
         if last:
             self._close()
 
@@ -55,10 +54,16 @@ class LoadedIndex:
         """Replaced by a newer generation: closed now if nobody uses it, else when its last user releases it."""
         with self._use_lock:
             self._retired = True
-            now = self._users == 0 and not self.closed
-            self.closed = self.closed or now
+            now = self._claim_close()
         if now:
             self._close()
+
+    def _claim_close(self) -> bool:
+        """Called holding _use_lock: True (once) when this generation is retired, unused and not yet closed, and
+        marks it closed, so exactly one caller closes it, outside the lock."""
+        due = self._retired and self._users == 0 and not self.closed
+        self.closed = self.closed or due
+        return due
 
     def _close(self) -> None:
         with self._lock:
