@@ -69,7 +69,7 @@ class ServerProcess:
         self.keep_log = log_dir is not None
         self.log_path: Path | None = Path(log_dir) / f"serve-{self.port}.log" if log_dir is not None else None
         self.process: subprocess.Popen[bytes] | None = None
-        self.headers: dict[str, str] = {}  # what a client sends: the API key, when the service has one
+        self.headers: dict[str, bytes] = {}  # what a client sends: the API key (UTF-8), when the service has one
         self._log: IO[bytes] | None = None
 
     def __enter__(self) -> ServerProcess:
@@ -90,14 +90,14 @@ class ServerProcess:
             )
             # Every route but /healthz (and the page) needs the API key when the service has one.
             key = env.get(f"{ENV_PREFIX}SERVER__API_KEY")
-            self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+            self.headers = {"Authorization": f"Bearer {key}".encode()} if key else {}
             self._wait_ready(started, self.headers)
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
-    def _wait_ready(self, started: float, headers: dict[str, str]) -> None:
+    def _wait_ready(self, started: float, headers: dict[str, bytes]) -> None:
         assert self.process is not None
         with httpx.Client(timeout=2.0, headers=headers) as client:
             while time.perf_counter() - started < self.ready_timeout_s:

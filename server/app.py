@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import swagger_ui_bundle
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
@@ -18,7 +18,6 @@ from starlette.concurrency import run_in_threadpool
 
 from citewise.core.settings import Settings
 from citewise.server.background_ingest import BackgroundIngest
-from citewise.server.deps import require_api_key
 from citewise.server.errors import ERROR_RESPONSES, install_error_handlers
 from citewise.server.guards import AllowedHostsMiddleware, ApiKeyMiddleware
 from citewise.server.middleware import BodyLimitMiddleware, PagePolicyMiddleware
@@ -77,10 +76,10 @@ def create_app(settings: Settings, embedder=None, background: BackgroundIngest |
     app = FastAPI(title="citewise", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Answers built from verified, verbatim quotations of the indexed sources.")
     install_error_handlers(app)
-    protected = [Depends(require_api_key)]
     app.include_router(health.router)
+    # The API key is checked once, by ApiKeyMiddleware (server/guards.py), before routing and before any body is read.
     for module in (ask, export, search, sources, openai_compat):
-        app.include_router(module.router, dependencies=protected, responses=ERROR_RESPONSES)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

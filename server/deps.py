@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -43,13 +42,3 @@ async def _loaded(service: ServiceDep) -> AsyncIterator[LoadedIndex]:
 
 LoadedDep = Annotated[LoadedIndex, Depends(_loaded)]
 
-
-async def require_api_key(request: Request, settings: SettingsDep) -> None:
-    expected = settings.server.api_key
-    if not expected:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), expected.encode()):
-        raise HTTPException(401, "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                            headers={"WWW-Authenticate": "Bearer"})

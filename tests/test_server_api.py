@@ -223,6 +223,20 @@ def test_api_key_required_when_configured(keyed_server: ServerProcess) -> None:
                          headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 422
 
 
+
+def test_a_key_beyond_ascii_opens_every_route(slice_settings: Settings, tmp_path: Path) -> None:
+    """A key is any text: the client sends it UTF-8 encoded, and every route takes it (none checks it twice, in
+    another encoding)."""
+    key = "clé-sécrète-0123456789"
+    with ServerProcess(slice_settings.index, env={"CITEWISE_SERVER__API_KEY": key}, inherit_settings=False,
+                       log_dir=tmp_path) as keyed, httpx.Client(base_url=keyed.base_url, timeout=60) as http:
+        right = {"Authorization": b"Bearer " + key.encode()}
+        wrong = {"Authorization": b"Bearer " + key.upper().encode()}
+        for path in ("/v1/sources", "/v1/search?q=serotonin", "/v1/models", "/readyz", "/openapi.json"):
+            assert http.get(path, headers=right).status_code == 200, path
+            assert http.get(path, headers=wrong).status_code == 401, path
+            assert http.get(path).status_code == 401, path
+
 def test_new_index_is_picked_up_without_restart_or_failed_requests(
         keyed_server: ServerProcess, changing_index: Path, slice_corpus: Path, embedder,
         tmp_path: Path) -> None:
