@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from citewise.answers.offline import OfflineEngine
-from citewise.answers.support import load_support_scorer
-from citewise.answers.verifier import QuoteVerifier
+from citewise.answers.offline.engine import OfflineEngine
+from citewise.answers.quotes.support import load_support_scorer
+from citewise.answers.quotes.verifier import QuoteVerifier
 from citewise.core.answer import AnswerEngine
 from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader
@@ -27,6 +27,6 @@ def build_engine(settings: Settings, retriever: Retriever, index: IndexReader, n
     offline = OfflineEngine(settings, retriever, index, embedder, verifier, scorer)
     if name == "offline":
         return offline
-    from citewise.answers.llm import LLMEngine  # imports the openai client only when an LLM is wanted
+    from citewise.answers.llm.engine import LLMEngine  # imports the openai client only when an LLM is wanted
 
     return LLMEngine(settings, retriever, index, verifier, scorer, offline)

@@ -11,13 +11,13 @@ from pathlib import Path
 from citewise.bench.common import CORPUS, machine
 from citewise.core.embedding import Embedder
 from citewise.core.errors import CitewiseError
+from citewise.core.sentences import unwrap
 from citewise.core.settings import Settings
 from citewise.ingest.chunker import Chunker
 from citewise.ingest.embedder import load_embedder
 from citewise.ingest.manifest import MANIFEST_NAME
 from citewise.ingest.pipeline import Ingestor, collect_files
 from citewise.ingest.readers import read_document
-from citewise.ingest.sentences import unwrap
 from citewise.store.sqlite_faiss import SqliteIndexReader
 
 

@@ -17,7 +17,7 @@ from pydantic import PrivateAttr
 
 from citewise.core.embedding import Embedder
 from citewise.core.settings import ChunkSettings
-from citewise.ingest.tokenizer import get_encoding
+from citewise.core.tokenizer import get_encoding
 
 EMBED_BATCH = 256
 

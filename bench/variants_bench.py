@@ -10,6 +10,7 @@ import numpy as np
 
 from citewise.bench.common import CORPUS, SCIFACT, machine
 from citewise.core.embedding import Embedder
+from citewise.core.sentences import unwrap
 from citewise.core.settings import EmbeddingSettings, Settings
 from citewise.evals.beir import load_beir
 from citewise.evals.retrieval_metrics import ndcg_at_k
@@ -17,7 +18,6 @@ from citewise.ingest.chunker import Chunker
 from citewise.ingest.embedder import OnnxInt8Embedder, SentenceTransformerEmbedder
 from citewise.ingest.pipeline import collect_files
 from citewise.ingest.readers import read_document
-from citewise.ingest.sentences import unwrap
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Fits the offline engine's answerability gate (answers/answerability.py) and writes answers/answerability_model.json:
+"""Fits the offline engine's answerability gate (answers/offline/answerability.py) and writes
+answers/offline/answerability_model.json:
 
     python -m citewise.evals.answerability_training --index DIR
 
@@ -17,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from citewise.answers.answerability import FEATURES, MODEL_PATH
-from citewise.answers.support import sigmoid
+from citewise.answers.offline.answerability import FEATURES, MODEL_PATH
+from citewise.answers.quotes.support import sigmoid
 from citewise.core.paths import checkout_root
 from citewise.core.settings import Settings
 from citewise.evals.answers import EvalQuestion, load_questions
@@ -93,9 +94,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=(checkout_root() or Path(".")) / "evals" / "data")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
-    from citewise.answers.offline import OfflineEngine
-    from citewise.answers.support import load_support_scorer
-    from citewise.answers.verifier import QuoteVerifier
+    from citewise.answers.offline.engine import OfflineEngine
+    from citewise.answers.quotes.support import load_support_scorer
+    from citewise.answers.quotes.verifier import QuoteVerifier
     from citewise.retrieval.retriever import IndexRetriever
     from citewise.store import open_index
 

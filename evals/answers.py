@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from citewise.answers.verifier import locate
+from citewise.answers.quotes.verifier import locate
 from citewise.core.answer import Answer, Message
 from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader
@@ -123,7 +123,7 @@ class AnswerRun:
 
     def __init__(self, settings: Settings, engine_name: str | None = None) -> None:
         from citewise.answers.engines import build_engine
-        from citewise.answers.support import load_support_scorer
+        from citewise.answers.quotes.support import load_support_scorer
         from citewise.retrieval.retriever import IndexRetriever
         from citewise.store import open_index
 

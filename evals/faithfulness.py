@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from citewise.answers.verifier import QuoteMatch, QuoteStatus, QuoteVerifier, locate
+from citewise.answers.quotes.verifier import QuoteMatch, QuoteStatus, QuoteVerifier, locate
 from citewise.core.answer import Answer, Citation
 from citewise.core.index import IndexReader
+from citewise.core.sentences import unwrap
 from citewise.evals.questions_retrieval import GoldSpan
 from citewise.evals.statements import Statement, split_statements
-from citewise.ingest.sentences import unwrap
 
 # Statuses under which the verifier has found the quote verbatim somewhere (perhaps not where it is cited).
 _FOUND = {QuoteStatus.VERIFIED, QuoteStatus.MISATTRIBUTED, QuoteStatus.OUTSIDE_RETRIEVED}

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from citewise.core.answer import Answer, Citation, SourceRef
 from citewise.core.index import IndexReader
+from citewise.core.sentences import sentence_spans, unwrap
 from citewise.core.types import Passage, Source
 from citewise.evals.faithfulness import AnswerScore, FaithfulnessChecker
-from citewise.ingest.sentences import sentence_spans, unwrap
 
 INVENTED_QUOTE = "Every careful reader agrees that the ancient rites were, at bottom, a festival of wine and song."
 _METRICS = ("quote_exactness", "attribution", "citation_recall", "citation_precision")

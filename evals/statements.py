@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from citewise.ingest.sentences import sentence_spans, unwrap
+from citewise.core.sentences import sentence_spans, unwrap
 
 # `[1]`, `[1, 3]`; a run such as `[1][2]` is two matches.
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")

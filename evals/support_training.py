@@ -1,6 +1,6 @@
-"""Trains the support scorer (answers/support.py) on the AttributionBench dev split:
+"""Trains the support scorer (answers/quotes/support.py) on the AttributionBench dev split:
     python -m citewise.evals.support_training --train
-writes answers/support_model.json (about a minute with the bundled MiniLM)."""
+writes answers/quotes/support_model.json (about a minute with the bundled MiniLM)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from citewise.answers.support import MODEL_PATH, sigmoid
-from citewise.answers.support_features import FEATURES, feature_matrix
+from citewise.answers.quotes.support import MODEL_PATH, sigmoid
+from citewise.answers.quotes.support_features import FEATURES, feature_matrix
 from citewise.evals.attribution import load_split, macro_f1
 
 L2 = 1.0

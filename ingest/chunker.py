@@ -7,9 +7,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from citewise.core.sentences import sentence_spans
 from citewise.core.settings import ChunkSettings
-from citewise.ingest.sentences import sentence_spans
-from citewise.ingest.tokenizer import get_encoding
+from citewise.core.tokenizer import get_encoding
 
 _WORD = re.compile(r"\S+")
 

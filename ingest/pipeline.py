@@ -22,8 +22,8 @@ from citewise.ingest.embedder import load_embedder
 from citewise.ingest.files import CorpusFile, collect_files, files_under
 
 __all__ = ["CorpusFile", "IngestReport", "Ingestor", "collect_files", "files_under"]
+from citewise.core.sentences import passage_sentences, sentence_spans, unwrap, unwrapped_spans
 from citewise.ingest.readers import UnreadableFile, read_document
-from citewise.ingest.sentences import passage_sentences, sentence_spans, unwrap, unwrapped_spans
 from citewise.store import open_store
 
 EMBED_BATCH = 256

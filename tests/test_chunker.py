@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from citewise.core.sentences import paragraph_spans, sentence_spans
 from citewise.core.settings import ChunkSettings
 from citewise.ingest.chunker import Chunker
-from citewise.ingest.sentences import paragraph_spans, sentence_spans
 
 pytestmark = pytest.mark.unit
 

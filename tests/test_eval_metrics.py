@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from citewise.answers.support import load_support_scorer
+from citewise.answers.quotes.support import load_support_scorer
 from citewise.core.answer import Answer, Citation, SourceRef
+from citewise.core.sentences import sentence_spans, unwrap
 from citewise.evals.answers import EvalQuestion, GoldQuote, QuestionRecord, locate_gold
 from citewise.evals.faithfulness import AnswerScore, CitationCheck, FaithfulnessChecker
 from citewise.evals.report import gate, summarize
 from citewise.evals.statements import split_statements
-from citewise.ingest.sentences import sentence_spans, unwrap
 from citewise.store.sqlite_faiss import SqliteIndexReader
 
 # --- statements -----------------------------------------------------------------------------------------------

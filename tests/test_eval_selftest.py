@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from citewise.answers.support import load_support_scorer
+from citewise.answers.quotes.support import load_support_scorer
 from citewise.core.answer import Citation
 from citewise.core.index import IndexReader
 from citewise.evals.faithfulness import FaithfulnessChecker

@@ -8,8 +8,8 @@ import rispy
 from pylatexenc.latex2text import LatexNodes2Text
 
 from citewise.answers.engines import build_engine
-from citewise.answers.export import export_filename, to_bibtex, to_markdown, to_ris
-from citewise.answers.render import source_ref
+from citewise.answers.output.export import export_filename, to_bibtex, to_markdown, to_ris
+from citewise.answers.output.render import source_ref
 from citewise.core.answer import Answer, Citation
 from citewise.core.types import Source
 from citewise.retrieval.retriever import IndexRetriever

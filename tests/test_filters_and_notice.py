@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from citewise.answers.engines import build_engine
-from citewise.answers.notice import HEALTH_NOTICE, health_notice, is_health_question
+from citewise.answers.output.notice import HEALTH_NOTICE, health_notice, is_health_question
 from citewise.core.errors import CitewiseError
 from citewise.core.retrieval import FilterRequest, SearchFilters
 from citewise.core.types import Source

@@ -10,14 +10,14 @@ import threading
 import pytest
 
 from citewise.answers.engines import build_engine
-from citewise.answers.evidence import retrieve
-from citewise.answers.llm import AnswerStats
-from citewise.answers.llm_context import EstimatedTokens, messages_tokens
+from citewise.answers.llm.context import EstimatedTokens, messages_tokens
+from citewise.answers.llm.engine import AnswerStats
+from citewise.answers.offline.evidence import retrieve
 from citewise.core.answer import Message
 from citewise.core.retrieval import SearchFilters
+from citewise.core.sentences import sentence_spans, unwrap
 from citewise.core.settings import LLMSettings, Settings
 from citewise.ingest.pipeline import Ingestor
-from citewise.ingest.sentences import sentence_spans, unwrap
 from citewise.retrieval.retriever import IndexRetriever
 from citewise.store import open_index
 from tests.fake_openai import FakeOpenAI

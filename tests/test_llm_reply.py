@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from citewise.answers.llm_claims import clean_lead
-from citewise.answers.llm_context import ContextTooSmall, messages_tokens, plan_prompt
-from citewise.answers.llm_reply import ClaimScanner, ReplyError, parse_reply, passage_id_for
+from citewise.answers.llm.claims import clean_lead
+from citewise.answers.llm.context import ContextTooSmall, messages_tokens, plan_prompt
+from citewise.answers.llm.reply import ClaimScanner, ReplyError, parse_reply, passage_id_for
 from citewise.core.retrieval import Hit
 from citewise.core.types import Passage, Source
 

@@ -10,11 +10,11 @@ import httpx
 import openai
 import pytest
 
-from citewise.answers.evidence import retrieve
+from citewise.answers.offline.evidence import retrieve
 from citewise.bench.server_process import ServerProcess
 from citewise.core.answer import Answer
+from citewise.core.sentences import sentence_spans, unwrap
 from citewise.core.settings import Settings
-from citewise.ingest.sentences import sentence_spans, unwrap
 from citewise.retrieval.retriever import IndexRetriever
 from citewise.store import open_index
 from tests.fake_openai import FakeOpenAI

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from citewise.answers.engines import build_engine
-from citewise.answers.local_model import bundled_model_path, check_runtime
-from citewise.answers.verifier import locate
+from citewise.answers.llm.local_model import bundled_model_path, check_runtime
+from citewise.answers.quotes.verifier import locate
 from citewise.core.answer import Answer
 from citewise.core.errors import CitewiseError
 from citewise.core.process import citewise_command

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from citewise.answers.conversation import offline_standalone
 from citewise.answers.engines import build_engine
-from citewise.answers.render import display_author
+from citewise.answers.offline.conversation import offline_standalone
+from citewise.answers.output.render import display_author
 from citewise.core.answer import REFUSAL_TEXT, Answer, Message
 from citewise.core.errors import CitewiseError
-from citewise.ingest.sentences import unwrap
+from citewise.core.sentences import unwrap
 from citewise.retrieval.retriever import IndexRetriever
 from citewise.store import open_index
 from tests.cli import run_cli
@@ -167,7 +167,7 @@ def test_ask_command_reports_a_missing_index_in_one_line(tmp_path):
 def test_lines_with_web_addresses_are_never_candidates(retriever):
     from types import SimpleNamespace
 
-    from citewise.answers.evidence import candidate_sentences
+    from citewise.answers.offline.evidence import candidate_sentences
 
     index = retriever.index
     with_address = [p for source in index.sources.values() for p in index.passages_of(source.id)

@@ -30,8 +30,9 @@ def test_wheel_holds_only_the_citewise_package(wheel: Path) -> None:
     top = {name.split("/")[0] for name in names}
     assert top == {"citewise", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}
     # The stage folders are inside the package, with their data files.
-    for module in ("citewise/ingest/pipeline.py", "citewise/retrieval/retriever.py", "citewise/answers/offline.py",
-                   "citewise/answers/support_model.json", "citewise/server/static/index.html",
+    for module in ("citewise/ingest/pipeline.py", "citewise/retrieval/retriever.py",
+                   "citewise/answers/offline/engine.py",
+                   "citewise/answers/quotes/support_model.json", "citewise/server/static/index.html",
                    "citewise/evals/thresholds.json", "citewise/bench/common.py", "citewise/core/settings.py"):
         assert module in names
 

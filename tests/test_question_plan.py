@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from citewise.answers.evidence import answer_type_match, is_filler
-from citewise.answers.question import SourceNames, answer_type, asked_about_names, plan_question, split_parts
+from citewise.answers.offline.evidence import answer_type_match, is_filler
+from citewise.answers.offline.question import SourceNames, answer_type, asked_about_names, plan_question, split_parts
 from citewise.core.types import Source
 
 pytestmark = pytest.mark.unit

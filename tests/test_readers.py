@@ -19,9 +19,9 @@ from ingest_samples import (
     make_scanned_pdf,
 )
 
+from citewise.core.sentences import unwrap
 from citewise.ingest.readers import UnreadableFile, read_document
 from citewise.ingest.readers.text import plain_text_headings
-from citewise.ingest.sentences import unwrap
 
 pytestmark = pytest.mark.unit
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from citewise.answers.engines import build_engine
-from citewise.answers.evidence import candidate_sentences
-from citewise.ingest.sentences import sentence_spans, unwrap, unwrapped_spans
+from citewise.answers.offline.evidence import candidate_sentences
+from citewise.core.sentences import sentence_spans, unwrap, unwrapped_spans
 from citewise.retrieval.retriever import IndexRetriever
 from citewise.store import open_index
 from citewise.store.sqlite_faiss import SqliteIndexReader

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import rispy
 
-from citewise.answers.notice import HEALTH_NOTICE
+from citewise.answers.output.notice import HEALTH_NOTICE
 from citewise.bench.server_process import ServerProcess
 from citewise.core.answer import Answer
 from citewise.core.settings import Settings

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from citewise.answers.support import MODEL_PATH, SupportScorer, load_support_scorer
-from citewise.answers.support_features import FEATURES, clean_claim, feature_matrix
+from citewise.answers.quotes.support import MODEL_PATH, SupportScorer, load_support_scorer
+from citewise.answers.quotes.support_features import FEATURES, clean_claim, feature_matrix
 from citewise.evals.attribution import AttributionItem, macro_f1, metrics
 from citewise.evals.support_training import best_threshold, fit_logistic
 

@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
-from citewise.answers.normalize import normalize_text
-from citewise.answers.verifier import QuoteStatus, QuoteVerifier, locate
+from citewise.answers.quotes.normalize import normalize_text
+from citewise.answers.quotes.verifier import QuoteStatus, QuoteVerifier, locate
 from citewise.core.index import IndexReader
 from citewise.core.settings import Settings
 from citewise.core.types import Passage

@@ -49,8 +49,8 @@ def ask(
     refusal under filters says whether they excluded the evidence.
     """
     from citewise.answers.engines import build_engine
-    from citewise.answers.export import export
-    from citewise.answers.render import year_and_kind
+    from citewise.answers.output.export import export
+    from citewise.answers.output.render import year_and_kind
     from citewise.core.errors import CitewiseError
     from citewise.core.retrieval import FilterRequest
     from citewise.retrieval.filters import resolve_filters

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from citewise.answers.export import EXPORTS, ExportFormat, export, export_filename
+from citewise.answers.output.export import EXPORTS, ExportFormat, export, export_filename
 from citewise.core.answer import Answer
 from citewise.server.deps import LoadedDep
 

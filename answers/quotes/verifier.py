@@ -8,8 +8,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
-from citewise.answers.near_miss import NearMiss, best_near_miss
-from citewise.answers.normalize import TextFinder, normalize, split_elisions
+from citewise.answers.quotes.near_miss import NearMiss, best_near_miss
+from citewise.answers.quotes.normalize import TextFinder, normalize, split_elisions
 from citewise.core.index import IndexReader, TermMatch
 from citewise.core.text import STOPWORDS, tokens
 from citewise.core.types import Passage

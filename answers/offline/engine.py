@@ -9,10 +9,10 @@ from typing import Literal
 
 import numpy as np
 
-from citewise.answers.answerability import MODEL_PATH as ANSWERABILITY_PATH
-from citewise.answers.answerability import AnswerabilityModel
-from citewise.answers.conversation import offline_standalone, refers_to_a_person
-from citewise.answers.evidence import (
+from citewise.answers.offline.answerability import MODEL_PATH as ANSWERABILITY_PATH
+from citewise.answers.offline.answerability import AnswerabilityModel
+from citewise.answers.offline.conversation import offline_standalone, refers_to_a_person
+from citewise.answers.offline.evidence import (
     SENTENCE_BATCH,
     Candidate,
     candidate_sentences,
@@ -22,9 +22,10 @@ from citewise.answers.evidence import (
     score_candidates,
     select_for_part,
 )
-from citewise.answers.filtered import confined
-from citewise.answers.question import QuestionPart, QuestionPlan, SourceNames, plan_question
-from citewise.answers.render import (
+from citewise.answers.offline.question import QuestionPart, QuestionPlan, SourceNames, plan_question
+from citewise.answers.offline.terms import QuestionTerms, TermStatistics
+from citewise.answers.output.filtered import confined
+from citewise.answers.output.render import (
     RenderedAnswer,
     VerifiedQuote,
     events,
@@ -33,16 +34,15 @@ from citewise.answers.render import (
     refusal,
     render_answer,
 )
-from citewise.answers.terms import QuestionTerms, TermStatistics
-from citewise.answers.verifier import QuoteStatus, QuoteVerifier
+from citewise.answers.quotes.verifier import QuoteStatus, QuoteVerifier
 from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever, SearchFilters
+from citewise.core.sentences import unwrap
 from citewise.core.settings import Settings
 from citewise.core.text import named_terms, stems_of, term_stems
 from citewise.core.types import StoredVectors
 from citewise.ingest.embedder import single_threaded
-from citewise.ingest.sentences import unwrap
 
 RETRIEVAL_K = 12
 
@@ -153,7 +153,7 @@ class OfflineEngine:
         return evidence
 
     def answers(self, evidence: PartEvidence) -> bool:
-        """Whether the evidence answers its part: the fitted gate (answers/answerability.py) where there is one,
+        """Whether the evidence answers its part: the fitted gate (answers/offline/answerability.py) where there is one,
         else the best passage's closeness. A question naming what no source mentions is refused either way."""
         if not evidence.candidates or evidence.strength.missing_names:
             return False

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citewise.answers.support import sigmoid
+from citewise.answers.quotes.support import sigmoid
 
 MODEL_PATH = Path(__file__).with_name("answerability_model.json")
 FEATURES = (

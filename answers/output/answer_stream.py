@@ -1,7 +1,7 @@
 """An answer rendered while its quotations are still arriving: each verified quotation is streamed as soon as it
 is added, and the finished answer is exactly the text streamed.
 
-It renders through answers/render.py on the growing list of quotes and sends only the new pieces, so the prose
+It renders through answers/output/render.py on the growing list of quotes and sends only the new pieces, so the prose
 is the same as a whole answer's; it relies on render_answer writing each quotation's text from the ones before it
 only (true of paragraphs, leads and connectives), which tests/test_llm_engine.py checks.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from citewise.answers.render import RenderedAnswer, VerifiedQuote, render_answer
+from citewise.answers.output.render import RenderedAnswer, VerifiedQuote, render_answer
 from citewise.core.answer import AnswerEvent, Citation, NearestPassage
 
 Piece = tuple[str, Citation | None]

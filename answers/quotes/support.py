@@ -1,8 +1,8 @@
 """How well a passage supports a claim (0..1): a logistic regression over embedding, lexical, name, number and
-negation features (answers/support_features.py), trained on the AttributionBench dev split.
+negation features (answers/quotes/support_features.py), trained on the AttributionBench dev split.
 
 No NLI or cross-encoder model is available offline, so this is a feature-based judge, not an entailment model.
-Retrain (writes answers/support_model.json; about a minute with the bundled MiniLM):
+Retrain (writes answers/quotes/support_model.json; about a minute with the bundled MiniLM):
     python -m citewise.evals.support_training --train
 Measure on the ID and OOD test sets: `citewise eval support --json`.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citewise.answers.support_features import FEATURES, feature_matrix, prepare, words
+from citewise.answers.quotes.support_features import FEATURES, feature_matrix, prepare, words
 
 MODEL_PATH = Path(__file__).with_name("support_model.json")
 # A claim found word for word in the evidence is supported whatever the features say; a quotation must score so.

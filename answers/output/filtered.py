@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from citewise.answers.render import RenderedAnswer, attribution, source_ref
+from citewise.answers.output.render import RenderedAnswer, attribution, source_ref
 from citewise.core.retrieval import SearchFilters
 from citewise.core.types import Source
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from citewise.answers.llm_protocol import MAX_LEAD_CHARS
-from citewise.answers.llm_reply import Claim
-from citewise.answers.render import VerifiedQuote
-from citewise.answers.verifier import QuoteStatus, QuoteVerifier, locate
+from citewise.answers.llm.protocol import MAX_LEAD_CHARS
+from citewise.answers.llm.reply import Claim
+from citewise.answers.output.render import VerifiedQuote
+from citewise.answers.quotes.verifier import QuoteStatus, QuoteVerifier, locate
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit
-from citewise.ingest.sentences import unwrap
+from citewise.core.sentences import unwrap
 
 # Words in quotation marks inside the model's own sentence would read as a quotation nobody verified.
 _QUOTED_WORDS = re.compile(r"[\"“”«»„]\s*[^\"“”«»„\s]+(?:\s+[^\"“”«»„\s]+){2,}\s*[\"“”«»„]")

@@ -14,8 +14,8 @@ from typing import Literal
 
 import rispy
 
-from citewise.answers.markdown_safe import markdown_code, markdown_text
-from citewise.answers.render import SOURCES_HEADING, display_author, year_and_kind
+from citewise.answers.output.markdown_safe import markdown_code, markdown_text
+from citewise.answers.output.render import SOURCES_HEADING, display_author, year_and_kind
 from citewise.core.answer import Answer, Citation, SourceRef
 from citewise.core.retrieval import SearchFilters
 from citewise.core.types import Source

@@ -10,9 +10,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from citewise.answers.normalize import normalize
+from citewise.answers.quotes.normalize import normalize
+from citewise.core.sentences import sentence_spans, unwrap
 from citewise.core.text import NORMALISED_WORD, STOPWORDS, named_terms, stem
-from citewise.ingest.sentences import sentence_spans, unwrap
 
 FEATURES = (
     "cos_evidence",  # cosine of claim and the mean of the candidate sentences' vectors

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from citewise.answers.normalize import Normalized, normalize, split_elisions, word_spans
+from citewise.answers.quotes.normalize import Normalized, normalize, split_elisions, word_spans
 
 MIN_WORDS = 4
 # Share of the quote's words that may differ (at least one) before it stops being a near miss.

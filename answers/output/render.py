@@ -6,13 +6,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from citewise.answers.markdown_safe import markdown_code, markdown_text
-from citewise.answers.notice import health_notice
+from citewise.answers.output.markdown_safe import markdown_code, markdown_text
+from citewise.answers.output.notice import health_notice
 from citewise.core.answer import MISSING_TEXT, REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
 from citewise.core.retrieval import Hit
+from citewise.core.sentences import unwrap
 from citewise.core.text import is_personal_name, primary_author
 from citewise.core.types import Passage, Source
-from citewise.ingest.sentences import unwrap
 
 SOURCES_HEADING = "**Sources cited**"
 

@@ -12,18 +12,18 @@ from typing import Literal
 
 import httpx
 
-from citewise.answers.answer_stream import StreamingAnswer
-from citewise.answers.conversation import previous_user_question, rewrite_messages
-from citewise.answers.evidence import retrieve
-from citewise.answers.filtered import confined
-from citewise.answers.llm_claims import ClaimChecker
-from citewise.answers.llm_context import ContextTooSmall, PromptPlan, margin, messages_tokens, plan_prompt
-from citewise.answers.llm_endpoint import ChatEndpoint, ContextOverflow, EndpointFailure, ReplyStream, connect
-from citewise.answers.llm_protocol import MAX_LEAD_CHARS, claims_schema, format_repair_message, quote_repair_message
-from citewise.answers.llm_reply import ClaimScanner, ReplyError
-from citewise.answers.offline import RETRIEVAL_K, OfflineEngine
-from citewise.answers.render import RenderedAnswer, events, nearest_passages, refusal
-from citewise.answers.verifier import QuoteVerifier
+from citewise.answers.llm.claims import ClaimChecker
+from citewise.answers.llm.context import ContextTooSmall, PromptPlan, margin, messages_tokens, plan_prompt
+from citewise.answers.llm.endpoint import ChatEndpoint, ContextOverflow, EndpointFailure, ReplyStream, connect
+from citewise.answers.llm.protocol import MAX_LEAD_CHARS, claims_schema, format_repair_message, quote_repair_message
+from citewise.answers.llm.reply import ClaimScanner, ReplyError
+from citewise.answers.offline.conversation import previous_user_question, rewrite_messages
+from citewise.answers.offline.engine import RETRIEVAL_K, OfflineEngine
+from citewise.answers.offline.evidence import retrieve
+from citewise.answers.output.answer_stream import StreamingAnswer
+from citewise.answers.output.filtered import confined
+from citewise.answers.output.render import RenderedAnswer, events, nearest_passages, refusal
+from citewise.answers.quotes.verifier import QuoteVerifier
 from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from citewise.core.retrieval import Hit
-from citewise.ingest.sentences import unwrap
+from citewise.core.sentences import unwrap
 
 SYSTEM_INSTRUCTION = """You answer the user's question with exact quotations from the numbered passages they supply.
 

@@ -13,13 +13,13 @@ from functools import partial
 
 import numpy as np
 
-from citewise.answers.question import AnswerType
-from citewise.answers.terms import QuestionTerms
+from citewise.answers.offline.question import AnswerType
+from citewise.answers.offline.terms import QuestionTerms
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever, SearchFilters
+from citewise.core.sentences import passage_sentences, unwrap
 from citewise.core.text import is_personal_name, named_terms, primary_author, stem, stems_of
 from citewise.core.types import Passage, Source, StoredVectors
-from citewise.ingest.sentences import passage_sentences, unwrap
 
 # Lexical evidence matters less than meaning, but it is what separates "about Hillman" from "about James".
 LEXICAL_WEIGHT = 0.5

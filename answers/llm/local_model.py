@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from citewise.answers.llm_endpoint import extras_token_count
+from citewise.answers.llm.endpoint import extras_token_count
 from citewise.core.errors import CitewiseError
 from citewise.core.process import free_port
 from citewise.core.settings import LLMSettings

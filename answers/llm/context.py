@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from citewise.answers.llm_protocol import PromptPassage, answer_messages, passage_block, passage_tag, prompt_passages
+from citewise.answers.llm.protocol import PromptPassage, answer_messages, passage_block, passage_tag, prompt_passages
 from citewise.core.retrieval import Hit
 
 # Chat templates add a few tokens per message, and an estimate may be off: this much of the window stays free.
@@ -32,7 +32,7 @@ class EstimatedTokens:
     FACTOR = 1.3
 
     def __init__(self) -> None:
-        from citewise.ingest.tokenizer import get_encoding
+        from citewise.core.tokenizer import get_encoding
 
         self._encoding = get_encoding("cl100k_base")
 

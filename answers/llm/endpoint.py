@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import openai
 
-from citewise.answers.llm_context import EstimatedTokens, TokenCounter
+from citewise.answers.llm.context import EstimatedTokens, TokenCounter
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import Settings
 
@@ -206,7 +206,7 @@ def connect(settings: Settings) -> ChatEndpoint:
     """The local model when llm.local_model is set, else the configured OpenAI-compatible endpoint."""
     llm = settings.llm
     if llm.local_model is not None:
-        from citewise.answers.local_model import local_server
+        from citewise.answers.llm.local_model import local_server
 
         server = local_server(llm)
         client = openai.OpenAI(base_url=server.base_url, api_key="local", timeout=llm.timeout_s, max_retries=0)
