@@ -1,7 +1,7 @@
 """Fits the offline engine's answerability gate (answers/offline/answerability.py) and writes
-answers/offline/answerability_model.json:
+answers/offline/answerability_model.json (with the reader) or, with --no-reader, answerability_model_no_reader.json:
 
-    python -m citewise.evals.answerability_training --index DIR
+    python -m citewise.evals.answerability_training --index DIR [--no-reader]
 
 Training questions: the old development set (evals/data/questions.jsonl) and the TUNE half of
 evals/data/questions-2.jsonl; the validation half is never read here. Each part of a question is one example,
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citewise.answers.offline.answerability import FEATURES, MODEL_PATH
+from citewise.answers.offline.answerability import gate_features, gate_path
 from citewise.answers.quotes.support import sigmoid
 from citewise.core.paths import checkout_root
 from citewise.core.settings import Settings
@@ -34,7 +34,8 @@ def training_questions(data_dir: Path) -> list[EvalQuestion]:
     return [*load_questions(data_dir / "questions.jsonl"), *load_questions(data_dir / "questions-2.jsonl", "tune")]
 
 
-def part_examples(engine, questions: list[EvalQuestion]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def part_examples(engine, questions: list[EvalQuestion], features: tuple[str, ...]  # noqa: ANN001
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, labels, question number) per part the gate would judge."""
     rows, labels, groups = [], [], []
     for number, question in enumerate(questions):
@@ -45,7 +46,7 @@ def part_examples(engine, questions: list[EvalQuestion]) -> tuple[np.ndarray, np
             evidence = engine.part_evidence(plan, i)
             if not evidence.candidates or evidence.strength.missing_names:
                 continue
-            rows.append([evidence.features[name] for name in FEATURES])
+            rows.append([evidence.features[name] for name in features])
             labels.append(1.0 if question.answerable else 0.0)
             groups.append(number)
     return np.asarray(rows), np.asarray(labels), np.asarray(groups)
@@ -65,7 +66,8 @@ def question_rates(scores: np.ndarray, groups: np.ndarray, threshold: float, ans
     return refused, false
 
 
-def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, answerable: dict[int, bool]) -> dict[str, object]:
+def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, answerable: dict[int, bool],
+        features: tuple[str, ...]) -> dict[str, object]:
     order = np.random.default_rng(0).permutation(sorted(set(groups.tolist())))
     oof = np.zeros(len(y))
     for k in range(FOLDS):
@@ -81,7 +83,7 @@ def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, answerable: dict[int, 
             best = (refused, float(threshold), refused, false)
     mean, scale = x.mean(0), x.std(0) + 1e-9
     w, b = fit_logistic((x - mean) / scale, y, l2=L2)
-    return {"features": list(FEATURES), "mean": mean.tolist(), "scale": scale.tolist(), "weights": w.tolist(),
+    return {"features": list(features), "mean": mean.tolist(), "scale": scale.tolist(), "weights": w.tolist(),
             "bias": b, "threshold": best[1], "l2": L2,
             "cv_refusal_rate": round(best[2], 4), "cv_false_refusal_rate": round(best[3], 4),
             "trained_on": f"{len(answerable)} questions ({len(y)} parts): evals/data/questions.jsonl and the tune "
@@ -92,27 +94,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True, help="an index of the demo corpus")
     parser.add_argument("--data", type=Path, default=(checkout_root() or Path(".")) / "evals" / "data")
-    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    parser.add_argument("--no-reader", action="store_true", help="fit the gate of the engine without the reader")
+    parser.add_argument("--out", type=Path, help="where to write it [default: the engine's gate file]")
     args = parser.parse_args()
+    with_reader = not args.no_reader
+    features = gate_features(with_reader)
+    out = args.out or gate_path(with_reader)
     from citewise.answers.offline.engine import OfflineEngine
     from citewise.answers.quotes.support import load_support_scorer
     from citewise.answers.quotes.verifier import QuoteVerifier
     from citewise.retrieval.retriever import IndexRetriever
     from citewise.store import open_index
 
-    settings = Settings(index=args.index)
+    settings = Settings(index=args.index, answer={"reader": with_reader})
     retriever = IndexRetriever(settings, open_index(settings))
     # No gate: the features of the parts must not depend on the gate being fitted.
     engine = OfflineEngine(settings, retriever, retriever.index, retriever.embedder, QuoteVerifier(retriever.index),
-                           load_support_scorer(settings, embedder=retriever.embedder), gate_path=None)
+                           load_support_scorer(settings, embedder=retriever.embedder), gated=False)
     questions = training_questions(args.data)
-    x, y, groups = part_examples(engine, questions)
+    x, y, groups = part_examples(engine, questions, features)
     answerable = {g: questions[g].answerable for g in sorted(set(groups.tolist()))}
-    model = fit(x, y, groups, answerable)
-    args.out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+    model = fit(x, y, groups, answerable, features)
+    out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({k: model[k] for k in ("threshold", "cv_refusal_rate", "cv_false_refusal_rate", "trained_on")},
                      indent=1))
-    print(json.dumps(dict(zip(FEATURES, (round(v, 3) for v in model["weights"]), strict=True)), indent=1))
+    print(json.dumps(dict(zip(features, (round(v, 3) for v in model["weights"]), strict=True)), indent=1))
 
 
 if __name__ == "__main__":

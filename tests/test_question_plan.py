@@ -77,7 +77,7 @@ def test_given_names_tell_persons_with_one_surname_apart():
 
 
 def test_works_and_authors_the_corpus_lacks_are_missing():
-    never = lambda phrase: False  # noqa: E731 - the corpus mentions nothing
+    never = lambda phrase, is_work: False  # noqa: E731 - the corpus mentions nothing
     plan = plan_question("What does Freud say about the oceanic feeling in Civilization and Its Discontents?",
                          NAMES, never)
     assert plan.missing == ("Civilization and Its Discontents",)
@@ -85,7 +85,13 @@ def test_works_and_authors_the_corpus_lacks_are_missing():
         "Stanislav Grof",)
     assert plan_question("What does Anna Freud describe?", NAMES, never).missing == ("Anna Freud",)
     # A person the corpus mentions may be quoted by it: not missing.
-    assert plan_question("What did Francis Newman write?", NAMES, lambda p: p == "Francis Newman").missing == ()
+    assert plan_question("What did Francis Newman write?", NAMES, lambda p, _: p == "Francis Newman").missing == ()
+    # A work or writer quoted inside a source is not missing either; one the text never names is.
+    quoted = lambda name, is_work: name == "Dionysius the Areopagite"  # noqa: E731
+    assert plan_question("What three-stage path does Underhill quote from Dionysius the Areopagite?", NAMES,
+                         quoted).missing == ()
+    assert plan_question("What three-stage path does Underhill quote from Dionysius the Areopagite?", NAMES,
+                         never).missing == ("Dionysius the Areopagite",)
     # Named works and authors that are sources are never missing.
     assert plan_question("According to William James, what marks a mystical state?", NAMES, never).missing == ()
     assert plan_question("What does Jung write in Psychology of the Unconscious?", NAMES, never).missing == ()

@@ -2,8 +2,10 @@
 question's topic (how close the best passage and sentence come, how much of the question's rarer words they hold,
 whether a word of the question is unknown to the whole corpus) and about the kind of answer asked for.
 
-The weights (answerability_model.json) are fitted on the tune half of evals/data/questions-2.jsonl and the old
-development questions, never on the validation half: `python -m citewise.evals.answerability_training`.
+The weights are fitted on the tune half of evals/data/questions-2.jsonl and the old development questions, never on
+the validation half: `python -m citewise.evals.answerability_training [--no-reader]`. answerability_model.json adds
+the reader's best logit to the features and is the engine's gate; answerability_model_no_reader.json is the gate of
+the engine with the reader turned off (`answer.reader=false`).
 """
 
 from __future__ import annotations
@@ -17,16 +19,27 @@ import numpy as np
 from citewise.answers.quotes.support import sigmoid
 
 MODEL_PATH = Path(__file__).with_name("answerability_model.json")
-FEATURES = (
+NO_READER_MODEL_PATH = Path(__file__).with_name("answerability_model_no_reader.json")
+BASE_FEATURES = (
     "best_passage_cosine",  # the best retrieved passage's cosine to the part
     "best_sentence_cosine",  # the best candidate sentence's cosine to the part
     "best_sentence_coverage",  # idf-weighted share of the part's words in the best-scored sentence (with its source)
     "unknown_share",  # idf-weighted share of the part's words no passage of the corpus holds
 )
+READER_FEATURES = (*BASE_FEATURES, "best_reader_logit")  # the reader's highest logit among the part's candidates
+
+
+def gate_path(with_reader: bool) -> Path:
+    return MODEL_PATH if with_reader else NO_READER_MODEL_PATH
+
+
+def gate_features(with_reader: bool) -> tuple[str, ...]:
+    return READER_FEATURES if with_reader else BASE_FEATURES
 
 
 @dataclass(frozen=True)
 class AnswerabilityModel:
+    features: tuple[str, ...]
     mean: np.ndarray
     scale: np.ndarray
     weights: np.ndarray
@@ -34,16 +47,16 @@ class AnswerabilityModel:
     threshold: float
 
     @classmethod
-    def load(cls, path: Path = MODEL_PATH) -> AnswerabilityModel:
+    def load(cls, path: Path, features: tuple[str, ...]) -> AnswerabilityModel:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if tuple(data["features"]) != FEATURES:
+        if tuple(data["features"]) != features:
             raise ValueError(f"{path} was fitted on other features; refit it with "
                              "python -m citewise.evals.answerability_training")
-        return cls(np.asarray(data["mean"]), np.asarray(data["scale"]), np.asarray(data["weights"]),
+        return cls(features, np.asarray(data["mean"]), np.asarray(data["scale"]), np.asarray(data["weights"]),
                    float(data["bias"]), float(data["threshold"]))
 
     def probability(self, features: dict[str, float]) -> float:
-        x = (np.asarray([features[name] for name in FEATURES]) - self.mean) / self.scale
+        x = (np.asarray([features[name] for name in self.features]) - self.mean) / self.scale
         return float(sigmoid(x @ self.weights + self.bias))
 
     def answerable(self, features: dict[str, float]) -> bool:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from citewise.answers.offline.answerability import MODEL_PATH as ANSWERABILITY_PATH
-from citewise.answers.offline.answerability import AnswerabilityModel
+from citewise.answers.offline.answerability import AnswerabilityModel, gate_features, gate_path
 from citewise.answers.offline.conversation import offline_standalone, refers_to_a_person
 from citewise.answers.offline.evidence import (
     SENTENCE_BATCH,
     Candidate,
     candidate_sentences,
     known_vectors,
+    read_candidates,
     reading_order,
     retrieve,
     score_candidates,
@@ -48,6 +47,15 @@ RETRIEVAL_K = 12
 
 
 @dataclass(frozen=True)
+class ReaderPolicy:
+    """How the reader is used, chosen on the tune half of evals/data/questions-2.jsonl (docs/EVALUATION.md)."""
+
+    read_at_most: int = 16  # candidates read per part, the best by meaning and words
+    blend: float = 0.1  # of the earlier score, added to the reader's probability
+    min_logit: float = 0.0  # a quote beside the lead must reach this logit of answering
+
+
+@dataclass(frozen=True)
 class EvidenceStrength:
     """What the refusal gate looks at for one part of a question: how close the best passage comes to it, and
     whether the question names something (a person, a title, a code) that no source mentions at all."""
@@ -71,9 +79,11 @@ class OfflineEngine:
     name: Literal["offline"] = "offline"
 
     def __init__(self, settings: Settings, retriever: Retriever, index: IndexReader, embedder,
-                 verifier: QuoteVerifier, scorer, gate_path: Path | None = ANSWERABILITY_PATH) -> None:
-        """`gate_path`: the fitted answerability gate; None judges by the best passage's closeness alone (what the
-        gate's own fitting needs, so that no earlier gate shapes its data)."""
+                 verifier: QuoteVerifier, scorer, gated: bool = True, reader=None,  # noqa: ANN001
+                 policy: ReaderPolicy = ReaderPolicy()) -> None:
+        """`gated`: refuse by the fitted answerability gate; without it, by the best passage's closeness alone (what
+        the gate's own fitting needs, so that no earlier gate shapes its data). `reader`: the sentence reader, loaded
+        when settings.answer.reader asks for it and none is given."""
         self.settings = settings
         self.retriever = retriever
         self.index = index
@@ -84,7 +94,14 @@ class OfflineEngine:
         self.names = SourceNames(index.sources)
         self._metadata_stems = [stems_of(f"{s.author} {s.title} {' '.join(s.aliases)}")
                                 for s in index.sources.values()]
-        self.gate = AnswerabilityModel.load(gate_path) if gate_path is not None else None
+        if reader is None and settings.answer.reader:
+            from citewise.answers.reader import load_reader
+
+            reader = load_reader()
+        self.reader = reader
+        self.policy = policy
+        with_reader = reader is not None
+        self.gate = AnswerabilityModel.load(gate_path(with_reader), gate_features(with_reader)) if gated else None
 
     def answer(self, question: str, history: list[Message] | None = None,
                filters: SearchFilters | None = None) -> Answer:
@@ -147,6 +164,9 @@ class OfflineEngine:
         stored = self.index.stored_vectors([h.passage.id for h in hits]) if hits else {}
         candidates = score_candidates(vector, terms, part.answer_type, candidate_sentences(hits, self.index, index),
                                       stored, self._embed_sentences)
+        if self.reader is not None:
+            candidates = read_candidates(self.reader, part.text, candidates, self.policy.read_at_most,
+                                         self.policy.blend)
         strength = self.evidence_strength(part.query, stored, vector)
         evidence = PartEvidence(part, hits, candidates, stored, strength, terms)
         evidence.features = self.answerability_features(evidence)
@@ -166,12 +186,16 @@ class OfflineEngine:
         best = max(evidence.candidates, key=lambda c: c.score, default=None)
         total = sum(terms.weights.values())
         unknown = sum(w for t, w in terms.weights.items() if not self._mentioned(t))
-        return {
+        features = {
             "best_passage_cosine": evidence.strength.best_cosine,
             "best_sentence_cosine": max((c.cosine for c in evidence.candidates), default=0.0),
             "best_sentence_coverage": best.lexical if best else 0.0,
             "unknown_share": unknown / total if total > 0 else 0.0,
         }
+        if self.reader is not None:
+            features["best_reader_logit"] = max((c.reader for c in evidence.candidates if c.reader is not None),
+                                                default=-10.0)
+        return features
 
     def _embed_query(self, text: str) -> np.ndarray:
         embed_query = getattr(self.retriever, "embed_query", None)
@@ -192,7 +216,8 @@ class OfflineEngine:
                                                                           // parts))
         chosen: list[Candidate] = []
         for item in evidence:
-            chosen += reading_order(select_for_part(item.candidates, limit, chosen))
+            chosen += reading_order(select_for_part(
+                item.candidates, limit, chosen, min_reader=self.policy.min_logit if self.reader is not None else None))
         return chosen
 
     def _mentioned(self, name: str) -> bool:
@@ -200,10 +225,11 @@ class OfflineEngine:
             return True
         return any(term_stems(name) <= stems for stems in self._metadata_stems)
 
-    def _phrase_mentioned(self, name: str) -> bool:
-        """Whether some passage holds every word of `name` ("Francis Newman" stands in James as "Francis W.
-        Newman")."""
-        return bool(self.index.lexical_search(name.split(), 1, match="all"))
+    def _phrase_mentioned(self, name: str, is_work: bool = False) -> bool:
+        """Whether the corpus's text names `name`: a person when some passage holds every word of the name
+        ("Francis Newman" stands in James as "Francis W. Newman"), a work or a writer quoted by title ("Dionysius
+        the Areopagite", quoted inside Underhill) when some passage holds its words in a row."""
+        return bool(self.index.lexical_search(name.split(), 1, match="phrase" if is_work else "all"))
 
     def _verified(self, chosen: list[Candidate], evidence: list[PartEvidence]) -> list[VerifiedQuote]:
         """Every quote goes through the verifier, even though it was cut from the passage itself."""

@@ -58,6 +58,15 @@ _ASKING = re.compile(r"^(?:what|how|why|when|where|who|whom|which|are|is|do|does
 # "[108] Compare Freud: ...", "See James, ...", "Cf. Rohde": a footnote pointing elsewhere.
 _SEE_ALSO = re.compile(r"^\s*(?:\[\d+\]|\(\d+\)|\d+\s|compare\b|cf\.|see\s)", re.IGNORECASE)
 _PLACE = re.compile(r"\b(?:in|at|from|near|to)\s+(?:the\s+)?[A-Z][a-z]")
+# A short sentence that only points back at what came before ("This is the meaning of 'purgation.'", "His explanation
+# makes good sense."): alone it says nothing, so it is quoted with the sentence before it.
+_POINTER = re.compile(r"^[\"'“‘(_]*(?:this|that|these|those|such|it|he|she|they|his|her|its|their|thus|so|here|"
+                      r"there)\b", re.IGNORECASE)
+POINTER_MAX_WORDS = 14
+
+
+def points_back(sentence: str) -> bool:
+    return len(sentence.split()) <= POINTER_MAX_WORDS and _POINTER.match(sentence.strip()) is not None
 
 
 def is_filler(sentence: str) -> bool:
@@ -139,6 +148,7 @@ class Candidate:
     lexical: float = 0.0
     type_match: bool = False
     score: float = 0.0
+    reader: float | None = None  # the reader's logit that it answers its part (None: not read)
     part: int = 0  # which part of the question it answers
     vector: np.ndarray | None = field(default=None, repr=False)
 
@@ -198,8 +208,14 @@ def quotable_spans(passage: Passage, text: str, source: Source,
         at = bisect.bisect_right(offsets, position) - 1
         return known[at][1] if at >= 0 else passage.heading
 
-    spans = tuple((s, e) for s, e in passage_sentences(text, passage.start, passage.end)
+    sentences = passage_sentences(text, passage.start, passage.end)
+    # A sentence pointing back takes the one before it along, when the passage holds that one and no paragraph
+    # break falls between them; without it, it is not quoted at all.
+    whole = [(sentences[i - 1][0], e) if points_back(text[s:e]) and i > 0 and "\n\n" not in text[sentences[i - 1][1]:s]
+             else (s, e) for i, (s, e) in enumerate(sentences)]
+    spans = tuple((s, e) for s, e in whole
                   if MIN_WORDS <= len(text[s:e].split()) <= MAX_WORDS and not is_filler(text[s:e])
+                  and not (points_back(text[s:e]) and len(text[s:e].split()) <= POINTER_MAX_WORDS)
                   and by_the_author(source, heading_at(s), text[s:e]))
     with _SPANS_LOCK:
         _SPANS_CACHE[passage.id] = spans
@@ -269,16 +285,34 @@ def score_candidates(question_vector: np.ndarray, terms: QuestionTerms, kind: An
     return scored
 
 
+def read_candidates(reader, question: str, candidates: list[Candidate], at_most: int,  # noqa: ANN001
+                    blend: float) -> list[Candidate]:
+    """The reader's pick: the `at_most` best-scored candidates are read against the question, and only those are
+    kept, scored by the reader's probability that they answer (plus `blend` of their earlier score, which breaks
+    the reader's near-ties by closeness of meaning)."""
+    shortlist = sorted(candidates, key=lambda c: -c.score)[:at_most]
+    if not shortlist:
+        return []
+    logits = reader.logits(question, [(c.text, c.hit.passage.heading) for c in shortlist])
+    for candidate, logit in zip(shortlist, logits, strict=True):
+        candidate.reader = float(logit)
+        candidate.score = float(1.0 / (1.0 + np.exp(-logit))) + blend * candidate.score
+    return shortlist
+
+
 def select_for_part(candidates: list[Candidate], limit: int, taken: list[Candidate], relative_floor: float = 0.25,
-                    duplicate_cosine: float = 0.9, new_source_bonus: float = 0.05) -> list[Candidate]:
+                    duplicate_cosine: float = 0.9, new_source_bonus: float = 0.05,
+                    min_reader: float | None = None) -> list[Candidate]:
     """Greedy pick for one part: best score first, skipping near-duplicates (also of quotes other parts took) and
-    weak tails, nudging towards a second source."""
+    weak tails, nudging towards a second source. With `min_reader`, a sentence the reader read joins the best one
+    only when its logit of answering reaches it."""
     if not candidates or limit <= 0:
         return []
     ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
     floor = ranked[0].score - relative_floor
     chosen: list[Candidate] = []
-    pool = [c for c in ranked if c.score >= floor]
+    pool = [c for c in ranked if c.score >= floor and (
+        c is ranked[0] or min_reader is None or c.reader is None or c.reader >= min_reader)]
     while pool and len(chosen) < limit:
         sources = {c.source_id for c in chosen}
         best = max(pool, key=lambda c: c.score + (new_source_bonus if chosen and c.source_id not in sources else 0))

@@ -322,13 +322,14 @@ def subject_of(text: str, rarity: Callable[[str], float], names: SourceNames, co
     return " ".join(sorted(words, key=lambda w: -rarity(w))[:count])
 
 
-def plan_question(question: str, names: SourceNames, mentioned: Callable[[str], bool],
+def plan_question(question: str, names: SourceNames, mentioned: Callable[[str, bool], bool],
                   rarity: Callable[[str], float] | None = None) -> QuestionPlan:
-    """The question's parts and named works. `mentioned(phrase)` says whether the corpus's text holds `phrase`;
-    `rarity(word)` how rare a word is in it (0 in every passage .. 1 in none)."""
+    """The question's parts and named works. `mentioned(name, is_work)` says whether the corpus's text names a person
+    or a work (one quoted inside a source is not absent); `rarity(word)` how rare a word is in it (0 in every
+    passage .. 1 in none)."""
     named = names.named_in(question, speakers_only=True)
     missing = tuple(name for name, is_work in asked_about_names(question)
-                    if not (names.is_title(name) or names.is_author(name) or (not is_work and mentioned(name))))
+                    if not (names.is_title(name) or names.is_author(name) or mentioned(name, is_work)))
     parts: list[QuestionPart] = []
     previous: QuestionPart | None = None
     for clause in split_parts(question):

@@ -62,6 +62,8 @@ class RetrievalSettings(Section):
 class AnswerSettings(Section):
     engine: Literal["offline", "llm"] = "offline"
     max_quotes: int = Field(5, ge=1, le=20)
+    reader: bool = Field(False, description="the offline engine picks and orders its quotes with the sentence reader "
+                                           "(answers/reader); false: by meaning and word overlap alone")
     refusal_threshold: float = Field(0.36, description="offline engine refuses below this evidence score")
 
 

