@@ -32,7 +32,8 @@ def test_wheel_holds_only_the_citewise_package(wheel: Path) -> None:
     # The stage folders are inside the package, with their data files.
     for module in ("citewise/ingest/pipeline.py", "citewise/retrieval/retriever.py", "citewise/answers/offline.py",
                    "citewise/answers/support_model.json", "citewise/server/static/index.html",
-                   "citewise/evals/thresholds.json", "citewise/bench/common.py", "citewise/core/settings.py"):
+                   "citewise/evals/thresholds.json", "citewise/bench/common.py", "citewise/core/settings.py",
+                   "citewise/mcp_server/tools.py"):
         assert module in names
 
 
