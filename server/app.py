@@ -26,6 +26,7 @@ from citewise.server.state import serving
 
 STATIC = Path(__file__).resolve().parent / "static"
 MCP_PATH = "/mcp"
+MCP_HEADERS = ["Mcp-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name", "Last-Event-ID"]
 
 
 def create_app(settings: Settings, embedder=None, background: BackgroundIngest | None = None) -> FastAPI:
@@ -77,8 +78,10 @@ def create_app(settings: Settings, embedder=None, background: BackgroundIngest |
     if settings.server.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.server.api_key)
     if settings.server.cors_origins:
+        # A browser MCP client sends the protocol's own headers (and reads the session id, should one be set).
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.server.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type", *MCP_HEADERS],
+                           expose_headers=["Mcp-Session-Id"])
     # Added last so they run first: a request for another host, or with an oversized body, is refused before
     # anything reads it.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.server.max_body_bytes)

@@ -242,3 +242,20 @@ def test_http_answers_while_a_long_serve_ingest_runs(slice_corpus: Path, tmp_pat
                 assert AskResult.model_validate(refused.structured_content).refused
 
         run(test)
+
+
+def test_cors_lets_an_allowed_origin_send_the_mcp_headers(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from citewise.server.app import create_app
+
+    settings = Settings(index=tmp_path, server={"cors_origins": ["https://chat.example.org"]})
+    # No lifespan (nothing loaded): a preflight is answered by the CORS middleware before any route.
+    client = TestClient(create_app(settings, embedder=object()), base_url="http://127.0.0.1")
+    preflight = client.options("/mcp", headers={
+        "Origin": "https://chat.example.org", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, mcp-protocol-version"})
+    assert preflight.status_code == 200, preflight.text
+    assert "mcp-protocol-version" in preflight.headers["access-control-allow-headers"].lower()
+    other = client.options("/mcp", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in other.headers
