@@ -13,7 +13,7 @@ from citewise.core.errors import CitewiseError
 from citewise.evals.answers import RETRIEVAL_KS, QuestionRecord
 from citewise.evals.faithfulness import ratio
 
-THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
+THRESHOLDS_FILE = Path(__file__).parent / "data" / "questions-2.validation.thresholds.json"
 
 
 @dataclass(frozen=True)

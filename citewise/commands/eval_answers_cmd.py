@@ -41,7 +41,8 @@ def answers(
 
     Exit status: 0 every gated metric passes, 1 a metric is under its threshold or worse than the baseline.
     """
-    from citewise.evals.answers import AnswerRun, load_questions
+    from citewise.evals.answers import AnswerRun
+    from citewise.evals.questions import load_questions
     from citewise.evals.report import build_report, load_baseline, load_thresholds, render_markdown, write_report
     from citewise.evals.support_info import describe_support
 
