@@ -36,8 +36,8 @@ def answers(
         "--baseline", help="an earlier report.json: fail on any metric worse than it beyond tolerance")] = None,
     out: Annotated[Path, typer.Option("--out", help="folder for report.json and report.md")] = Path("artifacts/eval"),
     thresholds: Annotated[Path | None, typer.Option(
-        "--thresholds", help="gate file [default: the set's own, beside it: QUESTIONS-NAME.SPLIT.thresholds.json, "
-        "else QUESTIONS-NAME.thresholds.json; with neither, nothing is gated]", show_default=False)] = None,
+        "--thresholds", help="gate file; by default the question set's own, beside it: NAME.SPLIT.thresholds.json, "
+        "else NAME.thresholds.json (with neither, nothing is gated)", show_default=False)] = None,
     junit: Annotated[Path | None, typer.Option(
         "--junit", help="also write a JUnit XML report here: a test case per question and per gate",
         show_default=False)] = None,

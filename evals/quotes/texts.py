@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -37,7 +38,7 @@ class SourceText:
 
     def line_of(self, offset: int) -> int:
         if self._line_starts is None:
-            self._line_starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
+            self._line_starts = [0] + [match.end() for match in re.finditer("\n", self.text)]
         return bisect.bisect_right(self._line_starts, offset)
 
     def page_of(self, offset: int) -> int | None:
