@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from junitparser import Failure, JUnitXml
 
-from citewise.answers.support import load_support_scorer
+from citewise.answers.quotes.support import load_support_scorer
 from citewise.evals.faithfulness import FaithfulnessChecker
 from citewise.evals.quotes.format import as_outside_answer
 from citewise.evals.selftest import correct_answers, mutations

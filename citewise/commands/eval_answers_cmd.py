@@ -153,7 +153,7 @@ def _selftest(json_out: bool, index: Path | None) -> None:
 
 
 def _support_scorer(settings):
-    from citewise.answers.support import load_support_scorer
+    from citewise.answers.quotes.support import load_support_scorer
     from citewise.ingest.embedder import load_embedder
 
     return load_support_scorer(settings, embedder=load_embedder(settings.embedding))

@@ -8,14 +8,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from citewise.answers.near_miss import MIN_WORDS, best_near_miss
-from citewise.answers.normalize import normalize, word_spans
+from citewise.answers.quotes.near_miss import MIN_WORDS, best_near_miss
+from citewise.answers.quotes.normalize import normalize, word_spans
+from citewise.core.sentences import sentence_spans, unwrap
 from citewise.core.text import STOPWORDS, TOKEN
 from citewise.evals.faithfulness import SupportScorer
 from citewise.evals.quotes.format import OutsideAnswer, OutsideQuote
 from citewise.evals.quotes.texts import SourceText, SourceTexts
 from citewise.evals.statements import split_statements
-from citewise.ingest.sentences import sentence_spans, unwrap
 
 # Statuses, worst last. Only "verbatim" with no other problem passes.
 VERBATIM, NOT_WHERE_CLAIMED, ALTERED, MISATTRIBUTED, NOT_FOUND, NO_FILE = (
