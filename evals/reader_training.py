@@ -63,7 +63,8 @@ MINED_PER_PART = 5
 LAYERS = 4
 EPOCHS = 1
 BATCH = 16
-LEARNING_RATE = 4e-5
+LEARNING_RATE = 5e-5
+HEAD_LEARNING_RATE = 1e-3
 # Outside data teaches what answering is in general; ours is the larger share, since Wikipedia pairs alone did not
 # carry over to these books (docs/EVALUATION.md).
 SQUAD_PAIRS, SCIFACT_PAIRS = 4000, 1000
@@ -121,11 +122,37 @@ def our_pairs(questions: list[TrainingQuestion], mined: dict[str, list], corpus:
     return [pair for q in questions for pair in question_pairs(q, corpus, [tuple(c) for c in mined[q.id]])]
 
 
+def _reader_module(layers: int):  # noqa: ANN202 - a torch.nn.Module
+    """MiniLM's first `layers` layers and one linear unit over the mean of the pair's token states. The mean, not a
+    [CLS] pooler: the bundled weights were trained to mean-pool, so the mean of a pair's states means something
+    from the first step, where a new pooler over [CLS] has to learn it (a first trial with BERT's classification
+    head barely left chance on held-out SQuAD pairs: AUC 0.59)."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    folder = _bundled_model_dir()
+    config = AutoConfig.from_pretrained(str(folder), num_hidden_layers=layers)
+
+    class MeanPooledReader(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(str(folder), config=config)
+            self.head = torch.nn.Linear(config.hidden_size, 1)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN201
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            return self.head((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0))
+
+    return MeanPooledReader()
+
+
 def train(pairs: list[Pair], seed: int = SEED, epochs: int = EPOCHS, layers: int = LAYERS,  # noqa: ANN201
           threads: int = 1):
-    """A BertForSequenceClassification (one logit) from the bundled MiniLM weights, fine-tuned on `pairs`."""
+    """The reader module fine-tuned on `pairs` (weighted binary cross-entropy)."""
     import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()
@@ -134,13 +161,12 @@ def train(pairs: list[Pair], seed: int = SEED, epochs: int = EPOCHS, layers: int
     torch.manual_seed(seed)
     # On a machine whose cores other work shares, torch's threads spin-wait on each other: one thread is steadier.
     torch.set_num_threads(threads)
-    folder = _bundled_model_dir()
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    config = AutoConfig.from_pretrained(str(folder), num_labels=1, num_hidden_layers=layers)
-    model = AutoModelForSequenceClassification.from_pretrained(str(folder), config=config)
+    tokenizer = AutoTokenizer.from_pretrained(str(_bundled_model_dir()))
+    model = _reader_module(layers)
     model.train()
     steps = epochs * math.ceil(len(pairs) / BATCH)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+    optimiser = torch.optim.AdamW([{"params": model.bert.parameters(), "lr": LEARNING_RATE},
+                                   {"params": model.head.parameters(), "lr": HEAD_LEARNING_RATE}], weight_decay=0.01)
     warmup = max(1, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
@@ -151,7 +177,7 @@ def train(pairs: list[Pair], seed: int = SEED, epochs: int = EPOCHS, layers: int
             texts = [reader_pair(p.question, p.sentence, p.heading) for p in batch]
             encoded = tokenizer([q for q, _ in texts], [s for _, s in texts], truncation="only_second",
                                 max_length=MAX_TOKENS, padding=True, return_tensors="pt")
-            logits = model(**encoded).logits.squeeze(-1)
+            logits = model(encoded["input_ids"], encoded["attention_mask"], encoded["token_type_ids"]).squeeze(-1)
             labels = torch.tensor([p.label for p in batch], dtype=torch.float32)
             weights = torch.tensor([p.weight for p in batch], dtype=torch.float32)
             loss = (loss_function(logits, labels) * weights).sum() / weights.sum()
@@ -181,8 +207,9 @@ def _batches(pairs: list[Pair], rng: random.Random, window: int = 50) -> list[li
     return batches
 
 
-def export(model, target: Path = MODEL_PATH) -> None:  # noqa: ANN001
-    """int8 ONNX (MatMul and the embedding table), written atomically, and the tokenizer beside it."""
+def export(model, target: Path = MODEL_PATH, keep_fp32: Path | None = None) -> None:  # noqa: ANN001
+    """int8 ONNX (MatMul and the embedding table), written atomically, and the tokenizer beside it; `keep_fp32`:
+    where to keep the float model too (to measure what quantising costs)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -201,6 +228,8 @@ def export(model, target: Path = MODEL_PATH) -> None:  # noqa: ANN001
                                  weight_type=QuantType.QInt8)
         finally:
             logging.disable(logging.NOTSET)
+        if keep_fp32:
+            shutil.copyfile(fp32, keep_fp32)
         shutil.copyfile(int8, target.with_suffix(".tmp"))
         os.replace(target.with_suffix(".tmp"), target)
     shutil.copyfile(_bundled_model_dir() / "tokenizer.json", TOKENIZER_PATH)
@@ -307,6 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training (more only on a quiet "
                                                                "machine)")
     parser.add_argument("--limit", type=int, default=0, help="train on at most this many pairs (a quick trial)")
+    parser.add_argument("--keep-fp32", type=Path, help="also write the float model here, and measure it beside int8")
     parser.add_argument("--mined", type=Path, help="keep the engine's mined candidates in this JSON file and reuse "
                                                    "them on the next run over the same index")
     args = parser.parse_args(argv)
@@ -337,13 +367,16 @@ def main(argv: list[str] | None = None) -> None:
         counts[p.origin] += 1
     print(f"reader_training: {len(pairs)} training pairs {dict(counts)}", file=sys.stderr)
     model = train(pairs, threads=args.threads)
-    export(model)
+    export(model, keep_fp32=args.keep_fp32)
     reader = SentenceReader(workers=os.cpu_count())
     squad_sample = random.Random(SEED).sample(squad_held, min(3000, len(squad_held)))
     figures = {
         "our questions on held-out works": compare("held-out works", ours_held, reader, cosine_scores),
         "SQuAD 2.0 held-out articles": compare("SQuAD held-out", squad_sample, reader, cosine_scores),
     }
+    if args.keep_fp32:
+        float_reader = SentenceReader(args.keep_fp32, workers=os.cpu_count())
+        compare("SQuAD held-out, float model", squad_sample, float_reader, cosine_scores)
     write_card(figures, dict(counts), (time.monotonic() - started) / 60, len(trained_on))
     print(f"reader_training: wrote {MODEL_PATH} and {CARD_PATH}", file=sys.stderr)
 

@@ -18,14 +18,8 @@ from pathlib import Path
 from citewise.answers.offline.engine import ReaderPolicy
 from citewise.core.paths import checkout_root
 from citewise.core.settings import Settings
-from citewise.evals.answers import (
-    AnswerRun,
-    EvalQuestion,
-    GoldQuote,
-    QuestionRecord,
-    load_questions,
-    locate_gold,
-)
+from citewise.evals.answers import AnswerRun, QuestionRecord, locate_gold
+from citewise.evals.questions import EvalQuestion, GoldQuote, load_questions
 from citewise.evals.report import summarize
 
 SHOWN = ("evidence_hit", "part_coverage", "off_topic_rate", "refusal_rate", "false_refusal_rate")
