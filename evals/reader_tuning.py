@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--read", default="12,16,24", help="read_at_most values")
     parser.add_argument("--blend", default="0,0.1,0.3", help="blend values")
     parser.add_argument("--min-logit", default="-1,0,1", help="min_logit values")
+    parser.add_argument("--floor", default="0.25", help="floor values")
     parser.add_argument("--recall", action="store_true", help="instead: how often the gold sentence is among the "
                         "candidates at 12, 20, 50 and 100 passages (on --split's questions)")
     parser.add_argument("--split", default="tune", help="the half of questions-2.jsonl --recall reads")
@@ -104,12 +105,13 @@ def main(argv: list[str] | None = None) -> None:
         return
     questions = [*load_questions(data / "questions-2.jsonl", "tune"), *load_questions(data / "questions.jsonl")]
     grid = itertools.product([int(v) for v in args.read.split(",")], [float(v) for v in args.blend.split(",")],
-                             [float(v) for v in args.min_logit.split(",")])
-    for read, blend, min_logit in grid:
-        run.engine.policy = ReaderPolicy(read, blend, min_logit)
+                             [float(v) for v in args.min_logit.split(",")], [float(v) for v in args.floor.split(",")])
+    for read, blend, min_logit, floor in grid:
+        run.engine.policy = ReaderPolicy(read, blend, min_logit, floor)
         records = run.run(questions)
         metrics = summarize(records)
-        print(json.dumps({"read_at_most": read, "blend": blend, "min_logit": min_logit, "lead_hit": lead_hit(records),
+        print(json.dumps({"read_at_most": read, "blend": blend, "min_logit": min_logit, "floor": floor,
+                          "lead_hit": lead_hit(records),
                           **{k: metrics.get(k) for k in SHOWN}}), flush=True)
 
 

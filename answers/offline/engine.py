@@ -56,6 +56,7 @@ class ReaderPolicy:
     read_at_most: int = 16  # candidates read per part, the best by meaning and words
     blend: float = 0.1  # of the earlier score, added to the reader's probability
     min_logit: float = 0.0  # a quote beside the lead must reach this logit of answering
+    floor: float = 0.25  # a quote's score is at most this far below the lead's
 
 
 @dataclass(frozen=True)
@@ -221,8 +222,10 @@ class OfflineEngine:
                                                                           // parts))
         chosen: list[Candidate] = []
         for item in evidence:
+            reading = self.reader is not None
             chosen += reading_order(select_for_part(
-                item.candidates, limit, chosen, min_reader=self.policy.min_logit if self.reader is not None else None))
+                item.candidates, limit, chosen, relative_floor=self.policy.floor if reading else 0.25,
+                min_reader=self.policy.min_logit if reading else None))
         return chosen
 
     def _mentioned(self, name: str) -> bool:

@@ -287,17 +287,19 @@ def score_candidates(question_vector: np.ndarray, terms: QuestionTerms, kind: An
 
 def read_candidates(reader, question: str, candidates: list[Candidate], at_most: int,  # noqa: ANN001
                     blend: float) -> list[Candidate]:
-    """The reader's pick: the `at_most` best-scored candidates are read against the question, and only those are
-    kept, scored by the reader's probability that they answer (plus `blend` of their earlier score, which breaks
-    the reader's near-ties by closeness of meaning)."""
+    """The reader's order: the `at_most` best-scored candidates are read against the question and scored by the
+    reader's probability that they answer plus `blend` times their earlier score; the rest keep `blend` times
+    their earlier score, so they follow the read ones but can still be quoted after them."""
     shortlist = sorted(candidates, key=lambda c: -c.score)[:at_most]
     if not shortlist:
         return []
     logits = reader.logits(question, [(c.text, c.hit.passage.heading) for c in shortlist])
+    for candidate in candidates:
+        candidate.score *= blend
     for candidate, logit in zip(shortlist, logits, strict=True):
         candidate.reader = float(logit)
-        candidate.score = float(1.0 / (1.0 + np.exp(-logit))) + blend * candidate.score
-    return shortlist
+        candidate.score += float(1.0 / (1.0 + np.exp(-logit)))
+    return candidates
 
 
 def select_for_part(candidates: list[Candidate], limit: int, taken: list[Candidate], relative_floor: float = 0.25,
