@@ -12,9 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from citewise.answers.engines import build_engine
-from citewise.answers.llm.context import TokenCounter
-from citewise.answers.llm.engine import AnswerStats, LLMEngine
+from citewise.answers import build_engine
+from citewise.answers.llm import AnswerStats, LLMEngine, TokenCounter
 from citewise.bench.common import load_questions, machine
 from citewise.core.answer import Answer
 from citewise.core.errors import CitewiseError
@@ -115,7 +114,7 @@ def as_dict(result: LLMBench) -> dict[str, object]:
 
 def default_model(settings: Settings) -> Path | None:
     """The model to benchmark when none is configured: the one `install.sh --local-llm` fetched, if present."""
-    from citewise.answers.llm.local_model import bundled_model_path
+    from citewise.answers.llm import bundled_model_path
 
     if settings.llm.local_model or settings.llm.base_url or os.environ.get("OPENAI_BASE_URL"):
         return None

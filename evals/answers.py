@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from citewise.answers.quotes.verifier import locate
+from citewise.answers.quotes import locate
 from citewise.core.answer import Answer, Message
 from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader
@@ -122,8 +122,8 @@ class AnswerRun:
     """The pipeline under test (retriever, engine) plus the checker, loaded once for all questions."""
 
     def __init__(self, settings: Settings, engine_name: str | None = None) -> None:
-        from citewise.answers.engines import build_engine
-        from citewise.answers.quotes.support import load_support_scorer
+        from citewise.answers import build_engine
+        from citewise.answers.quotes import load_support_scorer
         from citewise.retrieval.retriever import IndexRetriever
         from citewise.store import open_index
 

@@ -78,7 +78,7 @@ class LoadedIndex:
             raise CitewiseError(f"unknown engine {name!r}; use one of {', '.join(ENGINE_NAMES)}")
         with self._lock:
             if name not in self._engines:
-                from citewise.answers.engines import build_engine
+                from citewise.answers import build_engine
 
                 self._engines[name] = build_engine(self.settings, self.retriever, self.index, name=name,
                                                    embedder=self.embedder)

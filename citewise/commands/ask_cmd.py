@@ -48,9 +48,8 @@ def ask(
     The filters confine the answer to sources published since/until a year, of some kinds, or named ones; a
     refusal under filters says whether they excluded the evidence.
     """
-    from citewise.answers.engines import build_engine
-    from citewise.answers.output.export import export
-    from citewise.answers.output.render import year_and_kind
+    from citewise.answers import build_engine
+    from citewise.answers.output import export_answer, year_and_kind
     from citewise.core.errors import CitewiseError
     from citewise.core.retrieval import FilterRequest
     from citewise.retrieval.filters import resolve_filters
@@ -70,7 +69,7 @@ def ask(
     if output != "text":
         answer = answerer.answer(question, filters=filters)
         typer.echo(answer.model_dump_json(indent=2) if output == "json" else
-                   export(answer, retriever.index.sources, output), nl=output == "json")
+                   export_answer(answer, retriever.index.sources, output), nl=output == "json")
         return
     # Printed as it streams: an LLM answer's verified sentences appear while the model is still writing.
     answer = None

@@ -115,7 +115,7 @@ def selftest(json_out: JsonOption = False, index: IndexOption = None) -> None:
 
 
 def _support_scorer(settings):
-    from citewise.answers.quotes.support import load_support_scorer
+    from citewise.answers.quotes import load_support_scorer
     from citewise.ingest.embedder import load_embedder
 
     return load_support_scorer(settings, embedder=load_embedder(settings.embedding))

@@ -37,7 +37,7 @@ def search(
     json_out: JsonOption = False,
 ) -> None:
     """Find the passages that bear on QUERY."""
-    from citewise.answers.output.render import year_and_kind
+    from citewise.answers.output import year_and_kind
     from citewise.core.errors import CitewiseError
     from citewise.core.retrieval import FilterRequest
     from citewise.retrieval.filters import resolve_filters
