@@ -83,7 +83,7 @@ def annotations(answer: Answer) -> list[dict]:
 
 def extras(answer: Answer) -> dict:
     """What the Markdown alone does not say, under one namespaced key (clients read it from model_extra)."""
-    return {"refused": answer.refused, "engine": answer.engine,
+    return {"refused": answer.refused, "refusal_reason": answer.refusal_reason, "engine": answer.engine,
             "nearest": [p.model_dump(mode="json") for p in answer.nearest]}
 
 
