@@ -20,9 +20,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from citewise.commands import ask_cmd, bench_cmd, eval_cmd, ingest_cmd, search_cmd, serve_cmd
+    from citewise.commands import ask_cmd, bench_cmd, eval_cmd, ingest_cmd, mcp_cmd, search_cmd, serve_cmd
 
-    for module in (ingest_cmd, search_cmd, ask_cmd, serve_cmd, eval_cmd, bench_cmd):
+    for module in (ingest_cmd, search_cmd, ask_cmd, serve_cmd, mcp_cmd, eval_cmd, bench_cmd):
         module.register(app)
 
 

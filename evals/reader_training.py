@@ -95,13 +95,22 @@ def mined_candidates(engine, question: str) -> list[tuple[str, int, int]]:  # no
     return found
 
 
-def our_pairs(questions: list[TrainingQuestion], engine, corpus: CorpusSentences) -> list[Pair]:  # noqa: ANN001
-    pairs: list[Pair] = []
-    for number, question in enumerate(questions, start=1):
-        pairs += question_pairs(question, corpus, mined_candidates(engine, question.question))
-        if number % 100 == 0:
-            print(f"reader_training: mined candidates for {number}/{len(questions)} questions", file=sys.stderr)
-    return pairs
+def mine(questions: list[TrainingQuestion], engine, cache: Path | None) -> dict[str, list]:  # noqa: ANN001
+    """The engine's candidates for every question, by id; `cache` keeps them between runs on the same index."""
+    mined: dict[str, list] = json.loads(cache.read_text(encoding="utf-8")) if cache and cache.is_file() else {}
+    todo = [q for q in questions if q.id not in mined]
+    for number, question in enumerate(todo, start=1):
+        mined[question.id] = mined_candidates(engine, question.question)
+        if number % 100 == 0 or number == len(todo):
+            print(f"reader_training: mined candidates for {number}/{len(todo)} questions", file=sys.stderr)
+    if cache and todo:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(mined), encoding="utf-8")
+    return mined
+
+
+def our_pairs(questions: list[TrainingQuestion], mined: dict[str, list], corpus: CorpusSentences) -> list[Pair]:
+    return [pair for q in questions for pair in question_pairs(q, corpus, [tuple(c) for c in mined[q.id]])]
 
 
 def train(pairs: list[Pair], seed: int = SEED, epochs: int = EPOCHS, layers: int = LAYERS):  # noqa: ANN201
@@ -277,6 +286,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, default=Path(".citewise"), help="the demo corpus's index")
     parser.add_argument("--limit", type=int, default=0, help="train on at most this many pairs (a quick trial)")
+    parser.add_argument("--mined", type=Path, help="keep the engine's mined candidates in this JSON file and reuse "
+                                                   "them on the next run over the same index")
     args = parser.parse_args(argv)
     started = time.monotonic()
     rng = random.Random(SEED)
@@ -286,8 +297,9 @@ def main(argv: list[str] | None = None) -> None:
     corpus = CorpusSentences(engine.index)
     trained_on = [q for q in questions if q.source not in HELD_OUT_SOURCES]
     held_out = [q for q in questions if q.source in HELD_OUT_SOURCES]
-    ours = our_pairs(trained_on, engine, corpus)
-    ours_held = our_pairs(held_out, engine, corpus)
+    mined = mine(questions, engine, args.mined)
+    ours = our_pairs(trained_on, mined, corpus)
+    ours_held = our_pairs(held_out, mined, corpus)
     squad = shared_dir() / "benchmarks" / "squad2"
     squad_train = [*squad_pairs(squad / "train-v2.0-first10.json", slice(None), rng),
                    *squad_pairs(squad / "dev-v2.0-half.json", SQUAD_TRAIN_DEV_ARTICLES, rng)]

@@ -1,10 +1,9 @@
-"""The FastAPI app factory: loads the model and index once (lifespan), polls for new index generations."""
+"""The FastAPI app factory: loads the model and index once (lifespan), polls for new index generations, and serves
+the MCP tools at /mcp beside the HTTP API."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,27 +16,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from citewise.core.settings import Settings
+from citewise.mcp_server.http import StreamableHttpEndpoint
 from citewise.server.background_ingest import BackgroundIngest
 from citewise.server.errors import ERROR_RESPONSES, install_error_handlers
 from citewise.server.guards import AllowedHostsMiddleware, ApiKeyMiddleware
 from citewise.server.middleware import BodyLimitMiddleware, PagePolicyMiddleware
 from citewise.server.routes import ask, export, health, openai_compat, search, sources
-from citewise.server.state import ServiceState
+from citewise.server.state import serving
 
 STATIC = Path(__file__).resolve().parent / "static"
-# CURRENT is one small file: reading it each second costs nothing, and a new index shows up within ~1 s.
-RELOAD_POLL_S = 1.0
-log = logging.getLogger("citewise.server")
-
-
-async def _watch_index(service: ServiceState) -> None:
-    while True:
-        await asyncio.sleep(RELOAD_POLL_S)
-        try:
-            # The new generation is loaded in a worker thread; requests go on with the old one until the swap.
-            await run_in_threadpool(service.refresh)
-        except Exception as exc:  # the watcher must outlive a bad generation
-            log.warning("index reload failed: %s", exc)
+MCP_PATH = "/mcp"
+MCP_HEADERS = ["Mcp-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name", "Last-Event-ID"]
 
 
 def create_app(settings: Settings, embedder=None, background: BackgroundIngest | None = None) -> FastAPI:
@@ -52,22 +41,10 @@ def create_app(settings: Settings, embedder=None, background: BackgroundIngest |
         if background is not None:
             background.start()
         try:
-            model = embedder
-            if model is None:
-                from citewise.ingest.embedder import load_embedder
-
-                model = await run_in_threadpool(load_embedder, settings.embedding)
-            service = ServiceState(settings, model, ingest_status=background.status if background else None)
-            await run_in_threadpool(service.refresh)
-            app.state.service = service
-            watcher = asyncio.create_task(_watch_index(service))
-            try:
-                yield
-            finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-                service.close()
+            async with serving(settings, embedder, background.status if background else None) as service:
+                app.state.service = service
+                async with mcp.running():
+                    yield
         finally:
             if background is not None:
                 await run_in_threadpool(background.stop)
@@ -80,6 +57,9 @@ def create_app(settings: Settings, embedder=None, background: BackgroundIngest |
     # The API key is checked once, by ApiKeyMiddleware (server/guards.py), before routing and before any body is read.
     for module in (ask, export, search, sources, openai_compat):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    # MCP over streamable HTTP, behind the same Host, API-key and body-size guards as every other route.
+    mcp = StreamableHttpEndpoint(lambda: getattr(app.state, "service", None))
+    app.add_route(MCP_PATH, mcp, include_in_schema=False)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -98,8 +78,10 @@ def create_app(settings: Settings, embedder=None, background: BackgroundIngest |
     if settings.server.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.server.api_key)
     if settings.server.cors_origins:
+        # A browser MCP client sends the protocol's own headers (and reads the session id, should one be set).
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.server.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type", *MCP_HEADERS],
+                           expose_headers=["Mcp-Session-Id"])
     # Added last so they run first: a request for another host, or with an oversized body, is refused before
     # anything reads it.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.server.max_body_bytes)

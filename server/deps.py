@@ -30,10 +30,7 @@ async def _loaded(service: ServiceDep) -> AsyncIterator[LoadedIndex]:
     # response is sent), uses one generation, and a generation replaced meanwhile is closed when it ends.
     loaded = service.borrow()
     if loaded is None:
-        reason = service.last_error or (
-            "the corpus is still being indexed; the first part will be answerable shortly, ask again then"
-            if service.indexing() else f"no index at {service.settings.index} yet (run `citewise ingest`)")
-        raise HTTPException(503, f"index not loaded: {reason}")
+        raise HTTPException(503, f"index not loaded: {service.unavailable_reason()}")
     try:
         yield loaded
     finally:

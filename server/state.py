@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from starlette.concurrency import run_in_threadpool
 
 from citewise.core.answer import AnswerEngine
 from citewise.core.errors import CitewiseError
@@ -18,6 +22,8 @@ from citewise.store import open_store
 log = logging.getLogger("citewise.server")
 
 ENGINE_NAMES = ("offline", "llm")
+# CURRENT is one small file: reading it each second costs nothing, and a new index shows up within ~1 s.
+RELOAD_POLL_S = 1.0
 
 
 @dataclass
@@ -141,6 +147,12 @@ class ServiceState:
         served = self.current.token if self.current is not None else None
         return state == "finished" and self.last_error is None and served != self.store.current_token()
 
+    def unavailable_reason(self) -> str:
+        """Why nothing is loaded, for a client: a broken generation, an index on its way, or no index at all."""
+        return self.last_error or (
+            "the corpus is still being indexed; the first part will be answerable shortly, ask again then"
+            if self.indexing() else f"no index at {self.settings.index} yet (run `citewise ingest`)")
+
     def refresh(self) -> bool:
         """Loads the published generation if it differs from the live one; True when a swap happened."""
         with self._reload_lock:
@@ -165,3 +177,35 @@ class ServiceState:
                 previous.retire()
             log.info("serving index generation %s (%d sources)", loaded.token, len(loaded.index.sources))
             return True
+
+
+async def _watch_index(service: ServiceState) -> None:
+    while True:
+        await asyncio.sleep(RELOAD_POLL_S)
+        try:
+            # The new generation is loaded in a worker thread; requests go on with the old one until the swap.
+            await run_in_threadpool(service.refresh)
+        except Exception as exc:  # the watcher must outlive a bad generation
+            log.warning("index reload failed: %s", exc)
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, embedder: Any = None,
+                  ingest_status: Callable[[], dict[str, object]] | None = None) -> AsyncIterator[ServiceState]:
+    """The service's state for as long as the block runs: the model loaded (unless given), the published index
+    loaded, newer generations swapped in as they are published, the live one closed at the end. The HTTP app and
+    `citewise mcp` (stdio) both run inside it."""
+    if embedder is None:
+        from citewise.ingest.embedder import load_embedder
+
+        embedder = await run_in_threadpool(load_embedder, settings.embedding)
+    service = ServiceState(settings, embedder, ingest_status=ingest_status)
+    await run_in_threadpool(service.refresh)
+    watcher = asyncio.create_task(_watch_index(service))
+    try:
+        yield service
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        service.close()

@@ -30,7 +30,8 @@ def serve(
     first_part_bytes: Annotated[int | None, typer.Option(
         "--first-part-bytes", min=0, hidden=True, help="passed to `citewise ingest` with --ingest; for tests")] = None,
 ) -> None:
-    """Serve the API and the chat page. A new index ingested into the same directory is picked up live."""
+    """Serve the API, the chat page and the MCP tools (streamable HTTP at /mcp). A new index ingested into the
+    same directory is picked up live."""
     import uvicorn
 
     from citewise.server.app import create_app
@@ -59,7 +60,7 @@ def serve(
     elif store.current_token() is None:
         typer.echo(f"citewise: no index at {store.location} yet; /readyz answers 503 until `citewise ingest` "
                    "writes one", err=True)
-    typer.echo(f"citewise: serving {store.location} on http://{server.host}:{server.port}/ "
+    typer.echo(f"citewise: serving {store.location} on http://{server.host}:{server.port}/, MCP clients at /mcp "
                f"({'API key required' if server.api_key else 'no API key'})", err=True)
     uvicorn.run(create_app(settings, background=background), host=server.host, port=server.port,
                 log_level="warning", timeout_graceful_shutdown=5)

@@ -8,7 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
+from citewise.core.errors import CitewiseError
 from citewise.core.types import Source
+from citewise.retrieval.spans import MAX_CONTEXT, span_in_context
 from citewise.server.deps import LoadedDep
 from citewise.server.state import LoadedIndex
 
@@ -16,10 +18,6 @@ router = APIRouter(tags=["sources"])
 
 # Source ids are 16 hex digits (ingest.models.content_hash): anything else never reaches the index.
 SourceId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="a source id from /v1/sources")]
-MAX_SPAN = 100_000
-MAX_CONTEXT = 5_000
-# A context edge moves up to this far to fall on white space rather than mid-word.
-EDGE_SLACK = 40
 _FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".xhtml": "html",
             ".pdf": "pdf", ".epub": "epub"}
 
@@ -76,25 +74,6 @@ def _source(loaded: LoadedIndex, source_id: str) -> Source:
     return source
 
 
-def _context_start(text: str, start: int, context: int) -> int:
-    edge = max(0, start - context)
-    if edge == 0:
-        return 0
-    space = text.find(" ", edge, min(start, edge + EDGE_SLACK))
-    newline = text.find("\n", edge, min(start, edge + EDGE_SLACK))
-    found = [i for i in (space, newline) if i >= 0]
-    return min(found) + 1 if found else edge
-
-
-def _context_end(text: str, end: int, context: int) -> int:
-    edge = min(len(text), end + context)
-    if edge == len(text):
-        return edge
-    low = max(end, edge - EDGE_SLACK)
-    found = [i for i in (text.rfind(" ", low, edge), text.rfind("\n", low, edge)) if i >= 0]
-    return max(found) if found else edge
-
-
 @router.get("/v1/sources", response_model=list[SourceInfo])
 async def list_sources(loaded: LoadedDep) -> list[SourceInfo]:
     return [_info(s) for s in sorted(loaded.index.sources.values(), key=lambda s: (s.author, s.title, s.file))]
@@ -115,16 +94,11 @@ def source_text(
 ) -> SourceText:
     """The canonical text from start to end with `context` characters either side, to show a quotation in place."""
     source = _source(loaded, source_id)
-    text = loaded.index.source_text(source_id)
-    end = min(len(text), start + 2000) if end is None else end
-    if start > end or end > len(text):
-        raise HTTPException(422, f"span {start}-{end} is outside the source's text (0-{len(text)})")
-    if end - start > MAX_SPAN:
-        raise HTTPException(422, f"span {start}-{end} is longer than {MAX_SPAN} characters")
-    left, right = _context_start(text, start, context), _context_end(text, end, context)
-    page = next((number for low, high, number in loaded.index.source_pages(source_id) if low <= start < high), None)
-    headings = [Heading(start=offset, text=heading) for offset, heading in loaded.index.source_headings(source_id)
-                if left <= offset < right]
-    return SourceText(source=_info(source), start=start, end=end, page=page, before=text[left:start],
-                      text=text[start:end], after=text[end:right], context_start=left, context_end=right,
-                      format=source_format(source.file), headings=headings)
+    try:
+        span = span_in_context(loaded.index, source_id, start, end, context)
+    except CitewiseError as exc:  # a span outside the text or too long: the query does not fit this source
+        raise HTTPException(422, str(exc)) from exc
+    return SourceText(source=_info(source), start=span.start, end=span.end, page=span.page, before=span.before,
+                      text=span.text, after=span.after, context_start=span.context_start,
+                      context_end=span.context_end, format=source_format(source.file),
+                      headings=[Heading(start=offset, text=heading) for offset, heading in span.headings])
