@@ -52,6 +52,10 @@ OPIUM = ("Opium was taken as laudanum, dissolved in spirits.\n\n"
 MYSTIC = ("Mystical states are ineffable and noetic.\n\n"
           "Transiency and passivity mark the mystical states of consciousness.")
 RITES = "The Eleusinian rites took place in Boedromion, and the initiates fasted before the kykeon."
+# Words two lexical analyses once split differently: contractions, a hyphen, Markdown's underscores.
+WORDS = ("Why can't the drinker simply stop by willpower? He can't, and he don't know why.\n\n"
+         "The self-will of the man can be the trouble.\n\n"
+         "_History_. The histories of the drug can't begin before 1912.")
 # Chinese is written without spaces between words; the second paragraph also writes an English word against it.
 BUDDHISM = "佛教认为人生是苦，修行可以带来解脱。\n\n禅宗强调顿悟，MDMA不是修行的方法。"
 
@@ -179,6 +183,25 @@ class IndexContractTests:
         assert reader.document_frequency("修行") == 2
         assert found("laudanum") == [("opium.txt", 0)]  # English as before
         assert sources["buddhism.txt"].id in reader.sources
+
+    def test_every_backend_counts_and_finds_the_same_words(self, make_store: StoreFactory) -> None:
+        """One analysis of words (core/lexemes.py): no stop words dropped, apostrophes, hyphens and underscores
+        split, Porter stems. PostgreSQL's `english` configuration once dropped "can" and "t", so "can't" had no
+        document frequency there, and it read "_History_." as one odd word."""
+        store = make_store()
+        write(store, [("words.txt", WORDS, [unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)])])
+        reader = store.reader()
+
+        def found(*terms: str, match="any") -> list[int]:
+            return sorted(reader.passage(pid).ordinal for pid, _ in reader.lexical_search(list(terms), 10, match=match))
+
+        assert reader.document_frequency("can't") == 2
+        assert reader.document_frequency("don't") == 1
+        assert reader.document_frequency("can") == 3 and reader.document_frequency("the") == 3
+        assert found("can't", match="phrase") == [0, 2]
+        assert found("history") == found("histories") == [2]  # "_History_." is the word history
+        assert found("willpower", "stop", match="all") == [0]
+        assert reader.document_frequency("self-will") == 1 and found("self", "will", match="phrase") == [1]
 
     @pytest.mark.parametrize("terms", [
         ['"unbalanced'], ["NEAR(a", "b)"], ["col:umn", "^start", "*"], ["OR", "AND", "NOT"], ["()"], [""], [],

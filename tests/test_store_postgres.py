@@ -36,3 +36,25 @@ def test_the_location_never_shows_the_password(postgres_url: str) -> None:
     store = open_store(Settings(store=StoreSettings(url=postgres_url, schema_name="location_test")))
     assert password and password not in store.location
     assert store.location.startswith("postgresql://citewise@127.0.0.1:") and "location_test" in store.location
+
+
+def test_an_index_of_an_older_schema_is_rebuilt_on_new_tables(postgres_url: str) -> None:
+    """Schema 4 generated its lexemes with PostgreSQL's `english` configuration: its tables are not reused."""
+    from citewise.core.errors import IndexIncompatibleError
+    from citewise.store.postgres import PostgresStore
+    from tests.index_contract import OPIUM, unit, write
+
+    store = PostgresStore(postgres_url, schema="older_schema")
+    write(store, [("opium.txt", OPIUM, [unit(1, 0, 0), unit(0, 1, 0)])])
+    with store.connect() as conn:  # what an index written by schema 4 looks like
+        conn.execute("ALTER TABLE passages DROP COLUMN lexemes")
+        conn.execute("ALTER TABLE passages ADD COLUMN lexemes tsvector GENERATED ALWAYS AS "
+                     "(to_tsvector('english', lexical_text)) STORED")
+        conn.execute("UPDATE generations SET meta = jsonb_set(meta, '{schema}', '\"4\"')")
+    with pytest.raises(IndexIncompatibleError, match="--rebuild"), store.writing():
+        pass
+    write(store, [("opium.txt", OPIUM, [unit(1, 0, 0), unit(0, 1, 0)])], rebuild=True)
+    reader = store.reader()
+    assert reader.meta["schema"] == "5" and reader.passage_count() == 2
+    assert reader.document_frequency("was") == 1, "a stop word of `english` is a word like any other"
+    store.close()
