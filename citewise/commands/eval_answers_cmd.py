@@ -54,12 +54,13 @@ def answers(
 
     def progress(record) -> None:
         if not json_out:
-            state = "refused" if record.answer.refused else f"{len(record.answer.citations)} quotes"
+            state = (f"refused ({record.answer.refusal_reason})" if record.answer.refused
+                     else f"{len(record.answer.citations)} quotes")
             typer.echo(f"  {record.question.id}: {state}, {record.latency_s:.2f}s", err=True)
 
     records = run.run(items, progress)
     questions_file = f"{questions} (split {split})" if split else str(questions)
-    report = build_report(records, engine=run.engine.name, index=str(settings.index), questions_file=questions_file,
+    report = build_report(records, engine=run.engine.name, index=run.library.location, questions_file=questions_file,
                           support=describe_support(run.checker.scorer), thresholds=bounds, baseline=old)
     report["seconds"] = round(time.perf_counter() - began, 1)
     json_path, md_path = write_report(report, out)
