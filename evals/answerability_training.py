@@ -22,7 +22,7 @@ from citewise.answers.offline import gate_features, gate_path
 from citewise.answers.quotes import sigmoid
 from citewise.core.paths import checkout_root
 from citewise.core.settings import Settings
-from citewise.evals.answers import EvalQuestion, load_questions
+from citewise.evals.questions import EvalQuestion, load_questions
 from citewise.evals.support_training import fit_logistic
 
 MAX_FALSE_REFUSALS = 0.04

@@ -2,57 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from citewise.answers.quotes import locate
-from citewise.core.answer import Answer, Message
-from citewise.core.errors import CitewiseError
+from citewise.core.answer import Answer
 from citewise.core.index import IndexReader
 from citewise.core.settings import Settings
 from citewise.evals.faithfulness import AnswerScore, FaithfulnessChecker
+from citewise.evals.questions import EvalQuestion, GoldQuote
 from citewise.evals.questions_retrieval import GoldSpan, gold_passage_metrics
 from citewise.evals.relevance import Relevance, judge_relevance
 
 RETRIEVAL_KS = (5, 10)
-
-
-class GoldQuote(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    file: str
-    quote: str
-
-
-class QuestionPart(BaseModel):
-    """One part of a compound or comparison question, with its own gold quotes and topic terms."""
-
-    model_config = ConfigDict(extra="ignore")
-    text: str
-    gold: list[GoldQuote] = []
-    topic_terms: list[str] = []
-
-
-class EvalQuestion(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: str
-    question: str
-    answerable: bool
-    gold: list[GoldQuote] = []
-    kind: str | None = None
-    split: str | None = None  # "tune" or "validation": thresholds are fitted on one, reported on the other
-    history: list[Message] = []  # earlier turns, for follow-up questions
-    answer_type: str | None = None
-    unanswerable_type: str | None = None
-    missing: str | None = None  # the absent work or author a refusal should name
-    parts: list[QuestionPart] = []
-    # Words of which almost any sentence bearing on the question holds one: a quote with none of them (and no
-    # overlap with a gold quote) is counted off-topic.
-    topic_terms: list[str] = []
 
 
 @dataclass
@@ -65,36 +29,6 @@ class QuestionRecord:
     retrieval: dict[str, float] | None  # gold-passage recall@k, hit@k, mrr@10 (evals.questions_retrieval)
     gold_problems: list[str] = field(default_factory=list)
     relevance: Relevance | None = None  # on-topic quotes, parts covered, missing work named
-
-
-def load_questions(path: Path, split: str | None = None) -> list[EvalQuestion]:
-    """Questions from a JSON Lines file (only those of `split`, if given); a malformed line is an error naming the
-    file and line."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CitewiseError(f"cannot read questions file {path}: {exc.strerror or exc}") from exc
-    questions: list[EvalQuestion] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            questions.append(EvalQuestion.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            reason = str(exc).splitlines()[0]
-            raise CitewiseError(f"{path}:{number}: not a question record ({reason})") from exc
-    ids = [q.id for q in questions]
-    if len(set(ids)) != len(ids):
-        raise CitewiseError(f"{path}: question ids repeat")
-    if split is not None:
-        splits = sorted({q.split for q in questions if q.split})
-        questions = [q for q in questions if q.split == split]
-        if not questions:
-            raise CitewiseError(f"{path} holds no questions of split {split!r}"
-                                + (f" (it has {', '.join(splits)})" if splits else " (it has no splits)"))
-    if not questions:
-        raise CitewiseError(f"{path} holds no questions")
-    return questions
 
 
 def locate_gold(question: EvalQuestion, index: IndexReader,

@@ -54,11 +54,17 @@ HELD_OUT_SOURCES = (
     "harrison-1913-ancient-art-and-ritual.txt",
 )
 # The engine's best candidates per part of a question, mined as non-answers.
-MINED_PER_PART = 8
-LAYERS = 6
+MINED_PER_PART = 5
+# Four of MiniLM's six layers: on two shared cores six trained at 4 pairs/s; four keep most of a cross-encoder's
+# ranking (MS MARCO's MiniLM cross-encoders lose ~0.01 MRR@10 from L6 to L4) at two thirds of the cost, here and at
+# answer time.
+LAYERS = 4
 EPOCHS = 1
 BATCH = 16
 LEARNING_RATE = 4e-5
+# Outside data teaches what answering is in general; ours is the larger share, since Wikipedia pairs alone did not
+# carry over to these books (docs/EVALUATION.md).
+SQUAD_PAIRS, SCIFACT_PAIRS = 4000, 1000
 CARD_PATH = MODEL_PATH.with_name("READER-CARD.md")
 # SQuAD: the ten train articles and the first eight of the dev half are trained on; the other eight are held out.
 SQUAD_TRAIN_DEV_ARTICLES = slice(0, 8)
@@ -113,7 +119,8 @@ def our_pairs(questions: list[TrainingQuestion], mined: dict[str, list], corpus:
     return [pair for q in questions for pair in question_pairs(q, corpus, [tuple(c) for c in mined[q.id]])]
 
 
-def train(pairs: list[Pair], seed: int = SEED, epochs: int = EPOCHS, layers: int = LAYERS):  # noqa: ANN201
+def train(pairs: list[Pair], seed: int = SEED, epochs: int = EPOCHS, layers: int = LAYERS,  # noqa: ANN201
+          threads: int = 1):
     """A BertForSequenceClassification (one logit) from the bundled MiniLM weights, fine-tuned on `pairs`."""
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
@@ -123,13 +130,13 @@ def train(pairs: list[Pair], seed: int = SEED, epochs: int = EPOCHS, layers: int
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    # On a machine whose cores other work shares, torch's threads spin-wait on each other: one thread is steadier.
+    torch.set_num_threads(threads)
     folder = _bundled_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     config = AutoConfig.from_pretrained(str(folder), num_labels=1, num_hidden_layers=layers)
     model = AutoModelForSequenceClassification.from_pretrained(str(folder), config=config)
     model.train()
-    order = list(range(len(pairs)))
     steps = epochs * math.ceil(len(pairs) / BATCH)
     optimiser = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
     warmup = max(1, steps // 10)
@@ -137,10 +144,8 @@ def train(pairs: list[Pair], seed: int = SEED, epochs: int = EPOCHS, layers: int
         optimiser, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
     loss_function = torch.nn.BCEWithLogitsLoss(reduction="none")
     step, started = 0, time.monotonic()
-    for _ in range(epochs):
-        random.Random(seed + step).shuffle(order)
-        for at in range(0, len(order), BATCH):
-            batch = [pairs[i] for i in order[at:at + BATCH]]
+    for epoch in range(epochs):
+        for batch in _batches(pairs, random.Random(seed + epoch)):
             texts = [reader_pair(p.question, p.sentence, p.heading) for p in batch]
             encoded = tokenizer([q for q, _ in texts], [s for _, s in texts], truncation="only_second",
                                 max_length=MAX_TOKENS, padding=True, return_tensors="pt")
@@ -154,12 +159,24 @@ def train(pairs: list[Pair], seed: int = SEED, epochs: int = EPOCHS, layers: int
             schedule.step()
             optimiser.zero_grad()
             step += 1
-            if step % 100 == 0 or step == steps:
+            if step % 25 == 0 or step == steps:
                 rate = step * BATCH / (time.monotonic() - started)
                 print(f"reader_training: step {step}/{steps}, loss {loss.item():.3f}, {rate:.1f} pairs/s",
                       file=sys.stderr)
     model.eval()
     return model
+
+
+def _batches(pairs: list[Pair], rng: random.Random, window: int = 50) -> list[list[Pair]]:
+    """Shuffled batches of pairs of about the same length, so that little of each batch is padding."""
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    batches: list[list[Pair]] = []
+    for at in range(0, len(order), BATCH * window):
+        chunk = sorted(order[at:at + BATCH * window], key=lambda i: len(pairs[i].question) + len(pairs[i].sentence))
+        batches += [[pairs[i] for i in chunk[b:b + BATCH]] for b in range(0, len(chunk), BATCH)]
+    rng.shuffle(batches)
+    return batches
 
 
 def export(model, target: Path = MODEL_PATH) -> None:  # noqa: ANN001
@@ -285,6 +302,8 @@ def ensure_index(index_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, default=Path(".citewise"), help="the demo corpus's index")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for training (more only on a quiet "
+                                                               "machine)")
     parser.add_argument("--limit", type=int, default=0, help="train on at most this many pairs (a quick trial)")
     parser.add_argument("--mined", type=Path, help="keep the engine's mined candidates in this JSON file and reuse "
                                                    "them on the next run over the same index")
@@ -306,7 +325,8 @@ def main(argv: list[str] | None = None) -> None:
     squad_held = list(squad_pairs(squad / "dev-v2.0-half.json", SQUAD_HELD_OUT_ARTICLES, random.Random(SEED)))
     scifact = list(scifact_pairs(shared_dir() / "benchmarks" / "scifact" / "original",
                                  "train", rng))
-    pairs = ours + squad_train + scifact
+    pairs = ours + rng.sample(squad_train, min(SQUAD_PAIRS, len(squad_train))) + rng.sample(
+        scifact, min(SCIFACT_PAIRS, len(scifact)))
     rng.shuffle(pairs)
     if args.limit:
         pairs = pairs[:args.limit]
@@ -314,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     for p in pairs:
         counts[p.origin] += 1
     print(f"reader_training: {len(pairs)} training pairs {dict(counts)}", file=sys.stderr)
-    model = train(pairs)
+    model = train(pairs, threads=args.threads)
     export(model)
     reader = SentenceReader(workers=os.cpu_count())
     squad_sample = random.Random(SEED).sample(squad_held, min(3000, len(squad_held)))

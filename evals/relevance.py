@@ -20,7 +20,7 @@ from citewise.evals.faithfulness import AnswerScore, CitationCheck
 from citewise.evals.questions_retrieval import GoldSpan
 
 if TYPE_CHECKING:
-    from citewise.evals.answers import EvalQuestion
+    from citewise.evals.questions import EvalQuestion
 
 
 @dataclass

@@ -1,54 +1,20 @@
-"""The answer-eval report: overall metrics from per-question records, the threshold/baseline gate, and
-report.json + report.md."""
+"""The answer-eval report: overall metrics from per-question records, the gate's verdicts (evals/thresholds.py),
+and report.json + report.md."""
 
 from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from citewise.core.errors import CitewiseError
 from citewise.evals.answers import RETRIEVAL_KS, QuestionRecord
 from citewise.evals.faithfulness import ratio
-
-THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    name: str
-    higher_is_better: bool
-    meaning: str
-    compare_to_baseline: bool = True  # timings vary with the machine; they get a threshold only
-
-
-METRICS = [
-    MetricSpec("quote_exactness", True, "share of quotes verified verbatim in the cited passage, offsets included"),
-    MetricSpec("attribution", True, "share of located quotes whose citation names the holding source's "
-               "author, year, kind, title and file"),
-    MetricSpec("citation_recall", True, "ALCE: share of answer statements supported by their citations "
-               "(mean over answers)"),
-    MetricSpec("citation_precision", True, "ALCE: share of citations needed by the statement citing them "
-               "(mean over answers)"),
-    MetricSpec("evidence_hit", True, "share of answerable questions with a quote overlapping a gold quote"),
-    *[MetricSpec(f"retrieval_recall@{k}", True, f"share of gold quotes covered by a top-{k} passage (mean)")
-      for k in RETRIEVAL_KS],
-    MetricSpec(f"retrieval_mrr@{max(RETRIEVAL_KS)}", True, "mean reciprocal rank of the first gold passage"),
-    MetricSpec("off_topic_rate", False, "share of quotes in answers to answerable questions that overlap no gold "
-               "quote and hold none of the question's topic terms"),
-    MetricSpec("part_coverage", True, "share of the parts of compound and comparison questions addressed by a quote "
-               "(overlapping the part's gold, or holding one of its topic terms); a refusal covers none"),
-    MetricSpec("all_parts_covered", True, "share of compound and comparison questions with every part covered"),
-    MetricSpec("refusal_rate", True, "share of unanswerable questions refused"),
-    MetricSpec("false_refusal_rate", False, "share of answerable questions refused"),
-    MetricSpec("missing_named_rate", True, "share of questions about an absent work or author whose refusal names "
-               "it"),
-    MetricSpec("latency_p50_s", False, "median seconds to answer", compare_to_baseline=False),
-    MetricSpec("latency_p95_s", False, "95th percentile seconds to answer", compare_to_baseline=False),
-]
-SPECS = {spec.name: spec for spec in METRICS}
+from citewise.evals.junit import JUnitCase
+from citewise.evals.metric_specs import METRICS
+from citewise.evals.thresholds import Thresholds, gate_checks
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -129,49 +95,6 @@ def counts(records: list[QuestionRecord]) -> dict[str, int]:
     }
 
 
-def load_thresholds(path: Path | None = None) -> dict[str, Any]:
-    path = Path(path or THRESHOLDS_FILE)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CitewiseError(f"cannot read thresholds file {path}: {exc}") from exc
-    unknown = set(data.get("metrics", {})) - set(SPECS)
-    if unknown:
-        raise CitewiseError(f"{path}: unknown metrics {', '.join(sorted(unknown))}")
-    return data
-
-
-def load_baseline(path: Path) -> dict[str, float | None]:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))["metrics"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise CitewiseError(f"cannot read baseline report {path}: {exc}") from exc
-
-
-def gate(metrics: dict[str, float | None], thresholds: dict[str, Any],
-         baseline: dict[str, float | None] | None = None) -> list[str]:
-    """One line per failing metric: under (over) its threshold, or worse than the baseline beyond tolerance."""
-    failures: list[str] = []
-    tolerance = float(thresholds.get("tolerance", 0.0))
-    for name, bound in thresholds.get("metrics", {}).items():
-        spec, value = SPECS[name], metrics.get(name)
-        if value is None:
-            failures.append(f"{name}: not measured (no data), threshold {bound}")
-            continue
-        if "min" in bound and value < bound["min"]:
-            failures.append(f"{name}: {value:.4f} below threshold {bound['min']}")
-        if "max" in bound and value > bound["max"]:
-            failures.append(f"{name}: {value:.4f} above threshold {bound['max']}")
-    for spec in METRICS:
-        old, value = (baseline or {}).get(spec.name), metrics.get(spec.name)
-        if not spec.compare_to_baseline or old is None or value is None:
-            continue
-        worse = old - value if spec.higher_is_better else value - old
-        if worse > tolerance + 1e-12:
-            failures.append(f"{spec.name}: {value:.4f} worse than baseline {old:.4f} beyond tolerance {tolerance}")
-    return failures
-
-
 def question_json(record: QuestionRecord) -> dict[str, Any]:
     score = record.score
     return {
@@ -198,14 +121,18 @@ def question_json(record: QuestionRecord) -> dict[str, Any]:
 
 
 def build_report(records: list[QuestionRecord], *, engine: str, index: str, questions_file: str,
-                 support: dict[str, Any], thresholds: dict[str, Any],
+                 support: dict[str, Any], thresholds: Thresholds, thresholds_file: str | None = None,
                  baseline: dict[str, float | None] | None = None) -> dict[str, Any]:
     metrics = summarize(records)
+    checks = gate_checks(metrics, thresholds, baseline)
     return {
         "engine": engine, "index": index, "questions_file": questions_file,
         "counts": counts(records), "support_scorer": support,
-        "metrics": metrics, "by_kind": by_kind(records), "thresholds": thresholds,
-        "failures": gate(metrics, thresholds, baseline),
+        "metrics": metrics, "by_kind": by_kind(records),
+        "thresholds_file": thresholds_file, "thresholds": thresholds.model_dump(mode="json", exclude_none=True),
+        "gates": [asdict(check) for check in checks],
+        "failures": [check.message for check in checks if check.failed],
+        "not_measured": [check.message for check in checks if check.status == "not measured"],
         "questions": [question_json(r) for r in records],
     }
 
@@ -222,18 +149,26 @@ def _fmt(value: Any) -> str:
 
 def render_markdown(report: dict[str, Any]) -> str:
     bounds = report["thresholds"].get("metrics", {})
-    failing = {line.split(":")[0] for line in report["failures"]}
+    status_of: dict[str, str] = {}
+    for check in report.get("gates", []):
+        # A failure outranks a pass: one metric may be gated by a threshold and the baseline.
+        if status_of.get(check["metric"]) != "FAIL":
+            status_of[check["metric"]] = {"fail": "FAIL", "pass": "ok"}.get(check["status"], check["status"])
+    gated_by = (f"thresholds `{report['thresholds_file']}`" if report.get("thresholds_file")
+                else "no thresholds file: nothing is gated")
     lines = [
         f"# Citation-faithfulness eval ({report['engine']} engine)", "",
         f"Index `{report['index']}`, questions `{report['questions_file']}`: "
         + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report["counts"].items()) + ".", "",
         f"Support judgements: {report['support_scorer'].get('description', 'support scorer')}.", "",
+        f"Gate: {gated_by}.", "",
         "| metric | value | gate | status | meaning |", "|---|---|---|---|---|",
     ]
     for spec in METRICS:
         bound = bounds.get(spec.name, {})
         gate_text = " ".join(f"{'≥' if key == 'min' else '≤'} {bound[key]}" for key in ("min", "max") if key in bound)
-        status = "FAIL" if spec.name in failing else ("ok" if bound else "")
+        gate_text += " (required)" if bound.get("required") else ""
+        status = status_of.get(spec.name, "")
         lines.append(f"| {spec.name} | {_fmt(report['metrics'].get(spec.name))} | {gate_text or '-'} | {status} "
                      f"| {spec.meaning} |")
     lines += ["", f"Baseline tolerance: {report['thresholds'].get('tolerance', 0)}.", ""]
@@ -245,6 +180,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append("")
     if report["failures"]:
         lines += ["## Failures", "", *[f"- {line}" for line in report["failures"]], ""]
+    if report.get("not_measured"):
+        lines += ["## Not measured", "", *[f"- {line}" for line in report["not_measured"]], ""]
     lines += ["## Per question", "",
               "| id | kind | refused | quotes | exact | attributed | recall | precision | evidence hit | off topic "
               "| parts | r@5 | r@10 | RR | s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -263,6 +200,32 @@ def render_markdown(report: dict[str, Any]) -> str:
     if problems:
         lines += ["", "## Problems found", "", *problems]
     return "\n".join(lines) + "\n"
+
+
+def junit_cases(report: dict[str, Any]) -> list[JUnitCase]:
+    """One case per question (failing when a quotation is not verbatim where cited, or its citation names the wrong
+    source: the faults no answer may have) and one per gate (skipped when not measured and not required)."""
+    cases = []
+    for q in report["questions"]:
+        faults = [f"[{c['n']}] {c['status']}: {'; '.join(c['problems'])}" for c in q["checks"]
+                  if not c["exact"] or c["attributed"] is False]
+        outcome = ("refused" if q["refused"] else f"answered with {len(q['checks'])} quotation(s)") + (
+            "; the question is answerable" if q["answerable"] else "; the question is unanswerable")
+        if q["evidence_hit"] is not None:
+            outcome += f"; gold evidence {'cited' if q['evidence_hit'] else 'not cited'}"
+        cases.append(JUnitCase(
+            "questions", f"{q['id']}: {q['question'][:100]}", "fail" if faults else "pass",
+            faults[0] + (f" (and {len(faults) - 1} more)" if len(faults) > 1 else "") if faults else "",
+            "\n".join([outcome, *faults]), q["latency_s"],
+            {"kind": q["kind"], "split": q["split"], "answerable": q["answerable"],
+             "refused": q["refused"], "quotations": len(q["checks"])}))
+    for check in report.get("gates", []):
+        name = f"{check['metric']} {check['bound']}" if check["kind"] == "threshold" else \
+            f"{check['metric']} against the baseline"
+        status = {"pass": "pass", "fail": "fail"}.get(check["status"], "skip")
+        cases.append(JUnitCase("gates", name, status, check["message"] if status != "pass" else "",
+                               check["message"], properties={"value": check["value"]}))
+    return cases
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:

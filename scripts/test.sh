@@ -19,4 +19,11 @@ index=.citewise-ci
 .venv/bin/citewise eval selftest --index "$index"
 # The test suite runs last so its summary closes the log. It includes the slow SciFact retrieval test
 # (about 5 minutes); PYTEST_MARKERS="not slow" leaves it out for a quicker local run.
-.venv/bin/pytest -m "${PYTEST_MARKERS-slow or not slow}" -q
+# A skipped test passes too, so the very last line names the tests that did not run and why (tests/not_run.py):
+# a run without Chromium must not be taken for a full one.
+summary="$(mktemp)"
+status=0
+CITEWISE_TEST_SUMMARY="$summary" .venv/bin/pytest -m "${PYTEST_MARKERS-slow or not slow}" -q || status=$?
+if [[ -s "$summary" ]]; then cat "$summary"; else echo "not run: unknown, pytest stopped before its summary"; fi
+rm -f "$summary"
+exit "$status"

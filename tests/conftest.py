@@ -13,6 +13,7 @@ from citewise.core.embedding import Embedder
 from citewise.core.settings import EmbeddingSettings, Settings
 from citewise.ingest.embedder import load_embedder
 from citewise.ingest.pipeline import Ingestor
+from tests.not_run import pytest_terminal_summary  # noqa: F401 - a hook: the closing line naming what did not run
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"

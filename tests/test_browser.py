@@ -32,7 +32,8 @@ He added that <img src=x onerror="window.__pwned=2"> sailors trusted the green l
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium): apt-get install chromium")
+        pytest.skip("no Chromium at /usr/bin/chromium: install Debian's as root, `apt-get update && apt-get install "
+                    "-y chromium` (.ci/run does)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

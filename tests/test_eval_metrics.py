@@ -10,8 +10,9 @@ from citewise.core.answer import Answer, Citation, SourceRef
 from citewise.core.sentences import sentence_spans, unwrap
 from citewise.evals.answers import EvalQuestion, GoldQuote, QuestionRecord, locate_gold
 from citewise.evals.faithfulness import AnswerScore, CitationCheck, FaithfulnessChecker
-from citewise.evals.report import gate, summarize
+from citewise.evals.report import summarize
 from citewise.evals.statements import split_statements
+from citewise.evals.thresholds import gate
 from citewise.store.sqlite_faiss import SqliteIndexReader
 
 # --- statements -----------------------------------------------------------------------------------------------
@@ -73,7 +74,10 @@ def test_gate_checks_thresholds_and_baseline_tolerance() -> None:
     assert gate({"quote_exactness": 1.0, "false_refusal_rate": 0.1}, bounds) == []
     failures = gate({"quote_exactness": 0.99, "false_refusal_rate": 0.3}, bounds)
     assert len(failures) == 2 and failures[0].startswith("quote_exactness") and "above" in failures[1]
-    assert gate({"quote_exactness": None, "false_refusal_rate": 0.1}, bounds)[0].startswith("quote_exactness")
+    # A metric the run cannot measure fails only where its bound is required.
+    assert gate({"quote_exactness": None, "false_refusal_rate": 0.1}, bounds) == []
+    required = {"metrics": {"quote_exactness": {"min": 1.0, "required": True}}}
+    assert gate({"quote_exactness": None}, required)[0].startswith("quote_exactness: not measured")
     # Worse than the baseline beyond the tolerance fails; within it passes; timings are never compared.
     current = {"quote_exactness": 1.0, "false_refusal_rate": 0.1, "citation_recall": 0.80, "latency_p95_s": 9.0}
     assert gate(current, bounds, {"citation_recall": 0.81, "latency_p95_s": 1.0}) == []

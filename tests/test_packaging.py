@@ -33,8 +33,9 @@ def test_wheel_holds_only_the_citewise_package(wheel: Path) -> None:
     for module in ("citewise/ingest/pipeline.py", "citewise/retrieval/retriever.py",
                    "citewise/answers/offline/engine.py",
                    "citewise/answers/quotes/support_model.json", "citewise/server/static/index.html",
-                   "citewise/evals/thresholds.json", "citewise/bench/common.py", "citewise/core/settings.py",
-                   "citewise/mcp_server/tools.py", "citewise/answers/reader/reader-int8.onnx"):
+                   "citewise/evals/data/questions-2.validation.thresholds.json", "citewise/bench/common.py",
+                   "citewise/core/settings.py", "citewise/mcp_server/tools.py",
+                   "citewise/answers/reader/reader-int8.onnx"):
         assert module in names
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from citewise.core.answer import Answer
 from citewise.core.errors import CitewiseError
-from citewise.evals.answers import EvalQuestion, load_questions
 from citewise.evals.faithfulness import AnswerScore, CitationCheck
+from citewise.evals.questions import EvalQuestion, load_questions
 from citewise.evals.questions_retrieval import GoldSpan
 from citewise.evals.relevance import judge_relevance, mentions
 from citewise.evals.report import by_kind, summarize

@@ -2,6 +2,6 @@
 (evidence, terms), an answerability gate (answerability), follow-ups made standalone (conversation)."""
 
 from citewise.answers.offline.answerability import AnswerabilityModel, gate_features, gate_path
-from citewise.answers.offline.engine import OfflineEngine
+from citewise.answers.offline.engine import OfflineEngine, ReaderPolicy
 
-__all__ = ["AnswerabilityModel", "OfflineEngine", "gate_features", "gate_path"]
+__all__ = ["AnswerabilityModel", "OfflineEngine", "ReaderPolicy", "gate_features", "gate_path"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -36,6 +37,8 @@ from citewise.core.types import StoredVectors
 from citewise.ingest.embedder import single_threaded
 
 RETRIEVAL_K = 12
+# Passages holding a work's words in a row that are read for its name spelled out.
+PHRASE_CHECKS = 20
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class PartEvidence:
     strength: EvidenceStrength
     terms: QuestionTerms
     features: dict[str, float] = field(default_factory=dict)  # what the answerability gate reads
+    considered: list[Candidate] = field(default_factory=list)  # every scored candidate, read or not
 
 
 class OfflineEngine:
@@ -157,13 +161,14 @@ class OfflineEngine:
         terms = QuestionTerms.of(focus, self.term_stats)
         vector = self._embed_query(part.query)
         stored = self.index.stored_vectors([h.passage.id for h in hits]) if hits else {}
-        candidates = score_candidates(vector, terms, part.answer_type, candidate_sentences(hits, self.index, index),
-                                      stored, self._embed_sentences)
+        candidates = considered = score_candidates(vector, terms, part.answer_type,
+                                                   candidate_sentences(hits, self.index, index), stored,
+                                                   self._embed_sentences)
         if self.reader is not None:
             candidates = read_candidates(self.reader, part.text, candidates, self.policy.read_at_most,
                                          self.policy.blend)
         strength = self.evidence_strength(part.query, stored, vector)
-        evidence = PartEvidence(part, hits, candidates, stored, strength, terms)
+        evidence = PartEvidence(part, hits, candidates, stored, strength, terms, considered=considered)
         evidence.features = self.answerability_features(evidence)
         return evidence
 
@@ -217,9 +222,17 @@ class OfflineEngine:
 
     def _phrase_mentioned(self, name: str, is_work: bool = False) -> bool:
         """Whether the corpus's text names `name`: a person when some passage holds every word of the name
-        ("Francis Newman" stands in James as "Francis W. Newman"), a work or a writer quoted by title ("Dionysius
-        the Areopagite", quoted inside Underhill) when some passage holds its words in a row."""
-        return bool(self.index.lexical_search(name.split(), 1, match="phrase" if is_work else "all"))
+        ("Francis Newman" stands in James as "Francis W. Newman"); a work, or a writer named like one ("Dionysius
+        the Areopagite", quoted inside Underhill), when some passage spells it out as a name, capitals and all (the
+        words of "The Doors of Perception" stand in a row in a lower-case line of Blake's, which names no book)."""
+        if not is_work:
+            return bool(self.index.lexical_search(name.split(), 1, match="all"))
+        spelled = re.compile(r"\s+".join(re.escape(word) for word in name.split()))
+        for passage_id, _ in self.index.lexical_search(name.split(), PHRASE_CHECKS, match="phrase"):
+            passage = self.index.passage(passage_id)
+            if passage is not None and spelled.search(passage.text):
+                return True
+        return False
 
     def _verified(self, chosen: list[Candidate], evidence: list[PartEvidence]) -> list[VerifiedQuote]:
         """Every quote goes through the verifier, even though it was cut from the passage itself."""

@@ -6,7 +6,7 @@ from citewise.core.sentences import unwrap
 
 # A heading helps the reader place a sentence ("LECTURE XVI. MYSTICISM"); a long one would crowd out the sentence.
 MAX_HEADING_CHARS = 80
-MAX_TOKENS = 128
+MAX_TOKENS = 96
 
 
 def reader_pair(question: str, sentence: str, heading: str | None = None) -> tuple[str, str]:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from citewise.core.errors import CitewiseError, InvalidInput
+
+# The eval commands' exit status when their input is at fault (click's own for a usage error): nothing was run.
+EXIT_BAD_INPUT = 2
 
 IndexOption = Annotated[
     Path | None,
@@ -32,3 +39,15 @@ def printable(text: str) -> str:
         return text
     return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
                    for ch in text)
+
+
+@contextmanager
+def bad_input_exits() -> Iterator[None]:
+    """A CitewiseError (the user's to fix) becomes exit status 2, each of its problems printed on a line of its own,
+    so a CI job can tell a broken setup (2) from a run that was measured and failed its gate (1)."""
+    try:
+        yield
+    except CitewiseError as exc:
+        for problem in exc.problems if isinstance(exc, InvalidInput) else [str(exc)]:
+            typer.echo(f"citewise: error: {printable(problem)}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc

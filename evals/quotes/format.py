@@ -1,0 +1,130 @@
+"""The answers file of `citewise eval quotes`: answers written by any system, one JSON object a line, each with the
+quotations it shows and the file each claims to come from (docs/EVALUATION.md, "Checking another system's quotes").
+
+Only `id` and `quotes` (each `file` and `quote`) are needed; every other field is a further claim that is checked when
+given: where in the file the quotation is (`start`/`end`, `passage`), whose it is (`title`, `author`, `year`), and the
+answer's prose (`answer`, whose `[n]` markers cite quotation `n`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from citewise.core.answer import Answer
+from citewise.core.errors import CitewiseError, InvalidInput
+from citewise.core.index import IndexReader
+from citewise.evals.questions import describe_validation_error
+
+_MAX_PROBLEMS = 20
+
+
+class Span(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Span:
+        if self.end <= self.start:
+            raise ValueError("'end' must be greater than 'start'")
+        return self
+
+
+class OutsideQuote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: str = Field(min_length=1)  # relative to --corpus, or as the index lists it (`citewise sources`)
+    quote: str = Field(min_length=1)
+    n: int | None = Field(None, ge=1)  # the [n] that cites it in the prose [default: its place in the list]
+    start: int | None = Field(None, ge=0)  # character offsets of the quotation itself in the file's text
+    end: int | None = Field(None, gt=0)
+    passage: Span | None = None  # the passage (chunk) the system cites: the quotation must begin inside it
+    title: str | None = None
+    author: str | None = None
+    year: int | str | None = None
+
+    @model_validator(mode="after")
+    def _offsets_paired(self) -> OutsideQuote:
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both 'start' and 'end', or neither")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError("'end' must be greater than 'start'")
+        return self
+
+
+class OutsideAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1)
+    question: str | None = None
+    answer: str | None = None  # the prose shown to the user, citing quotations by [n]
+    quotes: list[OutsideQuote]
+    meta: dict[str, Any] | None = None  # the system's own data (model, latency...): carried, never read
+
+    @model_validator(mode="after")
+    def _numbered(self) -> OutsideAnswer:
+        for place, quote in enumerate(self.quotes, start=1):
+            if quote.n is None:
+                quote.n = place
+        numbers = [quote.n for quote in self.quotes]
+        repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+        if repeated:
+            raise ValueError(f"quotation number(s) {', '.join(map(str, repeated))} repeat")
+        return self
+
+
+def load_outside_answers(path: Path) -> list[OutsideAnswer]:
+    """Every line validated before anything is checked; bad lines raise InvalidInput naming each as FILE:LINE."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CitewiseError(f"cannot read answers file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CitewiseError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    answers: list[OutsideAnswer] = []
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path}:{number}: not JSON ({exc.msg} at column {exc.colno})")
+            continue
+        if not isinstance(data, dict):
+            problems.append(f"{path}:{number}: not a JSON object (one answer per line)")
+            continue
+        try:
+            answer = OutsideAnswer.model_validate(data)
+        except ValidationError as exc:
+            problems.append(f"{path}:{number}: {describe_validation_error(exc)}")
+            continue
+        if answer.id in first_line:
+            problems.append(f"{path}:{number}: id {answer.id!r} repeats line {first_line[answer.id]}")
+            continue
+        first_line[answer.id] = number
+        answers.append(answer)
+    if problems:
+        raise InvalidInput(problems[:_MAX_PROBLEMS] + (
+            [f"{path}: {len(problems) - _MAX_PROBLEMS} more bad lines"] if len(problems) > _MAX_PROBLEMS else []))
+    if not answers:
+        raise CitewiseError(f"{path} holds no answers")
+    return answers
+
+
+def as_outside_answer(answer: Answer, index: IndexReader, answer_id: str) -> OutsideAnswer:
+    """A citewise answer written as an outside system would write it, every claim of its citations kept: the file
+    of the passage each cites, that passage's span, the quotation's offsets, and the source it names."""
+    quotes = []
+    for citation in answer.citations:
+        passage = index.passage(citation.passage_id)
+        source = index.sources.get(passage.source_id) if passage is not None else None
+        quotes.append(OutsideQuote(
+            file=source.file if source is not None else citation.source.file, quote=citation.quote, n=citation.n,
+            start=citation.start, end=citation.end,
+            passage=Span(start=passage.start, end=passage.end) if passage is not None else None,
+            title=citation.source.title, author=citation.source.author, year=citation.source.year))
+    return OutsideAnswer(id=answer_id, question=answer.question, answer=answer.answer, quotes=quotes)

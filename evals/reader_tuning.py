@@ -1,0 +1,123 @@
+"""Chooses how the offline engine uses the reader (answers/offline/engine.py, ReaderPolicy) on the TUNE half of
+evals/data/questions-2.jsonl and the old development set; the validation half is never read here.
+
+    python -m citewise.evals.reader_tuning --index DIR
+
+Prints the answer metrics of each policy of a small grid; the one with the highest gold-evidence hit whose refusal
+figures are no worse than the default's is written into ReaderPolicy's defaults by hand, with the figures in
+docs/EVALUATION.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+from citewise.answers.offline import ReaderPolicy
+from citewise.core.paths import checkout_root
+from citewise.core.settings import Settings
+from citewise.evals.answers import (
+    AnswerRun,
+    EvalQuestion,
+    GoldQuote,
+    QuestionRecord,
+    load_questions,
+    locate_gold,
+)
+from citewise.evals.report import summarize
+
+SHOWN = ("evidence_hit", "part_coverage", "off_topic_rate", "refusal_rate", "false_refusal_rate")
+
+
+def lead_hit(records: list[QuestionRecord]) -> float:
+    """Share of answerable questions whose first quotation overlaps a gold quotation."""
+    judged = [r for r in records if r.question.answerable and r.gold]
+    hits = 0
+    for record in judged:
+        lead = record.answer.citations[0] if record.answer.citations and not record.answer.refused else None
+        hits += lead is not None and any(g.source_id == lead.source.id and lead.start < g.end and g.start < lead.end
+                                         for g in record.gold)
+    return round(hits / max(1, len(judged)), 3)
+
+
+def candidate_recall(run: AnswerRun, questions: list[EvalQuestion], passages: int) -> dict[str, float]:
+    """Share of answerable questions with a sentence overlapping a gold quotation among the engine's candidates when
+    each part retrieves `passages` passages: all candidates, and the ones the reader reads."""
+    engine = run.engine
+    engine.settings = engine.settings.model_copy(
+        update={"retrieval": engine.settings.retrieval.model_copy(update={"k": passages})})
+    found = read = judged = 0
+    for question in questions:
+        gold, _ = locate_gold(question, run.index)
+        if not question.answerable or not gold:
+            continue
+        judged += 1
+        plan = engine.plan(question.question, question.history or None)
+        everything, shortlisted = False, False
+        for i in range(len(plan.parts)):
+            evidence = engine.part_evidence(plan, i)
+            for candidate in evidence.considered:
+                overlaps = any(g.source_id == candidate.source_id and candidate.start < g.end
+                               and g.start < candidate.end for g in gold)
+                everything |= overlaps
+                shortlisted |= overlaps and candidate.reader is not None
+        found += everything
+        read += shortlisted
+    return {"passages": passages, "questions": judged, "gold_among_candidates": round(found / max(1, judged), 3),
+            "gold_among_read": round(read / max(1, judged), 3)}
+
+
+def held_out_questions() -> list[EvalQuestion]:
+    """The reader's training questions about the works it never trained on, as evaluation questions (their
+    answering sentences as gold): no weight or threshold of the engine was fitted on them either."""
+    from citewise.evals.reader_data import load_training_questions
+    from citewise.evals.reader_training import HELD_OUT_SOURCES
+
+    folder = (checkout_root() or Path(".")) / "training" / "reader"
+    return [EvalQuestion(id=q.id, question=q.question, answerable=q.answerable, kind=q.kind,
+                         gold=[GoldQuote(file=a.file, quote=a.quote) for a in q.answers])
+            for q in load_training_questions(sorted(folder.glob("*.jsonl"))) if q.source in HELD_OUT_SOURCES]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--read", default="12,16,24", help="read_at_most values")
+    parser.add_argument("--blend", default="0,0.1,0.3", help="blend values")
+    parser.add_argument("--min-logit", default="-1,0,1", help="min_logit values")
+    parser.add_argument("--recall", action="store_true", help="instead: how often the gold sentence is among the "
+                        "candidates at 12, 20, 50 and 100 passages (on --split's questions)")
+    parser.add_argument("--split", default="tune", help="the half of questions-2.jsonl --recall reads")
+    parser.add_argument("--held-out", action="store_true", help="instead: the engine with and without the reader on "
+                        "the training questions about the works the reader never saw")
+    args = parser.parse_args(argv)
+    data = (checkout_root() or Path(".")) / "evals" / "data"
+    if args.held_out:
+        questions = held_out_questions()
+        for with_reader in (False, True):
+            records = AnswerRun(Settings(index=args.index, answer={"reader": with_reader}), "offline").run(questions)
+            metrics = summarize(records)
+            print(json.dumps({"reader": with_reader, "questions": len(questions), "lead_hit": lead_hit(records),
+                              **{k: metrics.get(k) for k in SHOWN}}), flush=True)
+        return
+    run = AnswerRun(Settings(index=args.index, answer={"reader": True}), "offline")
+    if args.recall:
+        for passages in (12, 20, 50, 100):
+            print(json.dumps(candidate_recall(run, load_questions(data / "questions-2.jsonl", args.split), passages)),
+                  flush=True)
+        return
+    questions = [*load_questions(data / "questions-2.jsonl", "tune"), *load_questions(data / "questions.jsonl")]
+    grid = itertools.product([int(v) for v in args.read.split(",")], [float(v) for v in args.blend.split(",")],
+                             [float(v) for v in args.min_logit.split(",")])
+    for read, blend, min_logit in grid:
+        run.engine.policy = ReaderPolicy(read, blend, min_logit)
+        records = run.run(questions)
+        metrics = summarize(records)
+        print(json.dumps({"read_at_most": read, "blend": blend, "min_logit": min_logit, "lead_hit": lead_hit(records),
+                          **{k: metrics.get(k) for k in SHOWN}}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

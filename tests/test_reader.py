@@ -1,0 +1,158 @@
+"""The reader: its shipped model matches its card, it reads an answer above sentences merely on the topic, its
+training data loads and checks itself, and the offline engine leads with the sentence it picks."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from citewise.answers.offline.evidence import quotable_spans
+from citewise.answers.reader import MODEL_PATH, SentenceReader, reader_pair
+from citewise.core.errors import CitewiseError
+from citewise.core.types import Passage, Source
+from citewise.evals.reader_data import SourceSentences, load_training_questions, question_pairs
+
+REPO = Path(__file__).resolve().parent.parent
+CARD = MODEL_PATH.with_name("READER-CARD.md")
+
+
+@pytest.mark.unit
+def test_a_pair_is_the_question_and_the_unwrapped_sentence_under_its_heading() -> None:
+    question, body = reader_pair("  How much\nlaudanum? ", "I descended\nsuddenly.", "CHAPTER  II\n")
+    assert question == "How much laudanum?"
+    assert body == "CHAPTER II: I descended suddenly."
+    assert reader_pair("q", "A sentence.")[1] == "A sentence."
+
+
+@pytest.mark.unit
+def test_the_shipped_model_is_the_one_its_card_describes() -> None:
+    card = CARD.read_text(encoding="utf-8")
+    digest = re.search(r"sha256 `([0-9a-f]{64})`", card)
+    assert digest, "the card names the model's sha256"
+    assert hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest() == digest.group(1)
+    assert MODEL_PATH.stat().st_size <= 25_000_000
+    for needed in ("SQuAD 2.0", "CC BY-SA 4.0", "SciFact", "python -m citewise.evals.reader_training", "held-out"):
+        assert needed in card
+
+
+@pytest.mark.integration
+def test_the_reader_reads_the_answer_above_sentences_on_the_topic() -> None:
+    # De Quincey is one of the works the reader never trained on (HELD_OUT_SOURCES).
+    reader = SentenceReader(workers=2)
+    text = (REPO / "corpus" / "de-quincey-1821-confessions-of-an-english-opium-eater.txt").read_text(encoding="utf-8")
+
+    def sentence(first: str, last: str) -> str:
+        start = text.index(first)
+        return text[start:text.index(last, start) + len(last)]
+
+    question = "How much laudanum was De Quincey taking at his heaviest, and how far did he cut back?"
+    answer = sentence("Strange as\nit may sound, I had a little", "or one-eighth\npart.")
+    on_topic = [sentence("For some time I heard him", "the\nArchididascalus."),
+                sentence("It was a year of\nbrilliant water", "cloudy melancholy of opium.")]
+    scores = reader.scores(question, [(s, None) for s in (answer, *on_topic)])
+    assert scores[0] > max(scores[1:])
+    assert ((scores >= 0) & (scores <= 1)).all()
+    # One pair alone scores as it does among others: int8 activations are never batched.
+    assert reader.logits(question, [(answer, None)])[0] == pytest.approx(
+        reader.logits(question, [(on_topic[0], None), (answer, None)])[1])
+
+
+@pytest.mark.unit
+def test_a_bad_training_line_is_named_with_its_file_and_line(tmp_path: Path) -> None:
+    good = ('{"id": "R-1", "source": "a.txt", "question": "q?", "answerable": true, "kind": "lookup", '
+            '"answers": [{"file": "a.txt", "quote": "A."}], "near": []}')
+    path = tmp_path / "q.jsonl"
+    path.write_text(good + "\n" + good.replace('"R-1"', '"R-2"').replace("true", "false") + "\n", encoding="utf-8")
+    with pytest.raises(CitewiseError, match=r"q\.jsonl:2: answerable=False but 1 answers"):
+        load_training_questions([path])
+    path.write_text(good + "\n" + good + "\n", encoding="utf-8")
+    with pytest.raises(CitewiseError, match=r"q\.jsonl:2: id 'R-1' appears twice"):
+        load_training_questions([path])
+    path.write_text("{not json\n", encoding="utf-8")
+    with pytest.raises(CitewiseError, match=r"q\.jsonl:1: not a training question"):
+        load_training_questions([path])
+
+
+@pytest.mark.unit
+def test_the_shipped_training_questions_load_and_quote_their_files_verbatim() -> None:
+    questions = load_training_questions(sorted((REPO / "training" / "reader").glob("*.jsonl")))
+    assert len(questions) >= 1000
+    unanswerable = sum(not q.answerable or q.kind == "near_miss" for q in questions)
+    assert unanswerable >= len(questions) / 4
+    texts: dict[str, str] = {}
+    for question in questions:
+        for quote in (*question.answers, *question.near):
+            if quote.file not in texts:
+                texts[quote.file] = (REPO / "corpus" / quote.file).read_text(encoding="utf-8")
+            assert quote.quote in texts[quote.file], (question.id, quote.quote[:60])
+
+
+class _OneSource:
+    """The CorpusSentences of a one-file corpus."""
+
+    def __init__(self, text: str) -> None:
+        from citewise.core.sentences import sentence_spans
+
+        self.sentences = SourceSentences(text, sentence_spans(text), [(0, "CHAPTER I")])
+
+    def of(self, file: str) -> SourceSentences:
+        return self.sentences
+
+
+@pytest.mark.unit
+def test_pairs_label_answers_judged_and_mined_non_answers() -> None:
+    from citewise.evals.reader_data import Quote, TrainingQuestion
+
+    text = ("He took forty grains a day. Opium was cheap in London. The druggist was kind to him.\n\n"
+            "He walked in Oxford Street at night.")
+    question = TrainingQuestion("R-1", "a.txt", "How much did he take?", True, "lookup",
+                                (Quote("a.txt", "He took forty grains a day."),),
+                                (Quote("a.txt", "Opium was cheap in London."),))
+    mined = [("a.txt", 0, 27), ("a.txt", text.index("The druggist"), text.index("him.") + 4)]
+    pairs = question_pairs(question, _OneSource(text), mined)
+    by_origin = {p.origin: p for p in pairs}
+    assert by_origin["ours-answer"].label == 1.0 and by_origin["ours-answer"].sentence == "He took forty grains a day."
+    assert by_origin["ours-answer"].heading == "CHAPTER I"
+    assert by_origin["ours-near"].label == 0.0 and by_origin["ours-near"].weight == 1.0
+    # The mined answer itself is not made a non-answer; the other mined sentence is, with less weight.
+    assert [p.sentence for p in pairs if p.origin == "ours-mined"] == ["The druggist was kind to him."]
+    assert by_origin["ours-mined"].weight < 1.0
+
+
+@pytest.mark.unit
+def test_a_sentence_pointing_back_is_quoted_with_the_one_before_it() -> None:
+    text = ("The first stage of the mystic way is the cleansing of the self from all that hinders it. "
+            "This is the meaning of purgation.\n\nThis alone says nothing at all here.")
+    source = Source("s", "u.txt", "Essentials", "Evelyn Underhill", 1920, "", "", "", len(text))
+    passage = Passage("p", "s", 0, 0, len(text), text, 40)
+    spans = [text[s:e] for s, e in quotable_spans(passage, text, source)]
+    assert ("The first stage of the mystic way is the cleansing of the self from all that hinders it. "
+            "This is the meaning of purgation.") in spans
+    assert "This is the meaning of purgation." not in spans
+    # After a paragraph break there is nothing to take along: the pointer is not quoted.
+    assert not any(span.startswith("This alone") for span in spans)
+
+
+@pytest.mark.integration
+def test_the_offline_engine_leads_with_the_readers_pick(slice_settings, embedder) -> None:
+    from citewise.answers.engines import build_engine
+    from citewise.core.sentences import unwrap
+    from citewise.retrieval.retriever import IndexRetriever
+    from citewise.store import open_index
+
+    settings = slice_settings.model_copy(update={"answer": slice_settings.answer.model_copy(update={"reader": True})})
+    retriever = IndexRetriever(settings, open_index(settings), embedder=embedder)
+    engine = build_engine(settings, retriever, retriever.index, name="offline", embedder=embedder)
+    question = "How long did the Greater Mysteries at Eleusis last?"
+    plan = engine.plan(question)
+    evidence = engine.part_evidence(plan, 0)
+    assert evidence.candidates and all(c.reader is not None for c in evidence.candidates)
+    assert len(evidence.candidates) <= engine.policy.read_at_most < len(evidence.considered)
+    assert "best_reader_logit" in evidence.features
+    answer = engine.answer(question)
+    assert not answer.refused
+    best = max(evidence.candidates, key=lambda c: c.score)
+    assert answer.citations[0].quote == unwrap(best.text)
