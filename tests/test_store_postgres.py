@@ -1,15 +1,18 @@
 """The PostgreSQL + pgvector index passes the index contract against a real server (started once per session by
-the `postgres_url` fixture), and never shows its password."""
+the `postgres_url` fixture), answers the development questions as the embedded index does, and never shows its
+password."""
 
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
 from citewise.core.settings import Settings, StoreSettings
+from citewise.library import Library
 from citewise.store import open_store
-from tests.index_contract import IndexContractTests, StoreFactory
+from tests.index_contract import IndexContractTests, SameAnswersTests, StoreFactory
 
 pytestmark = pytest.mark.integration
 _schemas = itertools.count()
@@ -58,3 +61,17 @@ def test_an_index_of_an_older_schema_is_rebuilt_on_new_tables(postgres_url: str)
     assert reader.meta["schema"] == "5" and reader.passage_count() == 2
     assert reader.document_frequency("was") == 1, "a stop word of `english` is a word like any other"
     store.close()
+
+
+class TestPostgresAnswersAsTheEmbeddedIndex(SameAnswersTests):
+    @pytest.fixture
+    def backend_library(self, postgres_url: str, slice_settings: Settings, embedder) -> Library:
+        from citewise.store.copy import copy_index
+        from citewise.store.postgres import PostgresStore
+
+        # The embedded slice index carried over as it is: the same passages and vectors, so only the backends differ.
+        copy_index(Path(slice_settings.index), PostgresStore(postgres_url, schema="same_answers"))
+        library = Library(Settings(store=StoreSettings(url=postgres_url, schema_name="same_answers")),
+                          embedder=embedder)
+        yield library
+        library.close()
