@@ -101,3 +101,15 @@ def test_the_lexical_index_words_are_fts5s_for_every_backend():
         ((term, offset) for term, offset in conn.execute("SELECT term, offset FROM v")), key=lambda row: row[1])]
     with ThreadPoolExecutor(4) as pool:  # one tokenizer per thread: concurrent requests never share one
         assert set(pool.map(lambda _: tuple(index_terms(text)), range(40))) == {tuple(index_terms(text))}
+
+
+def test_the_index_terms_tokenizer_keeps_nothing_between_calls():
+    """After an ingest's worth of passages, a query's terms cost what they cost at first: the in-memory index is
+    emptied outright, not row by row (deleted rows' entries would be skipped by every later read)."""
+    from citewise.core.lexemes import _tokenizer, index_terms, index_terms_of
+
+    for start in range(0, 3000, 500):
+        index_terms_of([f"passage {i}: opium and laudanum sold on a rainy Sunday {i * 7}"
+                        for i in range(start, start + 500)])
+    assert index_terms("laudanum") == ["laudanum"]
+    assert _tokenizer().execute("SELECT count(*) FROM words_data").fetchone()[0] <= 2
