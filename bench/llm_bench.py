@@ -12,15 +12,12 @@ from pathlib import Path
 
 import httpx
 
-from citewise.answers.engines import build_engine
-from citewise.answers.llm.context import TokenCounter
-from citewise.answers.llm.engine import AnswerStats, LLMEngine
+from citewise.answers.llm import AnswerStats, LLMEngine, TokenCounter
 from citewise.bench.common import load_questions, machine
 from citewise.core.answer import Answer
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import Settings
-from citewise.retrieval.retriever import IndexRetriever
-from citewise.store import open_index
+from citewise.library import Library
 
 
 @dataclass
@@ -84,12 +81,12 @@ def summarise(rows: list[dict[str, object]], writing_s: float, reading_s: float)
 
 
 def bench_llm(settings: Settings, questions: int = 5) -> LLMBench:
-    retriever = IndexRetriever(settings, open_index(settings))
-    engine = build_engine(settings, retriever, retriever.index, name="llm", embedder=retriever.embedder)
+    library = Library(settings)
+    engine = library.generation().engine("llm")
     if not isinstance(engine, LLMEngine):
         raise CitewiseError("the llm engine could not be built")
     llm = settings.llm
-    result = LLMBench(model=engine.endpoint.label, index=str(settings.index),
+    result = LLMBench(model=engine.endpoint.label, index=library.location,
                       settings={"threads": llm.threads, "context_tokens": engine.endpoint.context_tokens,
                                 "max_tokens": llm.max_tokens, "max_passages": llm.max_passages,
                                 "max_quotes": settings.answer.max_quotes, "repair_rounds": llm.repair_rounds},
@@ -115,7 +112,7 @@ def as_dict(result: LLMBench) -> dict[str, object]:
 
 def default_model(settings: Settings) -> Path | None:
     """The model to benchmark when none is configured: the one `install.sh --local-llm` fetched, if present."""
-    from citewise.answers.llm.local_model import bundled_model_path
+    from citewise.answers.llm import bundled_model_path
 
     if settings.llm.local_model or settings.llm.base_url or os.environ.get("OPENAI_BASE_URL"):
         return None

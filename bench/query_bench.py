@@ -38,10 +38,9 @@ class QueryBench:
 
 
 def bench_retrieval(settings: Settings, questions: list[str], requests: int) -> tuple[list[float], int]:
-    from citewise.retrieval.retriever import IndexRetriever
-    from citewise.store import open_index
+    from citewise.library import Library
 
-    retriever = IndexRetriever(settings, open_index(settings))
+    retriever = Library(settings).generation().retriever
     retriever.search(questions[0], k=settings.retrieval.k)  # first call pays lazy loads
     latencies = []
     for i in range(requests):

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from citewise.answers.offline.answerability import gate_features, gate_path
-from citewise.answers.quotes.support import sigmoid
+from citewise.answers.offline import gate_features, gate_path
+from citewise.answers.quotes import sigmoid
 from citewise.core.paths import checkout_root
 from citewise.core.settings import Settings
 from citewise.evals.questions import EvalQuestion, load_questions
@@ -100,9 +100,8 @@ def main() -> None:
     with_reader = not args.no_reader
     features = gate_features(with_reader)
     out = args.out or gate_path(with_reader)
-    from citewise.answers.offline.engine import OfflineEngine
-    from citewise.answers.quotes.support import load_support_scorer
-    from citewise.answers.quotes.verifier import QuoteVerifier
+    from citewise.answers.offline import OfflineEngine
+    from citewise.answers.quotes import QuoteVerifier, load_support_scorer
     from citewise.retrieval.retriever import IndexRetriever
     from citewise.store import open_index
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from citewise.answers.quotes.verifier import locate
+from citewise.answers.quotes import locate
 from citewise.core.answer import Answer
 from citewise.core.index import IndexReader
 from citewise.core.settings import Settings
@@ -56,17 +56,16 @@ class AnswerRun:
     """The pipeline under test (retriever, engine) plus the checker, loaded once for all questions."""
 
     def __init__(self, settings: Settings, engine_name: str | None = None) -> None:
-        from citewise.answers.engines import build_engine
-        from citewise.answers.quotes.support import load_support_scorer
-        from citewise.retrieval.retriever import IndexRetriever
-        from citewise.store import open_index
+        from citewise.answers.quotes import load_support_scorer
+        from citewise.library import Library
 
         self.settings = settings
-        self.retriever = IndexRetriever(settings, open_index(settings))
-        self.index: IndexReader = self.retriever.index
-        self.engine = build_engine(settings, self.retriever, self.index, name=engine_name,
-                                   embedder=self.retriever.embedder)
-        self.checker = FaithfulnessChecker(self.index, load_support_scorer(settings, embedder=self.retriever.embedder))
+        self.library = Library(settings)
+        generation = self.library.generation()
+        self.retriever = generation.retriever
+        self.index: IndexReader = generation.index
+        self.engine = generation.engine(engine_name)
+        self.checker = FaithfulnessChecker(self.index, load_support_scorer(settings, embedder=generation.embedder))
 
     def run(self, questions: list[EvalQuestion],
             progress: Callable[[QuestionRecord], None] | None = None) -> list[QuestionRecord]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from citewise.answers.quotes.verifier import QuoteMatch, QuoteStatus, QuoteVerifier, locate
+from citewise.answers.quotes import QuoteMatch, QuoteStatus, QuoteVerifier, locate
 from citewise.core.answer import Answer, Citation
 from citewise.core.index import IndexReader
 from citewise.core.sentences import unwrap

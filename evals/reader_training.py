@@ -30,9 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citewise.answers.reader import MODEL_PATH, SentenceReader, reader_pair
-from citewise.answers.reader.inputs import MAX_TOKENS
-from citewise.answers.reader.model import TOKENIZER_PATH
+from citewise.answers.reader import MAX_TOKENS, MODEL_PATH, TOKENIZER_PATH, SentenceReader, reader_pair
 from citewise.core.errors import CitewiseError
 from citewise.core.paths import checkout_root, shared_dir
 from citewise.core.settings import Settings
@@ -81,7 +79,7 @@ def _bundled_model_dir() -> Path:
 
 
 def _open_engine(index_dir: Path):  # noqa: ANN202 - an OfflineEngine
-    from citewise.answers.engines import build_engine
+    from citewise.answers import build_engine
     from citewise.retrieval.retriever import IndexRetriever
     from citewise.store import open_index
 

@@ -15,7 +15,7 @@ import itertools
 import json
 from pathlib import Path
 
-from citewise.answers.offline.engine import ReaderPolicy
+from citewise.answers.offline import ReaderPolicy
 from citewise.core.paths import checkout_root
 from citewise.core.settings import Settings
 from citewise.evals.answers import AnswerRun, QuestionRecord, locate_gold

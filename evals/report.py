@@ -100,6 +100,7 @@ def question_json(record: QuestionRecord) -> dict[str, Any]:
     return {
         "id": record.question.id, "kind": record.question.kind, "question": record.question.question,
         "answerable": record.question.answerable, "refused": record.answer.refused,
+        "refusal_reason": record.answer.refusal_reason,
         "latency_s": round(record.latency_s, 4),
         "quote_exactness": score.quote_exactness, "attribution": score.attribution,
         "citation_recall": score.citation_recall, "citation_precision": score.citation_precision,

@@ -26,7 +26,7 @@ def saved_macro_f1(paths: tuple[Path, ...] = SUPPORT_REPORTS) -> tuple[dict[str,
 
 
 def _dev_macro_f1() -> float | None:
-    from citewise.answers.quotes.support import MODEL_PATH
+    from citewise.answers.quotes import SUPPORT_MODEL_PATH as MODEL_PATH
 
     try:
         value = json.loads(MODEL_PATH.read_text(encoding="utf-8")).get("dev_cv_macro_f1")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from citewise.answers.quotes.support import MODEL_PATH, sigmoid
-from citewise.answers.quotes.support_features import FEATURES, feature_matrix
+from citewise.answers.quotes import SUPPORT_FEATURES as FEATURES
+from citewise.answers.quotes import SUPPORT_MODEL_PATH as MODEL_PATH
+from citewise.answers.quotes import feature_matrix, sigmoid
 from citewise.evals.attribution import load_split, macro_f1
 
 L2 = 1.0

@@ -15,7 +15,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from citewise.answers.output.render import attribution, source_ref
+from citewise.answers.output import attribution, source_ref
 from citewise.core.answer import SourceRef
 from citewise.core.errors import CitewiseError
 from citewise.core.retrieval import FilterRequest, SearchFilters

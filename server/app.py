@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from citewise.core.settings import Settings
+from citewise.library import Library
 from citewise.mcp_server.http import StreamableHttpEndpoint
 from citewise.server.background_ingest import BackgroundIngest
 from citewise.server.errors import ERROR_RESPONSES, install_error_handlers
@@ -29,9 +30,11 @@ MCP_PATH = "/mcp"
 MCP_HEADERS = ["Mcp-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name", "Last-Event-ID"]
 
 
-def create_app(settings: Settings, embedder=None, background: BackgroundIngest | None = None) -> FastAPI:
-    """The service for the index at settings.index; `embedder` lets a caller share an already-loaded model;
-    `background` is an ingest into that index to run while serving (`serve --ingest`)."""
+def create_app(settings: Settings, embedder=None, background: BackgroundIngest | None = None,
+               library: Library | None = None) -> FastAPI:
+    """The service for the index the settings name, or `library` when the caller has opened it already (`citewise
+    serve` opens the store once); `embedder` lets a caller share an already-loaded model; `background` is an ingest
+    into that index to run while serving (`serve --ingest`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,7 +44,8 @@ def create_app(settings: Settings, embedder=None, background: BackgroundIngest |
         if background is not None:
             background.start()
         try:
-            async with serving(settings, embedder, background.status if background else None) as service:
+            async with serving(settings, embedder, background.status if background else None,
+                               library) as service:
                 app.state.service = service
                 async with mcp.running():
                     yield

@@ -1,4 +1,5 @@
-"""What the service holds loaded (index, retriever, engines) and the hot reload that swaps it for a newer index."""
+"""What the service holds loaded (one index generation through the Python API, citewise.library) and the hot reload
+that swaps it for a newer one."""
 
 from __future__ import annotations
 
@@ -13,37 +14,45 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from citewise.core.answer import AnswerEngine
-from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader, IndexStore
 from citewise.core.settings import Settings
+from citewise.library import Generation, Library
 from citewise.retrieval.retriever import IndexRetriever
-from citewise.store import open_store
 
 log = logging.getLogger("citewise.server")
 
-ENGINE_NAMES = ("offline", "llm")
 # CURRENT is one small file: reading it each second costs nothing, and a new index shows up within ~1 s.
 RELOAD_POLL_S = 1.0
 
 
 @dataclass
 class LoadedIndex:
-    """One index generation with everything built on it. Never mutated after the swap except the engine cache and
-    its count of users: once replaced (retired), it is closed as soon as the last request using it ends, so a
-    replaced generation's files are let go (and its folder's disk space freed) at once."""
+    """One index generation with everything built on it (citewise.library.Generation), and its count of users: once
+    replaced (retired), it is closed as soon as the last request using it ends, so a replaced generation's files
+    are let go (and its folder's disk space freed) at once."""
 
-    token: str
-    index: IndexReader
-    retriever: IndexRetriever
-    settings: Settings
-    embedder: Any
+    generation: Generation
     engine_error: str | None = None
-    _engines: dict[str, AnswerEngine] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
     _users: int = 0
     _retired: bool = False
     closed: bool = False
     _use_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def token(self) -> str:
+        return self.generation.token
+
+    @property
+    def index(self) -> IndexReader:
+        return self.generation.index
+
+    @property
+    def retriever(self) -> IndexRetriever:
+        return self.generation.retriever
+
+    @property
+    def settings(self) -> Settings:
+        return self.generation.settings
 
     def acquire(self) -> None:
         with self._use_lock:
@@ -72,36 +81,27 @@ class LoadedIndex:
         return due
 
     def _close(self) -> None:
-        with self._lock:
-            self._engines.clear()
-        self.index.close()
+        self.generation.close()
         log.info("closed index generation %s", self.token)
 
     def engine(self, name: str | None = None) -> AnswerEngine:
-        """The named engine, built on first use (the llm engine may need a network client nobody asked for)."""
-        name = name or self.settings.answer.engine
-        if name not in ENGINE_NAMES:
-            raise CitewiseError(f"unknown engine {name!r}; use one of {', '.join(ENGINE_NAMES)}")
-        with self._lock:
-            if name not in self._engines:
-                from citewise.answers.engines import build_engine
-
-                self._engines[name] = build_engine(self.settings, self.retriever, self.index, name=name,
-                                                   embedder=self.embedder)
-            return self._engines[name]
+        """The named engine, built on first use (the llm engine may need a network client nobody asked for); an
+        unknown name is a CitewiseError naming the engines there are."""
+        return self.generation.engine(name)
 
 
 class ServiceState:
     """Holds the live LoadedIndex behind a single reference; a reload builds the next one aside, then swaps it."""
 
-    def __init__(self, settings: Settings, embedder: Any,
-                 ingest_status: Callable[[], dict[str, object]] | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Any = None,
+                 ingest_status: Callable[[], dict[str, object]] | None = None, library: Library | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder
+        # The index opened once (by `citewise serve`, or here): its store, and the model shared by every generation.
+        self.library = library or Library(settings, embedder=embedder)
         # With `serve --ingest`: the background ingest's state, for /readyz and for the 503 of a request that
         # comes before the first generation.
         self.ingest_status = ingest_status
-        self.store: IndexStore = open_store(settings)
+        self.store: IndexStore = self.library.store
         self.current: LoadedIndex | None = None
         self.last_error: str | None = None
         self._reload_lock = threading.Lock()
@@ -123,11 +123,13 @@ class ServiceState:
         if loaded is not None:
             loaded.retire()
 
+    @property
+    def location(self) -> str:
+        """Where the index is: the folder, or the PostgreSQL database without its password."""
+        return self.library.location
+
     def load(self) -> LoadedIndex:
-        index = self.store.reader()
-        retriever = IndexRetriever(self.settings, index=index, embedder=self.embedder)
-        loaded = LoadedIndex(token=index.token, index=index, retriever=retriever, settings=self.settings,
-                             embedder=self.embedder)
+        loaded = LoadedIndex(self.library.open_generation())
         try:
             # Building the default engine here keeps its set-up cost (term statistics) off the first request.
             loaded.engine()
@@ -151,7 +153,7 @@ class ServiceState:
         """Why nothing is loaded, for a client: a broken generation, an index on its way, or no index at all."""
         return self.last_error or (
             "the corpus is still being indexed; the first part will be answerable shortly, ask again then"
-            if self.indexing() else f"no index at {self.settings.index} yet (run `citewise ingest`)")
+            if self.indexing() else f"no index at {self.location} yet (run `citewise ingest`)")
 
     def refresh(self) -> bool:
         """Loads the published generation if it differs from the live one; True when a swap happened."""
@@ -191,15 +193,15 @@ async def _watch_index(service: ServiceState) -> None:
 
 @contextlib.asynccontextmanager
 async def serving(settings: Settings, embedder: Any = None,
-                  ingest_status: Callable[[], dict[str, object]] | None = None) -> AsyncIterator[ServiceState]:
-    """The service's state for as long as the block runs: the model loaded (unless given), the published index
-    loaded, newer generations swapped in as they are published, the live one closed at the end. The HTTP app and
-    `citewise mcp` (stdio) both run inside it."""
-    if embedder is None:
-        from citewise.ingest.embedder import load_embedder
-
-        embedder = await run_in_threadpool(load_embedder, settings.embedding)
-    service = ServiceState(settings, embedder, ingest_status=ingest_status)
+                  ingest_status: Callable[[], dict[str, object]] | None = None,
+                  library: Library | None = None) -> AsyncIterator[ServiceState]:
+    """The service's state for as long as the block runs: the index opened (unless `library` is given, as `citewise
+    serve` opens it once), the model loaded (unless given), the published generation loaded, newer generations
+    swapped in as they are published, the live one closed at the end. The HTTP app and `citewise mcp` (stdio) both
+    run inside it."""
+    library = library or Library(settings, embedder=embedder)
+    await run_in_threadpool(lambda: library.embedder)
+    service = ServiceState(settings, ingest_status=ingest_status, library=library)
     await run_in_threadpool(service.refresh)
     watcher = asyncio.create_task(_watch_index(service))
     try:

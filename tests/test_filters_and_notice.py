@@ -127,12 +127,13 @@ def test_a_year_filter_confines_the_citations_and_is_echoed(engine) -> None:
 def test_a_refusal_says_when_the_filters_excluded_the_evidence(engine) -> None:
     unfiltered = engine.answer(HISTORICAL)
     answer = engine.answer(HISTORICAL, filters=_filters(engine, since=2000))
-    assert answer.refused
+    assert answer.refused and answer.refusal_reason == "excluded_by_filters"
     assert all(p.source.year >= 2000 for p in answer.nearest)
     assert "The filters (published in or after 2000) excluded the evidence" in answer.answer
     assert [s.id for s in answer.excluded_by_filters] == list(dict.fromkeys(c.source.id for c in unfiltered.citations))
     books_only = engine.answer(CLINICAL, filters=_filters(engine, kinds=["book"]))
     assert books_only.refused and "(kind: book) excluded the evidence" in books_only.answer
+    assert books_only.refusal_reason == "excluded_by_filters"
     assert all(p.source.kind == "book" for p in books_only.nearest)
 
 
@@ -140,6 +141,7 @@ def test_a_refusal_says_when_the_filters_excluded_the_evidence(engine) -> None:
 def test_a_refusal_the_filters_did_not_cause_says_so(engine) -> None:
     answer = engine.answer("What is the capital of Peru?", filters=_filters(engine, since=2020))
     assert answer.refused and not answer.excluded_by_filters
+    assert answer.refusal_reason == "unknown_name", "the reason found without the filters: no source mentions Peru"
     assert "not what stands in the way" in answer.answer
 
 
@@ -157,6 +159,8 @@ def test_cli_filters_and_kinds(slice_settings) -> None:
     asked = run_cli("ask", HISTORICAL, "--since", "2000", *index)
     assert asked.returncode == 0, asked.stderr
     assert "excluded the evidence" in asked.stdout
+    as_json = run_cli("ask", HISTORICAL, "--since", "2000", "--json", *index)
+    assert json.loads(as_json.stdout)["refusal_reason"] == "excluded_by_filters"
     wrong = run_cli("ask", HISTORICAL, "--kind", "sermon", *index)
     assert wrong.returncode == 1 and wrong.stderr.startswith("citewise: error: no source in the index is of kind")
     assert "Traceback" not in wrong.stderr

@@ -41,7 +41,7 @@ def _assert_citations_verbatim(answer: Answer, retriever: IndexRetriever) -> Non
 
 def test_answerable_question_gets_verified_citations_and_sources(engine, retriever):
     answer = engine.answer("What are the most serious short-term physical dangers of taking ecstasy?")
-    assert not answer.refused and answer.engine == "offline"
+    assert not answer.refused and answer.engine == "offline" and answer.refusal_reason is None
     assert 1 <= len(answer.citations) <= engine.settings.answer.max_quotes
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     _assert_citations_verbatim(answer, retriever)
@@ -63,13 +63,13 @@ def test_question_about_a_named_author_cites_that_author(engine, retriever):
     assert "In *The Eleusinian Mysteries and Rites* (1919, book), Dudley Wright writes:" in answer.answer
 
 
-@pytest.mark.parametrize("question", [
-    "Who won the 2014 FIFA World Cup final?",
-    "How do I configure nginx as a reverse proxy with HTTPS?",
+@pytest.mark.parametrize(("question", "reason"), [
+    ("Who won the 2014 FIFA World Cup final?", "unknown_name"),  # no source mentions FIFA
+    ("How do I configure nginx as a reverse proxy with HTTPS?", "below_answerability_bar"),
 ])
-def test_question_the_sources_cannot_answer_is_refused(engine, question):
+def test_question_the_sources_cannot_answer_is_refused(engine, question, reason):
     answer = engine.answer(question)
-    assert answer.refused
+    assert answer.refused and answer.refusal_reason == reason
     assert answer.answer == REFUSAL_TEXT
     assert answer.citations == []
     assert answer.nearest and all(n.text and n.source.file for n in answer.nearest)
@@ -81,7 +81,7 @@ def test_question_the_sources_cannot_answer_is_refused(engine, question):
 ])
 def test_a_question_about_a_work_the_index_lacks_is_refused_naming_it(engine, question, missing):
     answer = engine.answer(question)
-    assert answer.refused and answer.citations == []
+    assert answer.refused and answer.citations == [] and answer.refusal_reason == "absent_work_or_author"
     assert answer.answer.startswith("I cannot answer this from the indexed sources: they do not include")
     assert f"*{missing}*" in answer.answer
 
@@ -150,7 +150,7 @@ def test_ask_command_prints_contract_json(slice_settings):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert set(data) == {"question", "answer", "refused", "engine", "citations", "nearest", "notice", "filters",
-                         "excluded_by_filters"}
+                         "refusal_reason", "excluded_by_filters"}
     answer = Answer.model_validate(data)
     assert answer.engine == "offline" and not answer.refused and answer.citations
     citation = data["citations"][0]

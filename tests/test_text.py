@@ -78,3 +78,38 @@ def test_stems_are_right_when_threads_stem_at_once() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         wrong = [w for part in pool.map(stem_many, range(8)) for w in part]
     assert not wrong, wrong[:5]
+
+
+def test_the_lexical_index_words_are_fts5s_for_every_backend():
+    """core/lexemes.py: what both index backends index and look up, FTS5's own analysis run in process."""
+    import sqlite3
+    from concurrent.futures import ThreadPoolExecutor
+
+    from citewise.core.lexemes import TOKENIZER, index_terms, index_terms_of, lexical_form
+
+    assert index_terms("Why can't the _History_. be") == ["why", "can", "t", "the", "histori", "be"]
+    assert index_terms("Ünïcödé self-surrender, generously; Psychology") == [
+        "unicod", "self", "surrend", "gener", "psycholog"]  # Porter as SQLite has it: not Snowball's "psychologi"
+    assert index_terms("  ") == [] and index_terms_of(["a b", "", "c"]) == [["a", "b"], [], ["c"]]
+    assert index_terms(lexical_form("禅宗强调顿悟，MDMA不是")) == [*"禅宗强调顿悟", "mdma", "不", "是"]
+    text = "The man's self-will ran riot: he can't stop (nor won't) — 1912's HISTORIES, naïvely; é_t_é!"
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"CREATE VIRTUAL TABLE t USING fts5(body, tokenize='{TOKENIZER}')")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+    conn.execute("INSERT INTO t(body) VALUES (?)", (text,))
+    assert index_terms(text) == [term for term, _ in sorted(
+        ((term, offset) for term, offset in conn.execute("SELECT term, offset FROM v")), key=lambda row: row[1])]
+    with ThreadPoolExecutor(4) as pool:  # one tokenizer per thread: concurrent requests never share one
+        assert set(pool.map(lambda _: tuple(index_terms(text)), range(40))) == {tuple(index_terms(text))}
+
+
+def test_the_index_terms_tokenizer_keeps_nothing_between_calls():
+    """After an ingest's worth of passages, a query's terms cost what they cost at first: the in-memory index is
+    emptied outright, not row by row (deleted rows' entries would be skipped by every later read)."""
+    from citewise.core.lexemes import _tokenizer, index_terms, index_terms_of
+
+    for start in range(0, 3000, 500):
+        index_terms_of([f"passage {i}: opium and laudanum sold on a rainy Sunday {i * 7}"
+                        for i in range(start, start + 500)])
+    assert index_terms("laudanum") == ["laudanum"]
+    assert _tokenizer().execute("SELECT count(*) FROM words_data").fetchone()[0] <= 2

@@ -20,9 +20,9 @@ from citewise.answers.llm.reply import ClaimScanner, ReplyError
 from citewise.answers.offline.conversation import previous_user_question, rewrite_messages
 from citewise.answers.offline.engine import RETRIEVAL_K, OfflineEngine
 from citewise.answers.offline.evidence import retrieve
+from citewise.answers.offline.refusal import confined, refusal
 from citewise.answers.output.answer_stream import StreamingAnswer
-from citewise.answers.output.filtered import confined
-from citewise.answers.output.render import RenderedAnswer, events, nearest_passages, refusal
+from citewise.answers.output.render import RenderedAnswer, events, nearest_passages
 from citewise.answers.quotes.verifier import QuoteVerifier
 from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.errors import CitewiseError
@@ -101,8 +101,8 @@ class LLMEngine:
                     query = self._rewrite(question, history or [])
                 hits = retrieve(self.retriever, query, max(RETRIEVAL_K, self.settings.retrieval.k), filters=filters)
                 if not hits:
-                    yield from events(self._confined(refusal(question, self.name, hits), filters, question, query,
-                                                     history))
+                    refused = refusal(question, self.name, "no_evidence", hits)
+                    yield from events(self._confined(refused, filters, question, query, history))
                     return
                 for event in self._answer_from(question, query, hits, stats):
                     if event.type == "done" and event.answer is not None:

@@ -23,17 +23,9 @@ from citewise.answers.offline.evidence import (
     select_for_part,
 )
 from citewise.answers.offline.question import QuestionPart, QuestionPlan, SourceNames, plan_question
+from citewise.answers.offline.refusal import confined, part_refusal, question_refusal, refusal
 from citewise.answers.offline.terms import QuestionTerms, TermStatistics
-from citewise.answers.output.filtered import confined
-from citewise.answers.output.render import (
-    RenderedAnswer,
-    VerifiedQuote,
-    events,
-    missing_refusal,
-    nearest_passages,
-    refusal,
-    render_answer,
-)
+from citewise.answers.output.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, render_answer
 from citewise.answers.quotes.verifier import QuoteStatus, QuoteVerifier
 from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.index import IndexReader
@@ -86,8 +78,8 @@ class OfflineEngine:
     def __init__(self, settings: Settings, retriever: Retriever, index: IndexReader, embedder,
                  verifier: QuoteVerifier, scorer, gated: bool = True, reader=None,  # noqa: ANN001
                  policy: ReaderPolicy = ReaderPolicy()) -> None:
-        """`gated`: refuse by the fitted answerability gate; without it, by the best passage's closeness alone (what
-        the gate's own fitting needs, so that no earlier gate shapes its data). `reader`: the sentence reader, loaded
+        """`gated`: refuse by the fitted answerability gate; without it, on the hard rules alone (what the gate's own
+        fitting needs, so that no earlier gate shapes its data). `reader`: the sentence reader, loaded
         when settings.answer.reader asks for it and none is given."""
         self.settings = settings
         self.retriever = retriever
@@ -133,19 +125,22 @@ class OfflineEngine:
                  query: str | None, filters: SearchFilters | None) -> RenderedAnswer:
         plan = self.plan(question, history, query)
         personal = refers_to_a_person(question, history)
+        # Whether to refuse, and why, is decided in refusal.py: here only the facts are gathered.
         if plan.missing:
-            return missing_refusal(question, self.name, plan.missing, note)
+            return refusal(question, self.name, "absent_work_or_author", [], note, missing=plan.missing)
         # A part alone can lose what the whole question says about it: its candidates include the whole's hits.
         whole = self._whole_hits(plan, filters) if len(plan.parts) > 1 else []
         evidence = [self.part_evidence(plan, i, personal, whole, filters) for i in range(len(plan.parts))]
-        answerable = [e for e in evidence if self.answers(e)]
-        nearest = nearest_passages(evidence[0].hits if evidence else [])
+        reasons = [part_refusal(e, self.gate) for e in evidence]
+        answerable = [e for e, reason in zip(evidence, reasons, strict=True) if reason is None]
+        nearest_hits = evidence[0].hits if evidence else []
         if not answerable:
-            return refusal(question, self.name, evidence[0].hits if evidence else [], note)
+            return refusal(question, self.name, question_refusal(reasons), nearest_hits, note)
         chosen = self._choose(answerable, len(plan.parts))
         quotes = self._verified(chosen, answerable)
         if not quotes:
-            return refusal(question, self.name, evidence[0].hits, note)
+            return refusal(question, self.name, "no_verified_quote", nearest_hits, note)
+        nearest = nearest_passages(nearest_hits)
         titles = [part.text if part.heading else None for part in plan.parts]
         return render_answer(question, quotes, self.name, note, nearest, part_titles=titles)
 
@@ -179,13 +174,8 @@ class OfflineEngine:
         return evidence
 
     def answers(self, evidence: PartEvidence) -> bool:
-        """Whether the evidence answers its part: the fitted gate (answers/offline/answerability.py) where there is one,
-        else the best passage's closeness. A question naming what no source mentions is refused either way."""
-        if not evidence.candidates or evidence.strength.missing_names:
-            return False
-        if self.gate is not None:
-            return self.gate.answerable(evidence.features)
-        return evidence.strength.best_cosine >= self.settings.answer.refusal_threshold
+        """Whether the evidence answers its part (decided in refusal.py)."""
+        return part_refusal(evidence, self.gate) is None
 
     def answerability_features(self, evidence: PartEvidence) -> dict[str, float]:
         terms = evidence.terms

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from citewise.answers.output.markdown_safe import markdown_code, markdown_text
 from citewise.answers.output.notice import health_notice
-from citewise.core.answer import MISSING_TEXT, REFUSAL_TEXT, Answer, AnswerEvent, Citation, NearestPassage, SourceRef
+from citewise.core.answer import Answer, AnswerEvent, Citation, NearestPassage, SourceRef
 from citewise.core.retrieval import Hit
 from citewise.core.sentences import unwrap
 from citewise.core.text import is_personal_name, primary_author
@@ -207,20 +207,6 @@ def sources_cited(quotes: list[VerifiedQuote]) -> str:
         lines.append(f"- {markdown_text(s.author or display_author(s))}{markdown_text(year_and_kind(s))}. "
                      f"*{markdown_text(s.title)}*. {markdown_code(s.file)} — {marks}")
     return "\n".join(lines)
-
-
-def missing_refusal(question: str, engine: str, missing: tuple[str, ...], note: str | None = None) -> RenderedAnswer:
-    """A question about works or authors the index does not hold: refused, naming them."""
-    names = " or ".join(f"*{markdown_text(name)}*" for name in missing)
-    text = (f"> {markdown_text(note)}\n\n" if note else "") + MISSING_TEXT.format(names=names)
-    answer = Answer(question=question, answer=text, refused=True, engine=engine, nearest=[])
-    return RenderedAnswer(answer, [(text, None)])
-
-
-def refusal(question: str, engine: str, hits: list[Hit], note: str | None = None) -> RenderedAnswer:
-    text = (f"> {markdown_text(note)}\n\n" if note else "") + REFUSAL_TEXT
-    answer = Answer(question=question, answer=text, refused=True, engine=engine, nearest=nearest_passages(hits))
-    return RenderedAnswer(answer, [(text, None)])
 
 
 def events(rendered: RenderedAnswer) -> Iterator[AnswerEvent]:

@@ -48,36 +48,29 @@ def ask(
     The filters confine the answer to sources published since/until a year, of some kinds, or named ones; a
     refusal under filters says whether they excluded the evidence.
     """
-    from citewise.answers.engines import build_engine
-    from citewise.answers.output.export import export
-    from citewise.answers.output.render import year_and_kind
+    from citewise.answers.output import export_answer, year_and_kind
     from citewise.core.errors import CitewiseError
     from citewise.core.retrieval import FilterRequest
-    from citewise.retrieval.filters import resolve_filters
-    from citewise.retrieval.retriever import IndexRetriever
-    from citewise.store import open_index
+    from citewise.library import Library
 
     if not question.strip():
         raise CitewiseError("the question is empty")
     if output not in FORMATS:
         raise CitewiseError(f"--format {output!r}: use one of {', '.join(FORMATS)}")
     output = "json" if json_out else output
-    settings = load_settings(index=index)
-    retriever = IndexRetriever(settings, open_index(settings))
+    library = Library(load_settings(index=index))
     request = FilterRequest(since=since, until=until, kinds=kind or [], sources=source or [], authors=author or [])
-    filters = resolve_filters(request, retriever.index.sources)
-    answerer = build_engine(settings, retriever, retriever.index, name=engine, embedder=retriever.embedder)
     if output != "text":
-        answer = answerer.answer(question, filters=filters)
+        answer = library.ask(question, filters=request, engine=engine)
         typer.echo(answer.model_dump_json(indent=2) if output == "json" else
-                   export(answer, retriever.index.sources, output), nl=output == "json")
+                   export_answer(answer, {s.id: s for s in library.sources()}, output), nl=output == "json")
         return
     # Printed as it streams: an LLM answer's verified sentences appear while the model is still writing.
     answer = None
     # The Markdown escapes a source's &, < and > as entities, so that whatever renders it shows them as text; a
     # terminal renders nothing, and "&amp;c." there would misquote De Quincey's "&c.". Piped, it stays Markdown.
     shown = html.unescape if sys.stdout.isatty() else str
-    for event in answerer.stream(question, None, filters):
+    for event in library.stream(question, filters=request, engine=engine):
         if event.type == "text" and event.text:
             typer.echo(shown(event.text), nl=False)
         elif event.type == "done":

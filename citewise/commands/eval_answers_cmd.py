@@ -77,12 +77,13 @@ def _answers(questions: Path, split: str | None, index: Path | None, engine: str
 
     def progress(record) -> None:
         if not json_out:
-            state = "refused" if record.answer.refused else f"{len(record.answer.citations)} quotes"
+            state = (f"refused ({record.answer.refusal_reason})" if record.answer.refused
+                     else f"{len(record.answer.citations)} quotes")
             typer.echo(f"  {record.question.id}: {state}, {record.latency_s:.2f}s", err=True)
 
     records = run.run(items, progress)
     questions_file = f"{questions} (split {split})" if split else str(questions)
-    report = build_report(records, engine=run.engine.name, index=str(settings.index), questions_file=questions_file,
+    report = build_report(records, engine=run.engine.name, index=run.library.location, questions_file=questions_file,
                           support=describe_support(run.checker.scorer), thresholds=bounds,
                           thresholds_file=str(thresholds) if thresholds else None, baseline=old)
     report["seconds"] = round(time.perf_counter() - began, 1)
@@ -153,7 +154,7 @@ def _selftest(json_out: bool, index: Path | None) -> None:
 
 
 def _support_scorer(settings):
-    from citewise.answers.quotes.support import load_support_scorer
+    from citewise.answers.quotes import load_support_scorer
     from citewise.ingest.embedder import load_embedder
 
     return load_support_scorer(settings, embedder=load_embedder(settings.embedding))

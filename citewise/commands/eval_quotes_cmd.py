@@ -65,7 +65,7 @@ def _quotes(answers: Path, corpus: Path | None, index: Path | None, json_out: bo
         texts = IndexTexts(open_index(settings), str(settings.index))
     scorer = None
     if any(item.answer is not None for item in items):
-        from citewise.answers.quotes.support import load_support_scorer
+        from citewise.answers.quotes import load_support_scorer
         from citewise.ingest.embedder import load_embedder
 
         scorer = load_support_scorer(settings, embedder=load_embedder(settings.embedding))

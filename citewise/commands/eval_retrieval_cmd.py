@@ -53,18 +53,18 @@ def retrieval(
         typer.echo("search seconds: " + ", ".join(f"{m} {s:.1f}" for m, s in report.search_seconds.items()))
         return
     from citewise.evals.questions_retrieval import evaluate_questions
-    from citewise.retrieval.retriever import IndexRetriever
-    from citewise.store import open_index
+    from citewise.library import Library
 
-    retriever = IndexRetriever(settings, open_index(settings))
-    qreport = evaluate_questions(questions, retriever, retriever.index)
+    library = Library(settings)
+    generation = library.generation()
+    qreport = evaluate_questions(questions, generation.retriever, generation.index)
     if json_out:
         typer.echo(json.dumps({**qreport.metrics, "questions": qreport.questions,
                                "unresolved_quotes": qreport.unresolved_quotes,
                                "per_question": [asdict(r) for r in qreport.results]}, indent=2))
         return
     typer.echo(f"{qreport.questions} answerable questions; {qreport.unresolved_quotes} gold quotes not found in "
-               f"{settings.index}")
+               f"{library.location}")
     typer.echo(_table(qreport.metrics))
     misses = [r for r in qreport.results if r.metrics.get("hybrid", {}).get("hit@10") == 0.0]
     for result in misses:

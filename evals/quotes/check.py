@@ -8,8 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from citewise.answers.quotes.near_miss import MIN_WORDS, best_near_miss
-from citewise.answers.quotes.normalize import normalize, word_spans
+from citewise.answers.quotes import NEAR_MISS_MIN_WORDS, best_near_miss, normalize_with_offsets, word_spans
 from citewise.core.sentences import sentence_spans, unwrap
 from citewise.core.text import STOPWORDS, TOKEN
 from citewise.evals.faithfulness import SupportScorer
@@ -190,14 +189,14 @@ def nearest(quote: str, source: SourceText) -> tuple[int, int, str, str] | None:
             best = miss
     if best is not None:
         return best.start, best.end, best.detail, ""
-    quote_words = [w.casefold() for w, _, _ in word_spans(normalize(quote).text)]
+    quote_words = [w.casefold() for w, _, _ in word_spans(normalize_with_offsets(quote).text)]
     longest: tuple[int, int, int] | None = None  # (words, start, end)
     for start, end in regions:
         lo, hi = norm.index_at_or_after(start), norm.index_at_or_after(end)
         region = word_spans(norm.text, lo, hi)
         match = SequenceMatcher(None, quote_words, [w.casefold() for w, _, _ in region],
                                 autojunk=False).find_longest_match()
-        if match.size >= min(MIN_WORDS, len(quote_words)) and (longest is None or match.size > longest[0]):
+        if match.size >= min(NEAR_MISS_MIN_WORDS, len(quote_words)) and (longest is None or match.size > longest[0]):
             span = norm.span(region[match.b][1], region[match.b + match.size - 1][2])
             longest = (match.size, *span)
     if longest is None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from citewise.answers.quotes.normalize import TextFinder
+from citewise.answers.quotes import TextFinder
 from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader
 from citewise.core.text import STOPWORDS, tokens

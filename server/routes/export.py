@@ -6,7 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from citewise.answers.output.export import EXPORTS, ExportFormat, export, export_filename
+from citewise.answers import output
+from citewise.answers.output import EXPORTS, ExportFormat, export_filename
 from citewise.core.answer import Answer
 from citewise.server.deps import LoadedDep
 
@@ -27,7 +28,7 @@ class ExportRequest(BaseModel):
 async def export_answer(body: ExportRequest, loaded: LoadedDep) -> Response:
     """The answer as a file: Markdown, BibTeX or RIS. Sources are described from the index where it still holds
     them, else from the citation itself."""
-    text = export(body.answer, loaded.index.sources, body.format)
+    text = output.export_answer(body.answer, loaded.index.sources, body.format)
     filename = export_filename(body.answer, body.format)
     return Response(text, media_type=EXPORTS[body.format].media_type,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -28,8 +28,8 @@ async def readyz(service: ServiceDep) -> JSONResponse:
     loaded = service.borrow()
     if loaded is None:
         reason = service.last_error or (
-            f"the corpus is being indexed into {service.settings.index}; ready once its first part is published"
-            if ingest.get("indexing") else f"no index at {service.settings.index}")
+            f"the corpus is being indexed into {service.location}; ready once its first part is published"
+            if ingest.get("indexing") else f"no index at {service.location}")
         return JSONResponse({"status": "not ready", "reason": reason, **ingest}, status_code=503)
     try:
         facts = {"generation": loaded.token, "sources": len(loaded.index.sources),

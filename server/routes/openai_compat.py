@@ -12,12 +12,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from citewise.answers import engine_names
 from citewise.core.answer import Answer, AnswerEngine, Message
 from citewise.server.deps import LoadedDep, SettingsDep
 from citewise.server.errors import logged_error
 from citewise.server.routes.ask import checked_question
 from citewise.server.sse import SSE_HEADERS, in_thread, sse
-from citewise.server.state import ENGINE_NAMES
 
 router = APIRouter(tags=["openai"])
 
@@ -58,8 +58,8 @@ class ChatRequest(BaseModel):
 def engine_for_model(model: str, default: str) -> str:
     """citewise -> the default engine; citewise-offline / citewise-llm (or plain offline / llm) -> that engine."""
     name = model.removeprefix(f"{MODEL_PREFIX}-") if model != MODEL_PREFIX else default
-    if name not in ENGINE_NAMES:
-        known = ", ".join([MODEL_PREFIX] + [f"{MODEL_PREFIX}-{n}" for n in ENGINE_NAMES])
+    if name not in engine_names():
+        known = ", ".join([MODEL_PREFIX] + [f"{MODEL_PREFIX}-{n}" for n in engine_names()])
         raise HTTPException(404, f"model {model!r} does not exist; use one of {known} (see /v1/models)")
     return name
 
@@ -83,13 +83,13 @@ def annotations(answer: Answer) -> list[dict]:
 
 def extras(answer: Answer) -> dict:
     """What the Markdown alone does not say, under one namespaced key (clients read it from model_extra)."""
-    return {"refused": answer.refused, "engine": answer.engine,
+    return {"refused": answer.refused, "refusal_reason": answer.refusal_reason, "engine": answer.engine,
             "nearest": [p.model_dump(mode="json") for p in answer.nearest]}
 
 
 @router.get("/v1/models")
 async def list_models(settings: SettingsDep) -> dict:
-    names = [MODEL_PREFIX] + [f"{MODEL_PREFIX}-{name}" for name in ENGINE_NAMES]
+    names = [MODEL_PREFIX] + [f"{MODEL_PREFIX}-{name}" for name in engine_names()]
     return {"object": "list", "data": [{"id": name, "object": "model", "created": CREATED, "owned_by": "citewise"}
                                        for name in names]}
 

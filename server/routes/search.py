@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from citewise.answers.output.render import source_ref
+from citewise.answers.output import source_ref
 from citewise.core.answer import SourceRef
 from citewise.core.retrieval import FilterRequest
 from citewise.server.deps import LoadedDep

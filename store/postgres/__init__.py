@@ -25,7 +25,7 @@ except ImportError as exc:  # the optional extra; open_store turns this into a o
     raise ImportError(f"the PostgreSQL index needs psycopg, psycopg-pool and pgvector: {exc}") from exc
 
 from citewise.store.postgres.reader import PostgresIndexReader
-from citewise.store.postgres.schema import SCHEMA_VERSION, TABLES, redacted
+from citewise.store.postgres.schema import SCHEMA_VERSION, TABLE_NAMES, TABLES, redacted
 from citewise.store.postgres.writer import PostgresIndexWriter
 
 __all__ = ["PostgresIndexReader", "PostgresIndexWriter", "PostgresStore"]
@@ -116,6 +116,15 @@ class PostgresStore:
     def reader(self) -> PostgresIndexReader:
         return PostgresIndexReader(self.pool(), self.location)
 
+    def _published(self, conn: psycopg.Connection) -> tuple[int, dict[str, str]]:
+        """The published generation and its meta; (0, {}) when the schema holds no index yet."""
+        found = conn.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (f"{self.schema}.state",)).fetchone()
+        if not found["found"]:
+            return 0, {}
+        state = conn.execute("SELECT s.generation, g.meta FROM state s JOIN generations g USING (generation)"
+                             ).fetchone()
+        return (state["generation"], dict(state["meta"])) if state else (0, {})
+
     @contextlib.contextmanager
     def writing(self, rebuild: bool = False) -> Iterator[PostgresIndexWriter]:
         conn = self.connect()
@@ -126,13 +135,16 @@ class PostgresStore:
                 raise CitewiseError(f"another ingest is writing {self.location}; wait for it to finish")
             conn.autocommit = False  # from here on, the whole ingest is one transaction
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            previous, meta = self._published(conn)
+            if previous and meta.get("schema") != SCHEMA_VERSION:
+                if not rebuild:
+                    raise IndexIncompatibleError(f"the index at {self.location} has schema {meta.get('schema')!r} "
+                                                 f"(now {SCHEMA_VERSION!r}); run `citewise ingest --rebuild`")
+                # An older schema's tables may differ in their columns: a rebuild starts from new ones.
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(
+                    sql.SQL(", ").join(sql.Identifier(self.schema, name) for name in TABLE_NAMES)))
+                previous, meta = 0, {}
             conn.execute(TABLES)
-            state = conn.execute("SELECT s.generation, g.meta FROM state s JOIN generations g USING (generation)"
-                                 ).fetchone()
-            previous, meta = (state["generation"], dict(state["meta"])) if state else (0, {})
-            if previous and not rebuild and meta.get("schema") != SCHEMA_VERSION:
-                raise IndexIncompatibleError(f"the index at {self.location} has schema {meta.get('schema')!r} "
-                                             f"(now {SCHEMA_VERSION!r}); run `citewise ingest --rebuild`")
             writer = PostgresIndexWriter(conn, previous, {} if rebuild else meta)
             if rebuild:
                 writer.remove_everything()

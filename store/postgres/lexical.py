@@ -1,7 +1,8 @@
 """Lexical search in PostgreSQL ranked as FTS5 ranks it: BM25 over a postings table.
 
-PostgreSQL's full-text search stems the words (to_tsvector, the `english` configuration) and finds the passages of
-a phrase (tsquery, GIN); but ts_rank has no inverse document frequency, and computing BM25 from the tsvectors of
+The words are core's (core/lexemes.py: FTS5's own analysis, run in process), for the passages at ingest and for the
+terms of a query, so document frequencies are the embedded index's. PostgreSQL finds the passages of a phrase
+(tsvector, tsquery, GIN); but ts_rank has no inverse document frequency, and computing BM25 from the tsvectors of
 every matching passage costs a second on common words. So each passage's lexemes are also kept as postings
 (lexeme, passage row, term frequency, length), written at publish: BM25 then reads a few index ranges, as a
 search engine does, and uses FTS5's constants, so both backends order lexical hits alike.
@@ -16,10 +17,10 @@ from typing import Any
 from psycopg import sql
 
 from citewise.core.index import TermMatch
-from citewise.store.postgres.schema import BM25_B, BM25_K1, TEXT_CONFIG, idf, phrases_of, tsquery, visible
+from citewise.store.postgres.schema import BM25_B, BM25_K1, idf, phrases_of, tsquery, visible
 
 Rows = Callable[[Any, dict[str, Any]], list[dict[str, Any]]]
-_Term = tuple[str, float, int]  # a word's lexeme, inverse document frequency and document frequency
+_Term = tuple[float, int]  # a lexeme's inverse document frequency and document frequency
 
 # At publish: postings for the passages this generation added, and an end for those of the passages it removed.
 PUBLISH_POSTINGS = (
@@ -30,10 +31,9 @@ PUBLISH_POSTINGS = (
     " AND t.row_id = p.row_id AND t.removed_in IS NULL",
 )
 
-# Each word's lexeme (none for a stop word) and how many passages of the generation hold it, in one round trip.
-_STATISTICS = (f"WITH w AS (SELECT word, (SELECT lexeme FROM unnest(to_tsvector('{TEXT_CONFIG}', word)) LIMIT 1)"
-               " AS lexeme FROM unnest(%(words)s::text[]) AS word) SELECT w.word, w.lexeme, (SELECT count(*) FROM"
-               f" postings t WHERE t.lexeme = w.lexeme AND {visible('t')}) AS df FROM w")
+# How many passages of the generation hold each lexeme, in one round trip.
+_STATISTICS = ("SELECT w.lexeme, (SELECT count(*) FROM postings t WHERE t.lexeme = w.lexeme AND"
+               f" {visible('t')}) AS df FROM unnest(%(lexemes)s::text[]) AS w(lexeme)")
 _SCORE = (f"SELECT t.row_id, sum(q.weight * t.tf * (%(k1)s + 1) / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * t.length"
           f" / %(avgdl)s))) AS score, count(DISTINCT t.lexeme) AS matched FROM unnest(%(lexemes)s::text[],"
           f" %(weights)s::float8[]) AS q(lexeme, weight) JOIN postings t ON t.lexeme = q.lexeme WHERE {visible('t')}")
@@ -47,41 +47,34 @@ class LexicalSearch:
         self.generation = generation
         self.passages = passages
         self.avgdl = max(1.0, tokens / max(1, passages))
-        self._terms: dict[str, _Term | None] = {}  # word -> its lexeme, idf and df; None: a stop word
+        self._terms: dict[str, _Term] = {}  # lexeme -> its idf and df
         self._lock = threading.Lock()
 
     def _at(self, **extra: object) -> dict[str, Any]:
         return {"generation": self.generation, **extra}
 
-    def _counted(self, words: Sequence[str]) -> dict[str, _Term]:
-        """By word: its lexeme, idf and document frequency, counted once (stop words are left out)."""
+    def _counted(self, lexemes: Sequence[str]) -> dict[str, _Term]:
+        """By lexeme: its inverse document frequency and document frequency, counted once per reader."""
         with self._lock:
-            missing = sorted({word for word in words if word not in self._terms})
+            missing = sorted({lexeme for lexeme in lexemes if lexeme not in self._terms})
         if missing:
-            found = {row["word"]: (row["lexeme"], idf(self.passages, row["df"]), int(row["df"]))
-                     if row["lexeme"] else None for row in self._rows(_STATISTICS, self._at(words=missing))}
+            found = {row["lexeme"]: (idf(self.passages, row["df"]), int(row["df"]))
+                     for row in self._rows(_STATISTICS, self._at(lexemes=missing))}
             with self._lock:
                 self._terms.update(found)
         with self._lock:
-            return {word: term for word in words if (term := self._terms.get(word)) is not None}
-
-    def statistics(self, words: Sequence[str]) -> dict[str, tuple[str, float]]:
-        """By word: its lexeme and inverse document frequency (stop words are left out)."""
-        return {word: (lexeme, weight) for word, (lexeme, weight, _) in self._counted(words).items()}
+            return {lexeme: self._terms[lexeme] for lexeme in lexemes}
 
     def search(self, terms: Sequence[str], k: int, source_ids: Collection[str] | None,
                match: TermMatch) -> list[tuple[str, float]]:
         phrases = phrases_of(terms, match)
         if not phrases or k < 1 or (source_ids is not None and not source_ids):
             return []
-        words = [word for phrase in phrases for word in phrase]
-        statistics = self.statistics(words)
-        weighted = [statistics[word] for word in words if word in statistics]  # repeats weigh more, as in FTS5
-        if not weighted:
-            return []  # only stop words
-        params = self._at(k=k, k1=BM25_K1, b=BM25_B, avgdl=self.avgdl, lexemes=[lexeme for lexeme, _ in weighted],
-                          weights=[weight for _, weight in weighted], sources=list(source_ids or ()),
-                          distinct=len({lexeme for lexeme, _ in weighted}))
+        lexemes = [lexeme for phrase in phrases for lexeme in phrase]  # repeats weigh more, as in FTS5
+        counted = self._counted(lexemes)
+        params = self._at(k=k, k1=BM25_K1, b=BM25_B, avgdl=self.avgdl, lexemes=lexemes,
+                          weights=[counted[lexeme][0] for lexeme in lexemes], sources=list(source_ids or ()),
+                          distinct=len(set(lexemes)))
         scored = sql.SQL(_SCORE)
         if source_ids is not None:
             scored += sql.SQL(" AND t.row_id IN (SELECT row_id FROM passages WHERE source_id = ANY(%(sources)s))")
@@ -106,9 +99,8 @@ class LexicalSearch:
         if not phrases:
             return 0
         if len(phrases[0]) == 1:
-            # The count statistics() made for the idf is the document frequency: no second round trip.
-            counted = self._counted(phrases[0])
-            return counted[phrases[0][0]][2] if phrases[0][0] in counted else 0
+            # The count made for the idf is the document frequency: no second round trip.
+            return self._counted(phrases[0])[phrases[0][0]][1]
         expression, values = tsquery(phrases, "phrase")
         query = sql.SQL("SELECT count(*) AS n FROM passages WHERE lexemes @@ ({expression}) AND {where}").format(
             expression=expression, where=sql.SQL(visible()))

@@ -1,5 +1,5 @@
-"""Reads the generation that was published when the reader opened: pgvector HNSW for dense search, PostgreSQL's
-full-text search (tsvector, GIN, ts_rank_cd) for lexical search."""
+"""Reads the generation that was published when the reader opened: pgvector HNSW for dense search, BM25 over
+core's lexemes (lexical.py: postings, and tsvector and GIN for phrases) for lexical search."""
 
 from __future__ import annotations
 

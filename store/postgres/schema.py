@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
@@ -18,15 +17,16 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from citewise.core.index import TermMatch
+from citewise.core.lexemes import index_terms, index_terms_of, lexical_form
 from citewise.core.types import Passage, PassageVectors, Source
-from citewise.store.sqlite_faiss.lexical import lexical_form
 from citewise.store.sqlite_faiss.schema import decode_sentence_vectors, year_out
 
-SCHEMA_VERSION = "4"  # what the SQLite index of schema 4 holds, Chinese lexical search included
-# Stemming and stop words for lexical search; the stems differ a little from FTS5's Porter, the idea does not.
-TEXT_CONFIG = "english"
+# 4: what the SQLite index of schema 4 holds, Chinese lexical search included. 5: the lexemes are core's
+# (core/lexemes.py, FTS5's own analysis), no longer PostgreSQL's `english` configuration, which dropped "can" and
+# "t" and read "_History_." as `history._`, so that both backends count and rank the same words alike.
+SCHEMA_VERSION = "5"
 
-TABLES = f"""
+TABLES = """
 CREATE TABLE IF NOT EXISTS state (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), generation bigint NOT NULL, token text NOT NULL
 );
@@ -46,8 +46,8 @@ CREATE TABLE IF NOT EXISTS passages (
     start_offset integer NOT NULL, end_offset integer NOT NULL, text text NOT NULL, search_text text NOT NULL,
     tokens integer NOT NULL, page integer, heading text, text_hash text NOT NULL, embedding vector NOT NULL,
     sentence_spans integer[] NOT NULL, sentence_vectors bytea NOT NULL,
-    lexical_text text,
-    lexemes tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_CONFIG}', coalesce(lexical_text, search_text))) STORED,
+    lexical_text text NOT NULL,
+    lexemes tsvector GENERATED ALWAYS AS (lexical_text::tsvector) STORED,
     lexical_length integer NOT NULL,
     added_in bigint NOT NULL, removed_in bigint
 );
@@ -98,21 +98,31 @@ def redacted(url: str, schema: str) -> str:
     return f"postgresql://{user + '@' if user else ''}{host}{port}/{parts.get('dbname', '')} (schema {schema})"
 
 
-_NON_WORD = re.compile(r"[^\w]+")
-# What FTS5's unicode61 tokenizer counts as a token (runs of letters and digits): BM25's document length.
-_TOKEN = re.compile(r"[^\W_]+")
 # FTS5's bm25() constants, so that both backends rank alike.
 BM25_K1, BM25_B = 1.2, 0.75
+# The tables an index of this schema is made of, dropped when a rebuild starts from an older schema.
+TABLE_NAMES = ("state", "generations", "sources", "passages", "postings")
 
 
-def lexical_columns(search_text: str) -> tuple[str | None, int]:
-    """A passage's lexical_text and lexical_length columns, from one lexical form of its search text.
+def _quoted(lexeme: str) -> str:
+    """A lexeme as a tsvector or tsquery literal writes it, so that no word is ever read as syntax."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
-    lexical_text is the text whose lexemes are indexed when it differs from the search text: scripts written
-    without spaces (Chinese, Japanese, Thai, ...) with each character set apart, as the embedded index gives them
-    to FTS5; None otherwise. lexical_length is BM25's document length: the tokens as FTS5 counts them."""
-    form = lexical_form(search_text)
-    return (None if form == search_text else form), len(_TOKEN.findall(form))
+
+def tsvector_literal(terms: list[str]) -> str:
+    """The passage's index terms with their positions (1-based), as PostgreSQL reads a tsvector. PostgreSQL keeps
+    256 positions of a lexeme at most: far more than a passage of a few hundred tokens holds."""
+    positions: dict[str, list[int]] = {}
+    for position, term in enumerate(terms, start=1):
+        positions.setdefault(term, []).append(min(position, 16383))
+    return " ".join(f"{_quoted(term)}:{','.join(map(str, found[:256]))}" for term, found in positions.items())
+
+
+def lexical_columns_of(search_texts: list[str]) -> list[tuple[str, int]]:
+    """Each passage's lexical_text (its lexemes as a tsvector literal, from which the `lexemes` column is generated)
+    and lexical_length (BM25's document length: its tokens, as FTS5 counts them)."""
+    return [(tsvector_literal(terms), len(terms))
+            for terms in index_terms_of([lexical_form(text) for text in search_texts])]
 
 
 def idf(passages: int, containing: int) -> float:
@@ -121,35 +131,30 @@ def idf(passages: int, containing: int) -> float:
     return value if value > 0 else 1e-6
 
 
-def words_of(terms: Sequence[str]) -> list[str]:
-    """Plain words: punctuation (hyphens, quotes, query operators) splits a term, and the characters of scripts
-    written without spaces stand apart, as FTS5's tokenizer sees them in the embedded index."""
-    return [word for term in terms for word in _NON_WORD.sub(" ", lexical_form(term)).split()]
-
-
 def phrases_of(terms: Sequence[str], match: TermMatch) -> list[list[str]]:
-    """What the terms ask for, as the embedded index's FTS5 expressions do: each term is a phrase of its words (a
-    hyphenated term, a Chinese word), a long run of such a script in "any" mode its overlapping character pairs,
-    and with "phrase" all the words in a row."""
+    """What the terms ask for, as lexemes, as the embedded index's FTS5 expressions ask for it: each term a phrase of
+    its lexemes (a hyphenated term, a Chinese word), a long run of such a script in "any" mode its overlapping
+    character pairs, and with "phrase" all the words in a row."""
     if match == "phrase":
-        return [words_of(terms)] if words_of(terms) else []
+        together = index_terms(lexical_form(" ".join(terms)))
+        return [together] if together else []
     phrases: list[list[str]] = []
     for term in terms:
-        words = words_of([term])
-        if match == "any" and len(words) > 2 and lexical_form(term) != term:
-            phrases.extend([a, b] for a, b in zip(words, words[1:], strict=False))
-        elif words:
-            phrases.append(words)
+        form = lexical_form(term)
+        lexemes = index_terms(form)
+        if match == "any" and len(lexemes) > 2 and form != term:
+            phrases.extend([a, b] for a, b in zip(lexemes, lexemes[1:], strict=False))
+        elif lexemes:
+            phrases.append(lexemes)
     return phrases
 
 
 def tsquery(phrases: Sequence[Sequence[str]], match: TermMatch) -> tuple[sql.Composable, dict[str, str]]:
-    """A tsquery of the phrases (any of them, or all), with their words as named parameters, so that no word is ever
-    read as query syntax."""
-    one = sql.SQL("phraseto_tsquery({}, %(p{})s)")
-    parts = [one.format(sql.Literal(TEXT_CONFIG), sql.SQL(str(i))) for i in range(len(phrases))]
-    joined = sql.SQL(" || " if match == "any" else " && ").join(parts)
-    return joined, {f"p{i}": " ".join(words) for i, words in enumerate(phrases)}
+    """A tsquery of the phrases (any of them, or all), written as a literal of quoted lexemes and sent as a
+    parameter: no text search configuration touches it, and no word is read as query syntax."""
+    joiner = " | " if match == "any" else " & "
+    literal = joiner.join("(" + " <-> ".join(_quoted(lexeme) for lexeme in phrase) + ")" for phrase in phrases)
+    return sql.SQL("%(query)s::tsquery"), {"query": literal}
 
 
 def source_from_row(row: dict) -> Source:

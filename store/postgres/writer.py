@@ -22,7 +22,7 @@ from citewise.store.postgres.schema import (
     VISIBLE,
     embedding_expression,
     hnsw_index_name,
-    lexical_columns,
+    lexical_columns_of,
     source_from_row,
     source_values,
     vectors_from_row,
@@ -91,16 +91,17 @@ class PostgresIndexWriter:
         )
 
     def add_passages(self, passages: Sequence[NewPassage]) -> None:
+        lexical = lexical_columns_of([new.search_text for new in passages])
         with self.conn.cursor() as cursor, cursor.copy(PASSAGE_COPY) as copy:
             copy.set_types(PASSAGE_TYPES)
-            for new in passages:
+            for new, lexical_text_and_length in zip(passages, lexical, strict=True):
                 p, vectors = new.passage, new.vectors
                 spans = [offset for span in vectors.spans for offset in span]
                 sentence_blob = encode_sentence_vectors(
                     vectors.sentence_vectors.reshape(len(vectors.spans), len(vectors.vector)))
                 copy.write_row((p.id, p.source_id, p.ordinal, p.start, p.end, p.text, new.search_text, p.tokens,
                                 p.page, p.heading, new.text_hash, Vector(np.asarray(vectors.vector, np.float32)),
-                                spans, sentence_blob, *lexical_columns(new.search_text), self.generation))
+                                spans, sentence_blob, *lexical_text_and_length, self.generation))
 
     def publish(self) -> dict[str, str]:
         """Indexes the vectors, makes this generation current, drops rows no reader may still need, commits."""

@@ -4,40 +4,20 @@ FTS5's unicode61 tokenizer ends words only at spaces and punctuation, so a Chine
 no word inside it can be found. The text given to FTS5 therefore sets each character of such a script apart (with
 the marks that belong to it), and a query term in such a script becomes a phrase of its characters, or for a long
 run (a whole question has no spaces either) its overlapping character pairs, the usual bigram approach. Text in
-other scripts is given to FTS5 unchanged, so English search is exactly what it was.
+other scripts is given to FTS5 unchanged, so English search is exactly what it was. `lexical_form` is core's
+(core/lexemes.py), so that every backend sets those characters apart alike.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
-import unicodedata
 
-_RANGES = (
-    (0x0E00, 0x0EFF),  # Thai, Lao
-    (0x1000, 0x109F),  # Myanmar
-    (0x1780, 0x17FF),  # Khmer
-    (0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F),  # Hiragana, Katakana
-    (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF),  # Han
-)
-_CLASS = "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in _RANGES)
-_MARKS = "".join(re.escape(chr(c)) for low, high in _RANGES[:4] for c in range(low, high + 1)
-                 if unicodedata.category(chr(c)).startswith("M"))
-# One unit: a character of those scripts with the combining marks (Thai vowels and tones, kana voicing) after it.
-_UNIT = re.compile(f"[{_CLASS}][{_MARKS}\u3099\u309a]*")
-_ANY = re.compile(f"[{_CLASS}]")
-
-
-def lexical_form(text: str) -> str:
-    """The text FTS5 indexes: unchanged unless it holds such a script, whose characters then stand apart."""
-    if not _ANY.search(text):
-        return text
-    return _UNIT.sub(lambda match: f" {match.group()} ", text)
+from citewise.core.lexemes import UNSPACED, lexical_form
 
 
 def term_expression(term: str, match: str) -> str:
     """One query term as an FTS5 expression (the term is plain words, with any '"' already taken out)."""
-    if not _ANY.search(term):
+    if not UNSPACED.search(term):
         return f'"{term}"'
     units = lexical_form(term).split()
     if match != "any" or len(units) <= 2:
@@ -49,7 +29,7 @@ def term_expression(term: str, match: str) -> str:
 def upgrade_fts(conn: sqlite3.Connection) -> int:
     """Re-indexes, in the FTS table of an index of schema 3, the passages that hold such a script (schema 3 gave
     FTS5 their text unchanged); returns how many. Nothing else differs, so no passage is embedded again."""
-    rows = [row for row in conn.execute("SELECT rowid, search_text FROM passages") if _ANY.search(row[1])]
+    rows = [row for row in conn.execute("SELECT rowid, search_text FROM passages") if UNSPACED.search(row[1])]
     conn.executemany("INSERT INTO passages_fts(passages_fts, rowid, search_text) VALUES ('delete', ?, ?)", rows)
     conn.executemany("INSERT INTO passages_fts(rowid, search_text) VALUES (?, ?)",
                      [(rowid, lexical_form(text)) for rowid, text in rows])

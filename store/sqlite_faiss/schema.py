@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from citewise.core.index import TermMatch
+from citewise.core.lexemes import TOKENIZER, lexical_form
 from citewise.core.types import Passage, PassageVectors, Source
-from citewise.store.sqlite_faiss.lexical import lexical_form, term_expression
+from citewise.store.sqlite_faiss.lexical import term_expression
 
 # 2: passages carry their sentences' spans and vectors. 3: sources carry a kind and aliases.
 # 4: FTS5 is given each character of scripts written without spaces apart (lexical.py), so Chinese can be found.
@@ -23,7 +24,8 @@ UPGRADABLE = frozenset({"3"})
 DB_NAME = "index.sqlite"
 FAISS_NAME = "vectors.faiss"
 
-SCHEMA = """
+# FTS5 splits, folds and stems as core/lexemes.py says every backend must (TOKENIZER).
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
     id TEXT PRIMARY KEY, file TEXT NOT NULL UNIQUE, title TEXT NOT NULL, author TEXT NOT NULL,
@@ -40,7 +42,7 @@ CREATE TABLE IF NOT EXISTS passages (
 CREATE INDEX IF NOT EXISTS passages_source ON passages(source_id, ordinal);
 CREATE INDEX IF NOT EXISTS passages_hash ON passages(text_hash);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    search_text, content='passages', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
+    search_text, content='passages', content_rowid='rowid', tokenize='{TOKENIZER}'
 );
 """
 # SQLite bounds the parameters of one statement; IN lists are sent in slices of this many.

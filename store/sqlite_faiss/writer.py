@@ -12,9 +12,9 @@ import numpy as np
 
 from citewise.core.errors import CitewiseError
 from citewise.core.index import NewPassage, NewSource
+from citewise.core.lexemes import lexical_form
 from citewise.core.types import PassageVectors, Source
 from citewise.store.sqlite_faiss.layout import IndexLayout
-from citewise.store.sqlite_faiss.lexical import lexical_form
 from citewise.store.sqlite_faiss.schema import (
     DB_NAME,
     FAISS_NAME,
