@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--read", default="12,16,24", help="read_at_most values")
     parser.add_argument("--blend", default="0,0.1,0.3", help="blend values")
-    parser.add_argument("--min-logit", default="-1,0,1", help="min_logit values")
+    parser.add_argument("--min-logit", default="-99,0", help="min_logit values (-99: none)")
     parser.add_argument("--floor", default="0.25", help="floor values")
     parser.add_argument("--recall", action="store_true", help="instead: how often the gold sentence is among the "
                         "candidates at 12, 20, 50 and 100 passages (on --split's questions)")
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     grid = itertools.product([int(v) for v in args.read.split(",")], [float(v) for v in args.blend.split(",")],
                              [float(v) for v in args.min_logit.split(",")], [float(v) for v in args.floor.split(",")])
     for read, blend, min_logit, floor in grid:
-        run.engine.policy = ReaderPolicy(read, blend, min_logit, floor)
+        run.engine.policy = ReaderPolicy(read, blend, None if min_logit <= -99 else min_logit, floor)
         records = run.run(questions)
         metrics = summarize(records)
         print(json.dumps({"read_at_most": read, "blend": blend, "min_logit": min_logit, "floor": floor,

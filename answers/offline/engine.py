@@ -43,12 +43,13 @@ PHRASE_CHECKS = 20
 
 @dataclass(frozen=True)
 class ReaderPolicy:
-    """How the reader is used, chosen on the tune half of evals/data/questions-2.jsonl (docs/EVALUATION.md)."""
+    """How the reader is used, chosen on the tune half of evals/data/questions-2.jsonl and the development set with
+    `python -m citewise.evals.reader_tuning` (docs/EVALUATION.md, "The reader")."""
 
     read_at_most: int = 16  # candidates read per part, the best by meaning and words
-    blend: float = 0.1  # of the earlier score, added to the reader's probability
-    min_logit: float = 0.0  # a quote beside the lead must reach this logit of answering
-    floor: float = 0.25  # a quote's score is at most this far below the lead's
+    blend: float = 1.5  # of the earlier score, added to the reader's probability
+    min_logit: float | None = None  # a quote beside the lead must reach this logit of answering (None: any)
+    floor: float = 0.6  # a quote's score is at most this far below the lead's
 
 
 @dataclass(frozen=True)
