@@ -59,14 +59,16 @@ _ASKING = re.compile(r"^(?:what|how|why|when|where|who|whom|which|are|is|do|does
 _SEE_ALSO = re.compile(r"^\s*(?:\[\d+\]|\(\d+\)|\d+\s|compare\b|cf\.|see\s)", re.IGNORECASE)
 _PLACE = re.compile(r"\b(?:in|at|from|near|to)\s+(?:the\s+)?[A-Z][a-z]")
 # A short sentence that only points back at what came before ("This is the meaning of 'purgation.'", "His explanation
-# makes good sense."): alone it says nothing, so it is quoted with the sentence before it.
-_POINTER = re.compile(r"^[\"'“‘(_]*(?:this|that|these|those|such|it|he|she|they|his|her|its|their|thus|so|here|"
-                      r"there)\b", re.IGNORECASE)
-POINTER_MAX_WORDS = 14
+# makes good sense."): a demonstrative or a possessive first, few words, no figure. Alone it says nothing, so it is
+# quoted with the sentence before it. A pronoun alone is not enough: "She died in September 1897, at the age of
+# twenty-four." answers by itself.
+_POINTER = re.compile(r"^[\"'“‘(_]*(?:this|that|these|those|such|thus|his|her|its|their)\b", re.IGNORECASE)
+POINTER_MAX_WORDS = 10
 
 
 def points_back(sentence: str) -> bool:
-    return len(sentence.split()) <= POINTER_MAX_WORDS and _POINTER.match(sentence.strip()) is not None
+    return (len(sentence.split()) <= POINTER_MAX_WORDS and not any(ch.isdigit() for ch in sentence)
+            and _POINTER.match(sentence.strip()) is not None)
 
 
 def is_filler(sentence: str) -> bool:
