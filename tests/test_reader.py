@@ -39,6 +39,9 @@ def test_the_shipped_model_is_the_one_its_card_describes() -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.xfail(strict=True, reason="the shipped reader scores De Quincey's dose sentence 0.15, below an on-topic "
+                   "sentence about opium (0.17): the issue's own example is not met yet (docs/EVALUATION.md, 'The "
+                   "reader'); strict, so a reader that passes it must drop this mark")
 def test_the_reader_reads_the_answer_above_sentences_on_the_topic() -> None:
     # De Quincey is one of the works the reader never trained on (HELD_OUT_SOURCES).
     reader = SentenceReader(workers=2)
@@ -54,10 +57,20 @@ def test_the_reader_reads_the_answer_above_sentences_on_the_topic() -> None:
                 sentence("It was a year of\nbrilliant water", "cloudy melancholy of opium.")]
     scores = reader.scores(question, [(s, None) for s in (answer, *on_topic)])
     assert scores[0] > max(scores[1:])
-    assert ((scores >= 0) & (scores <= 1)).all()
-    # One pair alone scores as it does among others: int8 activations are never batched.
-    assert reader.logits(question, [(answer, None)])[0] == pytest.approx(
-        reader.logits(question, [(on_topic[0], None), (answer, None)])[1])
+
+
+@pytest.mark.integration
+def test_a_pair_scores_the_same_alone_or_among_others() -> None:
+    # int8 activations are quantised over the whole input, so pairs are never batched together.
+    reader = SentenceReader(workers=2)
+    question = "What did Freud call the royal road to the unconscious?"
+    pairs = [("The interpretation of dreams is the royal road to a knowledge of the unconscious.", None),
+             ("Dreams are the guardians of sleep.", "CHAPTER V"), ("The unconscious is timeless.", None)]
+    together = reader.logits(question, pairs)
+    alone = [reader.logits(question, [pair])[0] for pair in pairs]
+    assert together.tolist() == pytest.approx(alone)
+    probabilities = reader.scores(question, pairs)
+    assert ((probabilities > 0) & (probabilities < 1)).all()
 
 
 @pytest.mark.unit
