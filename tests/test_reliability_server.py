@@ -4,11 +4,13 @@ route, a broken published generation is reported, and an internal error gives th
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
 import shutil
 import time
+import urllib.parse
 from pathlib import Path
 
 import httpx
@@ -95,6 +97,28 @@ def test_text_null_in_a_content_part_is_refused(server: ServerProcess) -> None:
         fine = http.post("/v1/chat/completions", json={
             "messages": [{"role": "user", "content": [{"type": "text", "text": QUESTION}]}]})
         assert fine.status_code == 200
+
+
+@pytest.mark.parametrize(("name", "count"), [("kind", 51), ("author", 51), ("source", 501)])
+def test_too_long_a_filter_list_is_a_422_and_the_connection_stays_open(
+        server: ServerProcess, name: str, count: int) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        query = urllib.parse.urlencode([("q", "lantern"), *[(name, f"v{i}") for i in range(count)]])
+        connection.request("GET", f"/v1/search?{query}")
+        refused = connection.getresponse()
+        body = json.loads(refused.read())
+        assert refused.status == 422, body
+        assert name in body["error"]["message"] and f"at most {count - 1}" in body["error"]["message"], body
+        assert refused.getheader("connection") != "close"
+        kept = connection.sock
+        # The next request goes out on the same socket and is answered (a 500 made uvicorn close it).
+        connection.request("GET", "/v1/search?q=lantern")
+        fine = connection.getresponse()
+        assert fine.status == 200 and json.loads(fine.read())["hits"]
+        assert connection.sock is kept
+    finally:
+        connection.close()
 
 
 def test_only_the_configured_host_names_are_served(server: ServerProcess) -> None:
