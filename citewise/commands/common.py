@@ -24,11 +24,3 @@ SourceOption = Annotated[list[str] | None, typer.Option(
 AuthorOption = Annotated[list[str] | None, typer.Option(
     "--author", help="only sources whose author contains NAME (repeatable: any)", show_default=False)]
 
-
-def printable(text: str) -> str:
-    """`text` with control and format characters escaped (a newline as \\n), so a file name or a reason read from
-    a file can neither forge a line of output nor move the cursor or reorder the text (bidirectional controls)."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
-                   for ch in text)
