@@ -137,7 +137,8 @@ def to_bibtex(answer: Answer, sources: Mapping[str, Source]) -> str:
     with LaTeX's special characters escaped, so any BibTeX reader takes the file."""
     keys: set[str] = set()
     entries = [_bibtex_entry(source, _unique_key(source, keys)) for source, _ in cited_sources(answer, sources)]
-    header = f"% Sources cited by citewise for: {_one_line(answer.question)}\n"
+    # BibTeX reads an entry wherever an '@' stands, comment or not: the question's must not start one.
+    header = f"% Sources cited by citewise for: {_one_line(answer.question).replace('@', '(at)')}\n"
     return header + ("\n".join(entries) if entries else "% (no sources cited)\n")
 
 

@@ -133,6 +133,15 @@ def test_a_file_name_cannot_put_live_html_into_the_markdown_export() -> None:
 
 
 @pytest.mark.unit
+def test_the_question_cannot_add_an_entry_to_the_bibtex() -> None:
+    answer = _answer("bbbb").model_copy(update={"question": "x @misc{q, title={Q}}\n@book{r, title={R}}"})
+    text = to_bibtex(answer, SOURCES)
+    library = bibtexparser.parse_string(text)
+    assert [entry.key for entry in library.entries] == ["wikipedia-2025-mdma"]
+    assert text.startswith("% Sources cited by citewise for: x (at)misc{q, title={Q}} (at)book{r, title={R}}\n")
+
+
+@pytest.mark.unit
 def test_control_characters_in_metadata_never_reach_an_export() -> None:
     answer = _answer_from(ODD)
     for kind, text in (("bibtex", to_bibtex(answer, ODD)), ("ris", to_ris(answer, ODD)),
