@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from citewise.bench.ingest_shapes import PROSE, SHAPES, read_and_chunk_seconds, write_shapes
+from citewise.core.errors import CitewiseError, IndexIncompatibleError
 from citewise.core.settings import Settings
 from citewise.ingest.chunker import Chunker
 from citewise.ingest.files import collect_files
@@ -24,6 +25,7 @@ from citewise.ingest.readers import read_document
 from citewise.ingest.readers.epub import MAX_MEMBER_BYTES, MAX_TOTAL_BYTES
 from citewise.ingest.staged import staged_ingest
 from citewise.retrieval.retriever import IndexRetriever
+from citewise.store import sqlite_faiss
 from citewise.store.sqlite_faiss import SqliteIndexReader
 from tests.cli import indexed_files, run_cli
 
@@ -295,3 +297,44 @@ def test_whitespace_heavy_and_nested_files_are_indexed_within_the_limit(tmp_path
                                                                    "nested-list.md", "deepening-list.md")), passages
     finally:
         reader.close()
+
+
+def _generations(index: Path) -> set[str]:
+    return {path.name for path in index.glob("gen-*")}
+
+
+def test_a_refused_ingest_decides_before_copying_the_index(tmp_path: Path, four_sources, embedder,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _, index, ingestor = four_sources
+    copies: list[Path] = []
+    real_copy = sqlite_faiss.copy_database
+    monkeypatch.setattr(sqlite_faiss, "copy_database", lambda source, target: (copies.append(target),
+                                                                               real_copy(source, target)))
+    before, token = _generations(index), ingestor.store.current_token()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CitewiseError, match="--prune would remove all 4 sources"):
+        ingestor.run([empty], prune=True)
+    other = Settings(index=index, chunking={"max_tokens": 100})
+    with pytest.raises(IndexIncompatibleError, match="chunker"):
+        Ingestor(other, embedder=embedder, progress=False).run([tmp_path / "empty"])
+    assert copies == [] and _generations(index) == before and ingestor.store.current_token() == token
+    refused = run_cli("ingest", str(empty), "--index", str(index), "--prune")
+    assert refused.returncode == 1 and "nothing was changed" in refused.stderr
+    assert _generations(index) == before
+
+
+def test_a_failed_ingest_removes_what_it_wrote(tmp_path: Path, four_sources,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus, index, ingestor = four_sources
+    before, token = _generations(index), ingestor.store.current_token()
+    (corpus / "note.txt").write_text(NOTE, encoding="utf-8")
+
+    def full_disk(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Ingestor, "_embed_missing", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        ingestor.run([corpus])
+    assert _generations(index) == before and ingestor.store.current_token() == token
+    assert indexed_files(index) == set(TEXTS)
