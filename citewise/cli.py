@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from citewise.commands.common import printable
+from citewise.core.controls import printable
 from citewise.core.errors import CitewiseError
 
 app = typer.Typer(

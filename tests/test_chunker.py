@@ -90,3 +90,80 @@ def test_chunker_long_sentence_split_at_words_and_long_word_cut_between_tokens()
 def test_chunker_overlap_must_be_smaller_than_limit() -> None:
     with pytest.raises(ValueError, match="overlap"):
         Chunker(ChunkSettings(max_tokens=20, overlap_tokens=20))
+
+
+class _CountingEncoding:
+    """An encoding that adds up the characters it is given to encode (issue 24: chunking must stay near-linear)."""
+
+    def __init__(self, encoding) -> None:
+        self._encoding = encoding
+        self.characters = 0
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        self.characters += len(text)
+        return self._encoding.encode_ordinary(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._encoding, name)
+
+
+# Texts of about 60 kB whose white space once made the chunker re-encode a passage's span once per word it dropped.
+WHITESPACE_HEAVY = {
+    "spaces": ("word" + " " * 1000) * 60,
+    "newlines": ("word" + "\n" * 300) * 200,
+    "tabs": ("Word." + "\t" * 500) * 120,
+    "nested list": "".join("  " * (i % 300) + f"- item {i}\n" for i in range(200)),
+    "prose": PROSE * 16,
+}
+
+
+@pytest.mark.parametrize("name", list(WHITESPACE_HEAVY))
+def test_chunker_encodes_each_character_a_few_times_whatever_the_white_space(name: str) -> None:
+    text = WHITESPACE_HEAVY[name]
+    chunker = Chunker(ChunkSettings())
+    counting = chunker._encoding = _CountingEncoding(chunker._encoding)
+    chunks = chunker.chunk(text)
+    # Today's prose costs about 3 characters encoded per character of text; 1,000-space gaps cost 900 before.
+    assert counting.characters <= 8 * len(text), f"{counting.characters / len(text):.0f} per character"
+    for chunk in chunks:
+        assert chunk.tokens == chunker.count(text[chunk.start:chunk.end]) <= 200
+        assert not text[chunk.start].isspace() and not text[chunk.end - 1].isspace()
+    words = text.split()
+    assert " ".join(" ".join(text[c.start:c.end].split()) for c in chunks).split()[-1] == words[-1]
+
+
+def test_chunker_overlap_counts_the_white_space_between_words() -> None:
+    # 300 newlines are ~10 tokens: a 200-token passage holds ~18 words, and an overlap counting the words alone
+    # (40 of them) made every passage start one word after the last, one passage per word of the text.
+    text = WHITESPACE_HEAVY["newlines"]
+    chunks = Chunker(ChunkSettings()).chunk(text)
+    assert len(chunks) <= len(text.split()) // 5
+    assert all(b.start > a.start for a, b in zip(chunks, chunks[1:], strict=False))
+
+
+def test_chunker_memory_stays_flat_on_one_endless_sentence() -> None:
+    import tracemalloc
+
+    text = "word " * 200_000  # 1 MB, no full stop: one sentence, split at words
+    chunker = Chunker(ChunkSettings())
+    tracemalloc.start()
+    try:
+        chunks = chunker.chunk(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert chunks and chunks[-1].end == len(text) - 1
+    # A list of every word's span took 25 MB here; now only the passages found and the units near the current
+    # one are held (0.5 MB).
+    assert peak < 0.7 * len(text), f"peak {peak / 1e6:.1f} MB for a text of {len(text) / 1e6:.1f} MB"
+
+
+def test_chunker_a_huge_word_is_cut_in_windows_at_the_same_token_starts() -> None:
+    chunker = Chunker(ChunkSettings(max_tokens=50, overlap_tokens=0))
+    word = "".join(f"{i:x}q" for i in range(40_000))  # one 'word' of ~200 kB, no white space
+    chunks = chunker.chunk(word)
+    assert "".join(word[c.start:c.end] for c in chunks) == word
+    assert all(c.tokens == chunker.count(word[c.start:c.end]) <= 50 for c in chunks)
+    tokens = chunker._encoding.encode_ordinary(word)
+    _, offsets = chunker._encoding.decode_with_offsets(tokens)
+    assert chunks[0].end == offsets[50]  # where the whole word's own encoding puts the 51st token

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import bibtexparser
 import pytest
 import rispy
@@ -110,3 +112,49 @@ def test_a_real_answer_exports_every_cited_source(slice_settings, embedder) -> N
     assert len(rispy.loads(to_ris(answer, retriever.index.sources))) == len(cited)
     markdown = to_markdown(answer, retriever.index.sources)
     assert all(c.quote in markdown for c in answer.citations) and answer.notice in markdown
+
+
+# A file name whose blank lines end the code span it is written in, and metadata that drives a terminal: ESC ] 0 ;
+# sets the window title, BEL ends it, ESC [ 2 J clears the screen, U+202E reverses what follows (issue 24).
+LIVE_NAME = "a\n\n<img src=x onerror=alert(1)>\n\nb.txt"
+TERMINAL_TITLE = "Bells\x07 \x1b]0;owned\x07 and \x1b[2J towers \u202etxt.exe"
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+ODD = {"eeee": _source("eeee", title=TERMINAL_TITLE, author="Ann\x1b[31m Author", file=LIVE_NAME,
+                       licence="CC0\x07", origin="https://example.org/bells\x1b]0;x\x07", kind="book\x1b")}
+
+
+@pytest.mark.unit
+def test_a_file_name_cannot_put_live_html_into_the_markdown_export() -> None:
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").render(to_markdown(_answer_from(ODD), ODD))
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<code>a\\n\\n&lt;img" in html  # the name stays whole, in its code span, its line breaks shown
+
+
+@pytest.mark.unit
+def test_the_question_cannot_add_an_entry_to_the_bibtex() -> None:
+    answer = _answer("bbbb").model_copy(update={"question": "x @misc{q, title={Q}}\n@book{r, title={R}}"})
+    text = to_bibtex(answer, SOURCES)
+    library = bibtexparser.parse_string(text)
+    assert [entry.key for entry in library.entries] == ["wikipedia-2025-mdma"]
+    assert text.startswith("% Sources cited by citewise for: x (at)misc{q, title={Q}} (at)book{r, title={R}}\n")
+
+
+@pytest.mark.unit
+def test_control_characters_in_metadata_never_reach_an_export() -> None:
+    answer = _answer_from(ODD)
+    for kind, text in (("bibtex", to_bibtex(answer, ODD)), ("ris", to_ris(answer, ODD)),
+                       ("md", to_markdown(answer, ODD))):
+        assert not CONTROL.search(text), (kind, text)
+        assert "x1b]0;owned" in text and "x07" in text, (kind, text)  # shown as escapes, not dropped
+    record = rispy.loads(to_ris(answer, ODD))[0]
+    assert record["title"] == "Bells\\x07 \\x1b]0;owned\\x07 and \\x1b[2J towers \\u202etxt.exe"
+    assert record["urls"] == ["https://example.org/bells"]  # the address ends where the control begins
+
+
+def _answer_from(sources: dict[str, Source]) -> Answer:
+    citations = [Citation(n=1, quote="quote", passage_id="p1", start=0, end=5, support=1.0,
+                          source=source_ref(source)) for source in sources.values()]
+    return Answer(question="Which bells?", answer="“quote” [1].", refused=False, engine="offline",
+                  citations=citations)

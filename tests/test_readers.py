@@ -131,6 +131,18 @@ def test_readers_markdown_headings_merge_labels(tmp_path: Path) -> None:
     assert document.text[document.headings[0][0]:].startswith("CHAPTER 1")
 
 
+def test_readers_markdown_heading_text_and_closing_marks(tmp_path: Path) -> None:
+    gap = " " * 400  # the pattern that also took the text backtracked cubically on such a gap (~0.3 s here)
+    path = tmp_path / "marks.md"
+    path.write_text(f"## Closed ##  \n\ntext\n\n# Open with a{gap}gap\t\n\n#### Four ###=\n\n# #\n\n"
+                    "![alt [with] brackets](data:image/png;base64,AAAA) after\n", encoding="utf-8")
+    document = _read(path)
+    assert [h for _, h in document.headings] == ["Closed", f"Open with a{gap}gap", "Four", "#"]
+    start = document.headings[1][0]
+    assert document.text[start:start + 9] == "Open with"
+    assert any("data:image" in document.text[s:e] for s, e in document.hidden)
+
+
 def test_readers_plain_text_headings_skip_contents_index_and_signatures() -> None:
     prose = "It begins here with a sentence that runs on for a while, as the prose of old books tends to do. " * 3
     text = "\n\n".join([

@@ -1,17 +1,22 @@
 """Reliability of `citewise ingest` against careless use and hostile files (issue 15): nothing indexed is lost to a
 partial ingest, an empty folder or a FIFO; odd folder entries are named; file names cannot forge output; zip bombs
-are refused; every passage keeps the token limit whatever the script; Chinese can be found lexically."""
+are refused; every passage keeps the token limit whatever the script; Chinese can be found lexically. Issue 24:
+files of long white space runs or deeply nested lists are read and chunked about as fast as prose of their size."""
 
 from __future__ import annotations
 
 import base64
 import json
+import multiprocessing
 import os
 import zipfile
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
 
+from citewise.bench.ingest_shapes import PROSE, SHAPES, read_and_chunk_seconds, write_shapes
+from citewise.core.errors import CitewiseError, IndexIncompatibleError
 from citewise.core.settings import Settings
 from citewise.ingest.chunker import Chunker
 from citewise.ingest.files import collect_files
@@ -20,6 +25,7 @@ from citewise.ingest.readers import read_document
 from citewise.ingest.readers.epub import MAX_MEMBER_BYTES, MAX_TOTAL_BYTES
 from citewise.ingest.staged import staged_ingest
 from citewise.retrieval.retriever import IndexRetriever
+from citewise.store import sqlite_faiss
 from citewise.store.sqlite_faiss import SqliteIndexReader
 from tests.cli import indexed_files, run_cli
 
@@ -228,3 +234,107 @@ def test_every_passage_keeps_the_token_limit_whatever_the_script(tmp_path: Path,
         assert found and all("顿悟" in hit.passage.text for hit in found)
     finally:
         reader.close()
+
+
+# Reading and chunking a hostile file may take at most this many times as long as prose of the same size: measured
+# with `citewise bench ingest`, at most ~5x (a sentence of 200,000 words, where prose costs one unit a sentence).
+# Before issue 24, 1,000-space gaps took ~100x at 250 kB and more as the file grew, and a Markdown heading with a
+# 2,000-space gap took about a minute a line: a stall, not a constant factor, is what this catches.
+SLOWER_AT_MOST = 10
+SHAPE_BYTES = 400_000
+
+
+def _send_seconds(path: Path, settings: Settings, into: Connection) -> None:
+    into.send(read_and_chunk_seconds(path, Chunker(settings.chunking), repeats=2)[0])
+
+
+def _seconds_within(path: Path, settings: Settings, deadline: float) -> float | None:
+    """Reading and chunking `path` in a forked child (best of two), or None when it has not finished by
+    `deadline` seconds: a stalled file then fails the test instead of holding the suite for hours."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_send_seconds, args=(path, settings, send), daemon=True)
+    child.start()
+    send.close()
+    seconds = receive.recv() if receive.poll(deadline) else None
+    if child.is_alive():
+        child.kill()
+    child.join()
+    return seconds
+
+
+def test_whitespace_heavy_and_nested_files_read_and_chunk_about_as_fast_as_prose(tmp_path: Path) -> None:
+    settings = Settings(index=tmp_path / "idx")
+    paths = write_shapes(tmp_path / "corpus", SHAPE_BYTES)
+    prose = read_and_chunk_seconds(paths[PROSE], Chunker(settings.chunking), repeats=3)[0]
+    slow = {}
+    for name, path in paths.items():
+        seconds = _seconds_within(path, settings, deadline=2 * SLOWER_AT_MOST * max(prose, 0.05) + 5 * prose)
+        if seconds is None or seconds > SLOWER_AT_MOST * prose:
+            slow[name] = "did not finish" if seconds is None else f"{seconds / prose:.1f}x"
+    assert not slow, f"prose of {SHAPE_BYTES} bytes took {prose:.2f}s; slower: {slow}"
+
+
+def test_whitespace_heavy_and_nested_files_are_indexed_within_the_limit(tmp_path: Path, embedder) -> None:
+    write_shapes(tmp_path / "corpus", 30_000)
+    settings = Settings(index=tmp_path / "idx")
+    report = Ingestor(settings, embedder=embedder, progress=False).run([tmp_path / "corpus"])
+    assert report.added == len(SHAPES) and not report.skipped, report.skipped
+    chunker = Chunker(settings.chunking)
+    reader = SqliteIndexReader(settings.index)
+    try:
+        passages = {}
+        for source in reader.sources.values():
+            text = reader.source_text(source.id)
+            found = reader.passages_of(source.id)
+            assert found, source.file
+            for passage in found:
+                assert text[passage.start:passage.end] == passage.text
+                assert chunker.count(passage.text) <= settings.chunking.max_tokens, source.file
+            passages[source.file] = len(found)
+        # A file that is mostly white space makes fewer passages than prose of its size, not one a word.
+        assert all(passages[name] <= passages[PROSE] for name in ("spaces.txt", "newlines.txt", "tabs.txt",
+                                                                   "nested-list.md", "deepening-list.md")), passages
+    finally:
+        reader.close()
+
+
+def _generations(index: Path) -> set[str]:
+    return {path.name for path in index.glob("gen-*")}
+
+
+def test_a_refused_ingest_decides_before_copying_the_index(tmp_path: Path, four_sources, embedder,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _, index, ingestor = four_sources
+    copies: list[Path] = []
+    real_copy = sqlite_faiss.copy_database
+    monkeypatch.setattr(sqlite_faiss, "copy_database", lambda source, target: (copies.append(target),
+                                                                               real_copy(source, target)))
+    before, token = _generations(index), ingestor.store.current_token()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CitewiseError, match="--prune would remove all 4 sources"):
+        ingestor.run([empty], prune=True)
+    other = Settings(index=index, chunking={"max_tokens": 100})
+    with pytest.raises(IndexIncompatibleError, match="chunker"):
+        Ingestor(other, embedder=embedder, progress=False).run([tmp_path / "empty"])
+    assert copies == [] and _generations(index) == before and ingestor.store.current_token() == token
+    refused = run_cli("ingest", str(empty), "--index", str(index), "--prune")
+    assert refused.returncode == 1 and "nothing was changed" in refused.stderr
+    assert _generations(index) == before
+
+
+def test_a_failed_ingest_removes_what_it_wrote(tmp_path: Path, four_sources,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus, index, ingestor = four_sources
+    before, token = _generations(index), ingestor.store.current_token()
+    (corpus / "note.txt").write_text(NOTE, encoding="utf-8")
+
+    def full_disk(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Ingestor, "_embed_missing", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        ingestor.run([corpus])
+    assert _generations(index) == before and ingestor.store.current_token() == token
+    assert indexed_files(index) == set(TEXTS)

@@ -4,11 +4,13 @@ route, a broken published generation is reported, and an internal error gives th
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
 import shutil
 import time
+import urllib.parse
 from pathlib import Path
 
 import httpx
@@ -17,7 +19,7 @@ import pytest
 from citewise.bench.server_process import ServerProcess
 from citewise.core.settings import Settings
 from citewise.ingest.pipeline import Ingestor
-from tests.cli import run_cli
+from tests.cli import run_cli, run_on_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +41,25 @@ QUESTION = "What colour was the flame of the harbour lantern on winter nights?"
 LIVE_MARKUP = re.compile(r"<\s*(svg|img|script|b)\b|\]\(\s*javascript:", re.IGNORECASE)
 
 
+# Issue 24: a file name whose blank lines would end the code span it is written in, and a title holding terminal
+# controls (ESC ] 0 ; sets the window title, BEL ends it; ESC [ 2 J clears the screen).
+LIVE_NAME = "a\n\n<img src=x onerror=alert(1)>\n\nb.md"
+BELLS = """---
+title: Bells\x07 \x1b]0;owned\x07 of the \x1b[2Jtower
+author: Ida \x1b[31mRinger
+---
+
+The bell tower rang the hours over the harbour town, and the ringer climbed its stair at dawn each day.
+"""
+BELLS_QUESTION = "Who climbed the stair of the bell tower at dawn?"
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 @pytest.fixture(scope="module")
 def hostile_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     corpus = tmp_path_factory.mktemp("hostile")
     (corpus / "lantern <b>notes<b> `x`.md").write_text(HOSTILE, encoding="utf-8")
+    (corpus / LIVE_NAME).write_text(BELLS, encoding="utf-8")
     (corpus / "weather.txt").write_text("Rain fell all week and the river rose over the meadow.", encoding="utf-8")
     settings = Settings(index=tmp_path_factory.mktemp("hostile_index") / "index")
     Ingestor(settings, embedder=embedder, progress=False).run([corpus])
@@ -87,6 +104,40 @@ def test_corpus_markup_is_escaped_in_every_answer_markdown(server: ServerProcess
     assert_inert(cli.stdout)
 
 
+def _rendered(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").render(markdown)
+
+
+def test_a_file_name_cannot_put_live_html_into_any_markdown(server: ServerProcess) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=120) as http:
+        asked = http.post("/v1/ask", json={"question": BELLS_QUESTION}).json()
+        assert any(c["source"]["file"] == LIVE_NAME for c in asked["citations"]), asked
+        chat = http.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": BELLS_QUESTION}]})
+        exported = http.post("/v1/export", json={"answer": asked, "format": "md"})
+    for markdown in (asked["answer"], chat.json()["choices"][0]["message"]["content"], exported.text):
+        html = _rendered(markdown)
+        assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html, markdown
+        assert not CONTROL.search(markdown) and "\\x1b]0;owned" in markdown, markdown
+
+
+def test_control_characters_in_metadata_never_reach_the_terminal(hostile_index: Path) -> None:
+    outputs = {
+        "ask": run_cli("ask", BELLS_QUESTION, "--index", str(hostile_index)).stdout,
+        "ask on a terminal": run_on_terminal("ask", BELLS_QUESTION, "--index", str(hostile_index)),
+        "ask, refused": run_cli("ask", "What did the bell ringer eat for supper in the winter of 1890?",
+                                "--index", str(hostile_index)).stdout,
+        "search": run_cli("search", "bell tower ringer", "--index", str(hostile_index)).stdout,
+        "ask --format bibtex": run_cli("ask", BELLS_QUESTION, "--format", "bibtex", "--index",
+                                       str(hostile_index)).stdout,
+    }
+    for command, output in outputs.items():
+        assert "Bells" in output, (command, output)
+        assert not CONTROL.search(output), (command, output)
+        assert "x1b]0;owned" in output, (command, output)  # shown as an escape, not dropped
+
+
 def test_text_null_in_a_content_part_is_refused(server: ServerProcess) -> None:
     with httpx.Client(base_url=server.base_url, timeout=60) as http:
         response = http.post("/v1/chat/completions", json={
@@ -95,6 +146,28 @@ def test_text_null_in_a_content_part_is_refused(server: ServerProcess) -> None:
         fine = http.post("/v1/chat/completions", json={
             "messages": [{"role": "user", "content": [{"type": "text", "text": QUESTION}]}]})
         assert fine.status_code == 200
+
+
+@pytest.mark.parametrize(("name", "count"), [("kind", 51), ("author", 51), ("source", 501)])
+def test_too_long_a_filter_list_is_a_422_and_the_connection_stays_open(
+        server: ServerProcess, name: str, count: int) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        query = urllib.parse.urlencode([("q", "lantern"), *[(name, f"v{i}") for i in range(count)]])
+        connection.request("GET", f"/v1/search?{query}")
+        refused = connection.getresponse()
+        body = json.loads(refused.read())
+        assert refused.status == 422, body
+        assert name in body["error"]["message"] and f"at most {count - 1}" in body["error"]["message"], body
+        assert refused.getheader("connection") != "close"
+        kept = connection.sock
+        # The next request goes out on the same socket and is answered (a 500 made uvicorn close it).
+        connection.request("GET", "/v1/search?q=lantern")
+        fine = connection.getresponse()
+        assert fine.status == 200 and json.loads(fine.read())["hits"]
+        assert connection.sock is kept
+    finally:
+        connection.close()
 
 
 def test_only_the_configured_host_names_are_served(server: ServerProcess) -> None:

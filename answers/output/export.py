@@ -17,6 +17,7 @@ import rispy
 from citewise.answers.output.markdown_safe import markdown_code, markdown_text
 from citewise.answers.output.render import SOURCES_HEADING, display_author, year_and_kind
 from citewise.core.answer import Answer, Citation, SourceRef
+from citewise.core.controls import one_line
 from citewise.core.retrieval import SearchFilters
 from citewise.core.types import Source
 
@@ -40,7 +41,8 @@ _BODY_WORDS_TEXT = """contributors anonymous library institute institutes associ
 society foundation agency department ministry council committee centre center university press service office
 board college group poets national health government"""
 _BODY_WORDS = frozenset(_BODY_WORDS_TEXT.split())
-_URL = re.compile(r"https?://[^\s;,()<>\"'{}\\]+[^\s;,()<>\"'{}\\.]")
+# No control character either: a URL is written into BibTeX and Markdown as it is, not escaped.
+_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f-\x9f;,()<>\"'{}\\]+[^\s\x00-\x1f\x7f-\x9f;,()<>\"'{}\\.]")
 _BIBTEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "$": r"\$",
                    "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 _BIBTEX_ESCAPE = re.compile("|".join(re.escape(ch) for ch in _BIBTEX_SPECIAL))
@@ -135,7 +137,8 @@ def to_bibtex(answer: Answer, sources: Mapping[str, Source]) -> str:
     with LaTeX's special characters escaped, so any BibTeX reader takes the file."""
     keys: set[str] = set()
     entries = [_bibtex_entry(source, _unique_key(source, keys)) for source, _ in cited_sources(answer, sources)]
-    header = f"% Sources cited by citewise for: {_one_line(answer.question)}\n"
+    # BibTeX reads an entry wherever an '@' stands, comment or not: the question's must not start one.
+    header = f"% Sources cited by citewise for: {_one_line(answer.question).replace('@', '(at)')}\n"
     return header + ("\n".join(entries) if entries else "% (no sources cited)\n")
 
 
@@ -198,7 +201,7 @@ def to_ris(answer: Answer, sources: Mapping[str, Source]) -> str:
         if source.year not in (None, ""):
             record["year"] = _one_line(str(source.year))
         if source.kind:
-            record["type_of_work"] = source.kind
+            record["type_of_work"] = _one_line(source.kind)
         notes = [_one_line(note) for note in (credit, source.licence, f"File: {source.file}") if note]
         record["notes"] = notes
         url = source_url(source)
@@ -244,7 +247,8 @@ def source_url(source: Source) -> str | None:
 
 
 def _one_line(text: str) -> str:
-    return " ".join((text or "").split())
+    """A field of metadata on one line, its control characters escaped (the one rule for exports and terminals)."""
+    return one_line(text)
 
 
 def _ascii(text: str) -> str:

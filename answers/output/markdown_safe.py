@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import re
 
+from citewise.core.controls import escape_controls, printable
+
 # An inline link whose address would run code or smuggle content: `[x](javascript:...)`, also with the white space
 # and control characters browsers drop from an address ("java\tscript:") and with the address in <angle brackets>.
 _SCHEME_CHARS = r"[\s\x00-\x1f]*".join("javascript")
@@ -16,14 +18,17 @@ _LINK_TO_SCRIPT = re.compile(
 
 
 def markdown_text(text: str) -> str:
-    """`text` to show as itself inside Markdown: HTML escaped (&, <, >), so no tag or entity in it is live, and
-    links to javascript:, vbscript: or data: addresses broken (the '(' after ']' escaped, so it links nowhere)."""
-    return _LINK_TO_SCRIPT.sub(r"]\\(", html.escape(text, quote=False))
+    """`text` to show as itself inside Markdown: HTML escaped (&, <, >), so no tag or entity in it is live, links
+    to javascript:, vbscript: or data: addresses broken (the '(' after ']' escaped, so it links nowhere), and
+    control characters but line breaks and tabs written as escapes (the Markdown also reaches terminals)."""
+    return _LINK_TO_SCRIPT.sub(r"]\\(", html.escape(escape_controls(text), quote=False))
 
 
 def markdown_code(text: str) -> str:
     """`text` as a Markdown code span, whatever backticks it holds (the fence is one backtick longer than its
-    longest run of them); inside a code span nothing is markup, so nothing else needs escaping."""
+    longest run of them); inside a code span nothing is markup. Its line breaks and other unprintable characters
+    are written as escapes ('\\n'): a blank line would end the span and let what follows be live HTML."""
+    text = printable(text)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     padding = " " if text.startswith("`") or text.endswith("`") else ""

@@ -17,6 +17,7 @@ from citewise.commands.common import (
     SourceOption,
     UntilOption,
 )
+from citewise.core.controls import escape_controls, one_line, printable
 from citewise.core.settings import load_settings
 
 FORMATS = ("text", "json", "md", "bibtex", "ris")
@@ -69,10 +70,11 @@ def ask(
     answer = None
     # The Markdown escapes a source's &, < and > as entities, so that whatever renders it shows them as text; a
     # terminal renders nothing, and "&amp;c." there would misquote De Quincey's "&c.". Piped, it stays Markdown.
+    # Either way no control character reaches the terminal (escaped again after the entities are undone).
     shown = html.unescape if sys.stdout.isatty() else str
     for event in library.stream(question, filters=request, engine=engine):
         if event.type == "text" and event.text:
-            typer.echo(shown(event.text), nl=False)
+            typer.echo(escape_controls(shown(event.text)), nl=False)
         elif event.type == "done":
             answer = event.answer
     typer.echo("")
@@ -80,6 +82,7 @@ def ask(
         typer.echo("")
         for n, passage in enumerate(answer.nearest, start=1):
             s = passage.source
-            where = f"{s.file}:{passage.start}-{passage.end}"
-            typer.echo(f"[{n}] {s.author}{year_and_kind(s) or ' ()'}, {s.title}  {where}")
-            typer.echo("    " + passage.text[:300])
+            where = f"{printable(s.file)}:{passage.start}-{passage.end}"
+            typer.echo(f"[{n}] {one_line(s.author)}{one_line(year_and_kind(s)) or ' ()'}, {one_line(s.title)}  "
+                       f"{where}")
+            typer.echo("    " + one_line(passage.text)[:300])

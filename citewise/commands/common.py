@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from citewise.core.controls import printable
 from citewise.core.errors import CitewiseError, InvalidInput
 
 # The eval commands' exit status when their input is at fault (click's own for a usage error): nothing was run.
@@ -30,15 +31,6 @@ SourceOption = Annotated[list[str] | None, typer.Option(
     "--source", help="only this source, by id, file name, alias or title (repeatable)", show_default=False)]
 AuthorOption = Annotated[list[str] | None, typer.Option(
     "--author", help="only sources whose author contains NAME (repeatable: any)", show_default=False)]
-
-
-def printable(text: str) -> str:
-    """`text` with control and format characters escaped (a newline as \\n), so a file name or a reason read from
-    a file can neither forge a line of output nor move the cursor or reorder the text (bidirectional controls)."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
-                   for ch in text)
 
 
 @contextmanager

@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from citewise.commands.common import IndexOption, JsonOption, printable
+from citewise.commands.common import IndexOption, JsonOption
+from citewise.core.controls import printable
 from citewise.core.errors import CitewiseError
 from citewise.core.settings import load_settings
 

@@ -16,6 +16,7 @@ from citewise.commands.common import (
     SourceOption,
     UntilOption,
 )
+from citewise.core.controls import one_line, printable
 from citewise.core.settings import load_settings
 
 
@@ -62,10 +63,11 @@ def search(
         return
     for h in hits:
         page = f" p.{h.passage.page}" if h.passage.page else ""
-        where = f"{h.source.file}:{h.passage.start}-{h.passage.end}{page}"
+        where = f"{printable(h.source.file)}:{h.passage.start}-{h.passage.end}{page}"
         parts = [f"{name} {h.signals[name]:.3f}" + (f" #{int(h.signals[name + '_rank'])}"
                                                       if name + "_rank" in h.signals else "")
                  for name in ("dense", "lexical") if name in h.signals]
-        typer.echo(f"[{h.rank}] {h.score:.4f}  {h.source.author}{year_and_kind(h.source) or ' ()'}, {h.source.title}  "
-                   f"{where}")
-        typer.echo(f"    ({'; '.join(parts)})  " + " ".join(h.passage.text.split())[:300])
+        # Metadata and text from the files, one line each and with no control character for the terminal.
+        typer.echo(f"[{h.rank}] {h.score:.4f}  {one_line(h.source.author)}{one_line(year_and_kind(h.source)) or ' ()'}"
+                   f", {one_line(h.source.title)}  {where}")
+        typer.echo(f"    ({'; '.join(parts)})  " + one_line(h.passage.text)[:300])

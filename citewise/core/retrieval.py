@@ -13,6 +13,13 @@ from citewise.core.types import Passage, Source
 SearchMode = Literal["dense", "lexical", "hybrid"]
 
 
+# The most values a filter takes: the API declares these on its query parameters too, so a longer list is refused
+# there with a 422 naming the parameter, before any model is built from it.
+MAX_KINDS = 50
+MAX_SOURCES = 500
+MAX_AUTHORS = 50
+
+
 class FilterRequest(BaseModel):
     """The filters as a reader states them (CLI options, the API, the page's settings): years, kinds of source,
     and sources named by id, file name, alias or title. Resolved against an index into SearchFilters."""
@@ -21,11 +28,11 @@ class FilterRequest(BaseModel):
 
     since: int | None = Field(None, description="only sources published in or after this year")
     until: int | None = Field(None, description="only sources published in or before this year")
-    kinds: list[str] = Field(default_factory=list, max_length=50,
+    kinds: list[str] = Field(default_factory=list, max_length=MAX_KINDS,
                              description="only these kinds of source (book, encyclopedia article, ...)")
-    sources: list[str] = Field(default_factory=list, max_length=500,
+    sources: list[str] = Field(default_factory=list, max_length=MAX_SOURCES,
                                description="only these sources: ids, file names, aliases or titles")
-    authors: list[str] = Field(default_factory=list, max_length=50,
+    authors: list[str] = Field(default_factory=list, max_length=MAX_AUTHORS,
                                description="only sources whose author contains one of these")
 
     def is_empty(self) -> bool:

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from citewise.answers.output import source_ref
 from citewise.core.answer import SourceRef
-from citewise.core.retrieval import FilterRequest
+from citewise.core.retrieval import MAX_AUTHORS, MAX_KINDS, MAX_SOURCES, FilterRequest
 from citewise.server.deps import LoadedDep
 from citewise.server.routes.ask import checked_filters
 
@@ -42,10 +42,15 @@ async def search(
     q: Annotated[str, Query(min_length=1, max_length=2000, description="what to look for")],
     k: Annotated[int, Query(ge=1, le=200)] = 8,
     mode: Literal["dense", "lexical", "hybrid"] | None = None,
+    # The limits FilterRequest holds, declared here: a longer list is a 422 naming the parameter (built inside the
+    # route, FilterRequest's ValidationError was a 500 that also cost the client its keep-alive connection).
     source: Annotated[list[str] | None, Query(
+        max_length=MAX_SOURCES,
         description="only these sources, by id, file name, alias or title (repeatable)")] = None,
-    author: Annotated[list[str] | None, Query(description="author contains (repeatable: any)")] = None,
-    kind: Annotated[list[str] | None, Query(description="only sources of these kinds (repeatable: any)")] = None,
+    author: Annotated[list[str] | None, Query(
+        max_length=MAX_AUTHORS, description="author contains (repeatable: any)")] = None,
+    kind: Annotated[list[str] | None, Query(
+        max_length=MAX_KINDS, description="only sources of these kinds (repeatable: any)")] = None,
     since: Annotated[int | None, Query(description="only sources published in or after this year")] = None,
     until: Annotated[int | None, Query(description="only sources published in or before this year")] = None,
     year_from: Annotated[int | None, Query(description="the same as since", deprecated=True)] = None,

@@ -53,19 +53,23 @@ class SqliteFaissStore:
         with self.layout.writer_lock():
             previous = self.layout.current()
             generation = self.layout.new_generation()
-            self.layout.prune(keep=[p for p in (previous, generation) if p])
-            schema = None
-            if previous is not None and not rebuild:
-                schema = (self.current_meta() or {}).get("schema")
-                if schema != SCHEMA_VERSION and schema not in UPGRADABLE:
-                    raise IndexIncompatibleError(schema_message(self.root, schema))
-                copy_database(previous / DB_NAME, generation / DB_NAME)
-            writer = SqliteIndexWriter(self.layout, generation, self.exact_limit)
-            if schema in UPGRADABLE:
-                upgrade_fts(writer.conn)  # publish() then records the current schema
             try:
-                yield writer
+                self.layout.prune(keep=[p for p in (previous, generation) if p])
+                schema = None
+                if previous is not None and not rebuild:
+                    schema = (self.current_meta() or {}).get("schema")
+                    if schema != SCHEMA_VERSION and schema not in UPGRADABLE:
+                        raise IndexIncompatibleError(schema_message(self.root, schema))
+                    copy_database(previous / DB_NAME, generation / DB_NAME)
+                writer = SqliteIndexWriter(self.layout, generation, self.exact_limit)
+                if schema in UPGRADABLE:
+                    upgrade_fts(writer.conn)  # publish() then records the current schema
+                try:
+                    yield writer
+                finally:
+                    writer.close()
             finally:
-                writer.close()
-            if writer.published:
-                self.layout.prune(keep=[generation])
+                # Whether it published or failed, the session leaves only the generation CURRENT names: a refused
+                # or failed ingest must not leave its copy of the database behind (the size of the whole index).
+                live = self.layout.named()
+                self.layout.prune(keep=[self.root / live] if live else [])
