@@ -29,4 +29,4 @@ def build_engine(settings: Settings, retriever: Retriever, index: IndexReader, n
         return offline
     from citewise.answers.llm.engine import LLMEngine  # imports the openai client only when an LLM is wanted
 
-    return LLMEngine(settings, retriever, index, verifier, scorer, offline)
+    return LLMEngine(settings, index, scorer, offline)

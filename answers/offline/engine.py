@@ -67,6 +67,21 @@ class PartEvidence:
     features: dict[str, float] = field(default_factory=dict)  # what the answerability gate reads
 
 
+@dataclass
+class QuestionEvidence:
+    """What the engine reads before it writes: the question's plan, each part's evidence and the parts the gate lets
+    through (no evidence when the plan names works the index lacks). The LLM engine shows its model the same."""
+
+    plan: QuestionPlan
+    parts: list[PartEvidence]
+    answerable: list[PartEvidence]
+
+    @property
+    def hits(self) -> list[Hit]:
+        """The first part's passages: what a refusal offers as the nearest."""
+        return self.parts[0].hits if self.parts else []
+
+
 class OfflineEngine:
     name: Literal["offline"] = "offline"
 
@@ -107,25 +122,31 @@ class OfflineEngine:
         return plan_question(query or offline_standalone(question, history), self.names, self._phrase_mentioned,
                              self.term_stats.rarity)
 
-    def _compose(self, question: str, history: list[Message] | None, note: str | None,
-                 query: str | None, filters: SearchFilters | None) -> RenderedAnswer:
+    def gather(self, question: str, history: list[Message] | None = None, query: str | None = None,
+               filters: SearchFilters | None = None) -> QuestionEvidence:
+        """The plan and each part's evidence, judged by the gate; call it under `single_threaded()`."""
         plan = self.plan(question, history, query)
-        personal = refers_to_a_person(question, history)
         if plan.missing:
-            return missing_refusal(question, self.name, plan.missing, note)
+            return QuestionEvidence(plan, [], [])
+        personal = refers_to_a_person(question, history)
         # A part alone can lose what the whole question says about it: its candidates include the whole's hits.
         whole = self._whole_hits(plan, filters) if len(plan.parts) > 1 else []
         evidence = [self.part_evidence(plan, i, personal, whole, filters) for i in range(len(plan.parts))]
-        answerable = [e for e in evidence if self.answers(e)]
-        nearest = nearest_passages(evidence[0].hits if evidence else [])
-        if not answerable:
-            return refusal(question, self.name, evidence[0].hits if evidence else [], note)
-        chosen = self._choose(answerable, len(plan.parts))
-        quotes = self._verified(chosen, answerable)
+        return QuestionEvidence(plan, evidence, [e for e in evidence if self.answers(e)])
+
+    def _compose(self, question: str, history: list[Message] | None, note: str | None,
+                 query: str | None, filters: SearchFilters | None) -> RenderedAnswer:
+        found = self.gather(question, history, query, filters)
+        plan = found.plan
+        if plan.missing:
+            return missing_refusal(question, self.name, plan.missing, note)
+        if not found.answerable:
+            return refusal(question, self.name, found.hits, note)
+        quotes = self.verified_quotes(self.choose(found.answerable, len(plan.parts)), found.answerable)
         if not quotes:
-            return refusal(question, self.name, evidence[0].hits, note)
+            return refusal(question, self.name, found.hits, note)
         titles = [part.text if part.heading else None for part in plan.parts]
-        return render_answer(question, quotes, self.name, note, nearest, part_titles=titles)
+        return render_answer(question, quotes, self.name, note, nearest_passages(found.hits), part_titles=titles)
 
     def _whole_hits(self, plan: QuestionPlan, filters: SearchFilters | None) -> list[Hit]:
         return retrieve(self.retriever, plan.question, max(RETRIEVAL_K, self.settings.retrieval.k), plan.named_sources,
@@ -186,10 +207,11 @@ class OfflineEngine:
         best = max((float(v.passage @ vector) for v in stored.values()), default=0.0)
         return EvidenceStrength(best, missing)
 
-    def _choose(self, evidence: list[PartEvidence], parts: int) -> list[Candidate]:
-        """Quotes for each answerable part, the most direct first; a quote serves the first part that takes it."""
-        limit = self.settings.answer.max_quotes if parts == 1 else max(2, -(-(self.settings.answer.max_quotes + 1)
-                                                                          // parts))
+    def choose(self, evidence: list[PartEvidence], parts: int, quotes: int | None = None) -> list[Candidate]:
+        """Quotes for each answerable part, the most direct first; a quote serves the first part that takes it.
+        `quotes`: how many for the whole answer [default: answer.max_quotes]."""
+        quotes = quotes or self.settings.answer.max_quotes
+        limit = quotes if parts == 1 else max(2, -(-(quotes + 1) // parts))
         chosen: list[Candidate] = []
         for item in evidence:
             chosen += reading_order(select_for_part(item.candidates, limit, chosen))
@@ -205,7 +227,7 @@ class OfflineEngine:
         Newman")."""
         return bool(self.index.lexical_search(name.split(), 1, match="all"))
 
-    def _verified(self, chosen: list[Candidate], evidence: list[PartEvidence]) -> list[VerifiedQuote]:
+    def verified_quotes(self, chosen: list[Candidate], evidence: list[PartEvidence]) -> list[VerifiedQuote]:
         """Every quote goes through the verifier, even though it was cut from the passage itself."""
         retrieved = [h.passage.id for e in evidence for h in e.hits]
         quotes: list[VerifiedQuote] = []
