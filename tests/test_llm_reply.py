@@ -9,7 +9,7 @@ import pytest
 
 from citewise.answers.llm.claims import clean_lead, repeats
 from citewise.answers.llm.context import ContextTooSmall, messages_tokens, plan_prompt
-from citewise.answers.llm.protocol import claims_schema, number_sentences
+from citewise.answers.llm.protocol import answer_messages, claims_schema, number_sentences
 from citewise.answers.llm.reply import ClaimScanner, ReplyError, normalise_id, parse_reply
 from citewise.answers.offline.evidence import Candidate
 from citewise.core.retrieval import Hit
@@ -79,6 +79,7 @@ def test_the_models_own_sentence_is_shown_only_when_clean():
     assert clean_lead('He calls it "noetic".') == 'He calls it "noetic".'  # one quoted word is a term, not a quote
     assert clean_lead("The dangers of ecstasy are...") is None  # trailing off
     assert clean_lead("Ecstasy raises the heart rate. It also dehydrates.") is None  # more than one sentence
+    assert clean_lead("word " * 40) is None  # cut off by the schema's maxLength, mid-sentence
     quoted = "The only requirement for membership is an honest desire to stop drinking."
     assert repeats("The only requirement for membership is an honest desire to stop drinking", quoted)
     assert not repeats("Members need only want to stop drinking.", quoted)
@@ -118,6 +119,13 @@ def test_sentences_are_numbered_by_source_with_context_only_where_they_lean_back
     schema = claims_schema(3, [s.id for s in numbered])
     cite = schema["properties"]["claims"]["items"]["properties"]["cite"]
     assert cite["items"]["enum"] == [s.id for s in numbered] and cite["maxItems"] == 2
+    assert schema["properties"]["claims"]["items"]["properties"]["text"]["maxLength"] == 160
+    # One system prompt for every question (a prefix the server's prompt cache keeps); each request's own tag and
+    # sentences come in the user's message.
+    first, second = answer_messages("Why?", numbered, 3), answer_messages("How?", numbered[:2], 3)
+    assert first[0] == second[0] and "Why?" not in first[0]["content"]
+    tag = first[1]["content"].split('id="S1"')[0].rsplit("<", 1)[1].strip()
+    assert f"opening with <{tag} ...>" in first[1]["content"] and tag not in second[1]["content"]
     assert list(schema["properties"]["claims"]["items"]["properties"]) == ["cite", "text"]  # chosen, then written
 
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from citewise.answers.llm.protocol import MAX_LEAD_CHARS, PromptSentence
+from citewise.answers.llm.protocol import MAX_LEAD_CHARS, MAX_TEXT_CHARS, PromptSentence
 from citewise.answers.llm.reply import Claim
 from citewise.answers.output.render import VerifiedQuote
 from citewise.core.sentences import sentence_spans, unwrap
@@ -34,9 +34,11 @@ class ClaimCheck:
 
 def clean_lead(text: str) -> str | None:
     """The model's sentence without [n] or [S1.2] markers of its own; None when it cannot be shown (empty, running
-    on, more than one sentence, trailing off, or holding words in quotation marks)."""
+    on or cut off at the schema's maxLength, more than one sentence, trailing off, or holding words in quotation
+    marks)."""
+    cut = len(text or "") >= MAX_TEXT_CHARS and not (text or "").rstrip().endswith((".", "!", "?"))
     text = " ".join(_MARKER.sub("", text or "").split())
-    if (not text or len(text) > MAX_LEAD_CHARS or _QUOTED_WORDS.search(text) or text.endswith(("...", "…"))
+    if (not text or cut or len(text) > MAX_LEAD_CHARS or _QUOTED_WORDS.search(text) or text.endswith(("...", "…"))
             or len(sentence_spans(text)) > 1):
         return None
     return text
