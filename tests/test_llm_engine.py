@@ -94,6 +94,17 @@ def test_cited_sentences_are_quoted_from_the_index_and_the_models_words_only_whe
     assert all(f"[{i}] {text}" in user for i, text in given.items())
 
 
+def test_a_model_is_shown_a_few_sentences_even_where_the_offline_engine_quotes_one(slice_settings, retriever, fake):
+    question = "What is the only requirement for membership in Alcoholics Anonymous?"
+    offline_choice = shown_sentences(slice_settings, retriever, question)
+    assert len(offline_choice) == 1
+    fake.reply(reply(claim("A.", "S1.1")))
+    llm_engine(slice_settings, retriever, fake.base_url).answer(question)
+    ids = fake.requests[0]["response_format"]["schema"]["properties"]["claims"]["items"]["properties"]["cite"]
+    user = fake.requests[0]["messages"][1]["content"]
+    assert len(ids["items"]["enum"]) == 4 and f"[S1.1] {offline_choice['S1.1']}" in user  # its choice first
+
+
 def test_ids_that_were_not_given_are_dropped_and_counted(slice_settings, retriever, fake, given):
     one = next(iter(given))
     fake.reply(reply(claim("A.", "S9.9", one), claim("B.", "S1.99")))  # a server that ignores the schema

@@ -41,6 +41,8 @@ REWRITE_TOKENS = 96
 # answers. Either way they are the offline engine's best, in its order.
 LOCAL_SENTENCES = 6
 ENDPOINT_SENTENCES = 16
+# ... and at least this many, when the candidates allow.
+MIN_SENTENCES = 4
 # A repair round is skipped when the window leaves the reply fewer tokens than this.
 MIN_REPAIR_TOKENS = 64
 # A model that keeps citing sentences already shown is looping: stop reading it.
@@ -148,7 +150,7 @@ class LLMEngine:
     def _answer_from(self, question: str, query: str, found: QuestionEvidence,
                      stats: AnswerStats) -> Iterator[AnswerEvent]:
         max_quotes = self.settings.answer.max_quotes
-        chosen = self.offline.choose(found.answerable, len(found.plan.parts), self._max_sentences())
+        chosen = self._candidates(found)
         plan, reply = self._first_reply(query, chosen, max_quotes)
         stats.sentences, stats.prompt_tokens = len(plan.sentences), plan.prompt_tokens
         writer = StreamingAnswer(question, self.name, nearest_passages(found.hits))
@@ -221,6 +223,26 @@ class LLMEngine:
                     or scanner.runaway):
                 reply.stop()
                 return
+
+    def _candidates(self, found: QuestionEvidence) -> list[Candidate]:
+        """The offline engine's choice of quotations, in its order, topped up to MIN_SENTENCES with its next best
+        candidates: for a lookup it may choose only one or two (for 4 of the 57 tune questions it answers, fewer
+        than 4), and SmolLM2 shown a single sentence declined in two of the four first trials."""
+        limit = self._max_sentences()
+        chosen = self.offline.choose(found.answerable, len(found.plan.parts), limit)[:limit]
+        if len(chosen) >= MIN_SENTENCES:
+            return chosen
+        taken = {(c.source_id, c.start, c.end) for c in chosen}
+        spare = sorted((c for part in found.answerable for c in part.candidates), key=lambda c: -c.score)
+        for candidate in spare:
+            if len(chosen) >= min(MIN_SENTENCES, limit):
+                break
+            overlaps = any(c.source_id == candidate.source_id and c.start < candidate.end and candidate.start < c.end
+                           for c in chosen)
+            if (candidate.source_id, candidate.start, candidate.end) not in taken and not overlaps:
+                chosen.append(candidate)
+                taken.add((candidate.source_id, candidate.start, candidate.end))
+        return chosen
 
     def _max_sentences(self) -> int:
         llm = self.settings.llm
