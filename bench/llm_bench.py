@@ -84,8 +84,9 @@ def _row(question: BenchQuestion, stats: AnswerStats, answer: Answer, reply_toke
         "first_claim_s": s(stats.first_claim_s), "done_s": s(stats.done_s), "first_token_s": s(stats.first_piece_s),
         "sentences": stats.sentences, "prompt_tokens": stats.prompt_tokens, "reply_tokens": reply_tokens,
         "rounds": stats.rounds, "claims": stats.claims, "quotes": stats.quotes, "unknown_ids": stats.unknown_ids,
-        "duplicates": stats.duplicates, "leads": dict(stats.leads), "fell_back": stats.fallback is not None,
-        "declined": stats.declined, "gate_refused": stats.gate_refused, "refused": answer.refused,
+        "duplicates": stats.duplicates, "recited": stats.recited, "leads": dict(stats.leads),
+        "fell_back": stats.fallback is not None, "declined": stats.declined, "gate_refused": stats.gate_refused,
+        "refused": answer.refused,
         "load_1m": round(os.getloadavg()[0], 2),  # the cores are shared: each figure with the load it was taken at
     }
 

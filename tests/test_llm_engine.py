@@ -125,8 +125,10 @@ def test_a_claim_whose_words_repeat_another_sentence_cites_that_sentence(slice_s
     ids = list(given)
     meant, cited = ids[1], ids[0]
     fake.reply(reply(claim(given[meant].rstrip("."), cited)))  # wrote out one sentence, cited its neighbour
-    answer = llm_engine(slice_settings, retriever, fake.base_url).answer(QUESTION)
-    assert [c.quote for c in answer.citations] == [given[meant]]
+    stats = AnswerStats()
+    answer = [e.answer for e in llm_engine(slice_settings, retriever, fake.base_url).stream(QUESTION, stats=stats)
+              if e.type == "done"][0]
+    assert [c.quote for c in answer.citations] == [given[meant]] and stats.recited == 1
     assert answer.answer.count(given[meant]) == 1  # the copy does not lead its own quotation
 
 

@@ -49,7 +49,8 @@ def repeats(lead: str, quoted: str) -> bool:
     lead_words, quote_words = words(lead.lower()), words(quoted.lower())
     if not lead_words or not quote_words:
         return False
-    inside = sum(w in set(quote_words) for w in lead_words) / len(lead_words)
+    vocabulary = set(quote_words)
+    inside = sum(w in vocabulary for w in lead_words) / len(lead_words)
     return inside >= COPIED_SHARE and len(lead_words) >= COPIED_LENGTH * len(quote_words)
 
 

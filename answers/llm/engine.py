@@ -66,6 +66,7 @@ class AnswerStats:
     quotes: int = 0  # quotations shown (a claim may cite two sentences)
     unknown_ids: int = 0  # ids cited that were not given: dropped
     duplicates: int = 0  # claims citing only sentences already shown
+    recited: int = 0  # claims whose text repeats another sentence given than the one cited: cite that one
     leads: Counter[str] = field(default_factory=Counter)  # the model's sentences: shown, unsupported, ...
     fallback: str | None = None  # the note, when the offline engine answered instead
     declined: bool = False  # the model said the sentences do not answer the question
@@ -171,6 +172,7 @@ class LLMEngine:
                 break  # keep what was shown; what the model had not finished is lost
             finally:
                 self._account(reply, stats)
+                stats.recited = checker.recited
             if len(writer) or scanner.claims:
                 break
             try:
