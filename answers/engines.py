@@ -56,7 +56,7 @@ def _llm(parts: EngineParts) -> AnswerEngine:
 
     # The LLM engine falls back on an offline engine of its own when nothing the model quotes verifies.
     offline = _offline(parts)
-    return LLMEngine(parts.settings, parts.retriever, parts.index, parts.verifier, parts.scorer, offline)
+    return LLMEngine(parts.settings, parts.index, parts.scorer, offline)
 
 
 def build_engine(settings: Settings, retriever: Retriever, index: IndexReader, name: str | None = None,

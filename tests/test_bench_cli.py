@@ -97,19 +97,37 @@ def test_bench_variants_compares_onnx_int8_with_torch(tmp_path: Path, monkeypatc
     assert list((tmp_path / "cache" / "citewise" / "onnx").glob("*-int8.onnx"))
 
 
-def test_bench_llm_reports_claims_and_fallbacks(slice_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bench_llm_reports_outcomes_fallbacks_and_refusals(slice_settings: Settings, embedder,
+                                                          monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from tests.fake_openai import FakeOpenAI
 
+    rows = [{"id": "Q1", "question": "What are the most serious short-term physical dangers of taking ecstasy?",
+             "answerable": True, "split": "validation"},
+            {"id": "Q2", "question": "How were the Eleusinian mysteries celebrated?", "answerable": True,
+             "split": "validation"},
+            {"id": "Q3", "question": "What is the airspeed velocity of an unladen swallow?", "answerable": False,
+             "split": "validation"},
+            {"id": "Q4", "question": "What does AA require of members?", "answerable": True, "split": "tune"}]
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     with FakeOpenAI() as fake:
         fake.reply("Not JSON, and no claims.")  # the first answer falls back after its repair round
-        fake.reply('{"claims": [], "refuse": true}')
-        fake.reply('{"claims": [], "refuse": true}')  # the second answer: the model declines
+        fake.reply("Still not JSON.")
+        fake.reply('{"claims": [], "refuse": true}')  # the second: the model declines where the gate found an answer
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-        figures = run_json("llm", "--index", str(slice_settings.index), "--questions", "2")
-    first, second = figures["answers"]
-    assert first["fell_back"] and first["engine"] == "offline" and first["rounds"] == 2
-    assert second["declined"] and second["fell_back"] and second["claims"] == 0 and not first["declined"]
-    assert figures["summary"]["fell_back_share"] == 1.0 and figures["summary"]["declined_share"] == 0.5
+        figures = run_json("llm", "--index", str(slice_settings.index), "--questions", "5",
+                           "--questions-file", str(questions), "--split", "validation")
+        assert len(fake.requests) == 3  # the gate refused the third question: the model was not asked
+    first, second, third = figures["answers"]
+    assert [a["id"] for a in figures["answers"]] == ["Q1", "Q2", "Q3"]
+    assert first["outcome"] == "fallback" and first["engine"] == "offline" and first["rounds"] == 2
+    assert second["declined"] and second["outcome"] == "fallback" and second["claims"] == 0
+    assert third["outcome"] == "refused" and third["gate_refused"] and third["rounds"] == 0
+    summary = figures["summary"]
+    assert summary["outcomes"] == {"fallback": 2, "refused": 1} and summary["written_by_model_share_of_asked"] == 0
+    assert summary["disagreements"] == {"gate_refused": {"answerable": 0, "unanswerable": 1},
+                                        "declined": {"answerable": 1, "unanswerable": 0}}
     assert first["first_token_s"] <= first["done_s"] and figures["model"] == "gpt-4o-mini"
+    assert all(a["load_1m"] >= 0 for a in figures["answers"])
     assert_machine(figures)

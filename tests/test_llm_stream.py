@@ -10,14 +10,13 @@ import httpx
 import openai
 import pytest
 
-from citewise.answers.offline.evidence import retrieve
 from citewise.bench.server_process import ServerProcess
 from citewise.core.answer import Answer
-from citewise.core.sentences import sentence_spans, unwrap
 from citewise.core.settings import Settings
 from citewise.retrieval.retriever import IndexRetriever
 from citewise.store import open_index
 from tests.fake_openai import FakeOpenAI
+from tests.llm_sentences import shown_sentences
 from tests.test_browser import browser  # noqa: F401  (the Chromium fixture)
 
 pytestmark = pytest.mark.integration
@@ -41,23 +40,17 @@ def server(slice_settings: Settings, fake: FakeOpenAI, tmp_path_factory: pytest.
 
 @pytest.fixture(scope="module")
 def two_quotes(slice_settings: Settings, embedder) -> tuple[dict, dict]:
-    """Two claims from different sources among the passages the service will retrieve and show the model."""
+    """Two claims citing sentences the service will show the model; each claim carries the quotation it should
+    become under "quote" (a key the engine does not read)."""
     retriever = IndexRetriever(slice_settings, open_index(slice_settings), embedder=embedder)
-    hits = retrieve(retriever, QUESTION, 12)[:8]
-    other = next(h for h in hits[1:] if h.source.id != hits[0].source.id)
-
-    def sentence(hit) -> str:
-        text = retriever.index.source_text(hit.source.id)
-        spans = [s for s in sentence_spans(text, hit.passage.start, hit.passage.end)
-                 if len(text[s[0]:s[1]].split()) >= 6]
-        return unwrap(text[slice(*spans[0])])
-
-    return ({"passage": hits[0].passage.id, "quote": sentence(hits[0]), "text": "first"},
-            {"passage": other.passage.id, "quote": sentence(other), "text": "second"})
+    given = shown_sentences(slice_settings, retriever, QUESTION)
+    first, other = list(given)[0], list(given)[-1]
+    return ({"cite": [first], "quote": given[first], "text": "first"},
+            {"cite": [other], "quote": given[other], "text": "second"})
 
 
 def script(fake: FakeOpenAI, claims: tuple[dict, dict]) -> None:
-    fake.reply(json.dumps({"claims": list(claims)}), pause_after=PAUSE)
+    fake.reply(json.dumps({"claims": list(claims), "refuse": False}), pause_after=PAUSE)
 
 
 def test_ask_streams_the_first_verified_claim_before_the_model_finishes(server, fake, two_quotes):

@@ -1,22 +1,20 @@
-"""Fitting the prompt to the model's context window: fewer passages, then a shorter last one, never an overflow."""
+"""Fitting the prompt to the model's context window: fewer candidate sentences, never an overflow."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from citewise.answers.llm.protocol import PromptPassage, answer_messages, passage_block, passage_tag, prompt_passages
-from citewise.core.retrieval import Hit
+from citewise.answers.llm.protocol import PromptSentence, answer_messages, number_sentences, sentence_lines, source_tag
+from citewise.answers.offline.evidence import Candidate
 
 # Chat templates add a few tokens per message, and an estimate may be off: this much of the window stays free.
 MARGIN_TOKENS = 24
 MARGIN_SHARE = 0.03
-# A passage is only shortened to fit when at least this many tokens of it can be shown; else it is left out.
-MIN_PASSAGE_TOKENS = 48
 # The reply keeps at least this many tokens when a small window forces it below max_tokens.
 MIN_REPLY_TOKENS = 128
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
+# A source block's opening and closing lines, counted once per source rather than asked of the tokenizer.
+BLOCK_TOKENS = 40
 
 
 class TokenCounter(Protocol):
@@ -41,20 +39,20 @@ class EstimatedTokens:
 
 
 class ContextTooSmall(Exception):
-    """Not even the question and one shortened passage fit the model's window."""
+    """Not even the question and one sentence fit the model's window."""
 
 
 @dataclass(frozen=True)
 class PromptPlan:
     messages: list[dict[str, str]]
-    passages: list[PromptPassage]
+    sentences: list[PromptSentence]
     prompt_tokens: int
     max_tokens: int  # what the reply may use: max_tokens, or less when the window is small
     context_tokens: int  # the window it was fitted to
 
     @property
-    def hits(self) -> list[Hit]:
-        return [p.hit for p in self.passages]
+    def ids(self) -> list[str]:
+        return [s.id for s in self.sentences]
 
 
 def messages_tokens(messages: list[dict[str, str]], counter: TokenCounter) -> int:
@@ -65,57 +63,34 @@ def margin(context_tokens: int) -> int:
     return MARGIN_TOKENS + int(context_tokens * MARGIN_SHARE)
 
 
-def plan_prompt(question: str, hits: list[Hit], counter: TokenCounter, *, context_tokens: int, max_tokens: int,
-                max_passages: int, max_claims: int) -> PromptPlan:
-    """The messages for `question` with as many of `hits` (in rank order) as fit beside a reply of max_tokens."""
-    tag = passage_tag()
+def plan_prompt(question: str, chosen: list[Candidate], text_of, counter: TokenCounter, *, context_tokens: int,
+                max_tokens: int, max_sentences: int, max_claims: int) -> PromptPlan:
+    """The messages for `question` with as many of the `chosen` sentences (in rank order) as fit beside a reply of
+    max_tokens; `text_of(source_id)` is a source's canonical text."""
+    tag = source_tag()
     reply = min(max_tokens, max(MIN_REPLY_TOKENS, context_tokens // 3))
     budget = context_tokens - reply - margin(context_tokens)
-    base = messages_tokens(answer_messages(question, [], max_claims, tag), counter)
-    chosen: list[PromptPassage] = []
-    used = base
-    # Passages are taken in rank order until one does not fit, so the n-th taken is numbered n.
-    for passage in prompt_passages(hits[:max_passages]):
-        cost = counter.count(passage_block(passage, tag)) + 2
-        if used + cost <= budget:
-            chosen.append(passage)
-            used += cost
-            continue
-        shortened = _shortened(passage, budget - used - 2, cost, tag, counter)
-        if shortened is not None:
-            chosen.append(shortened)
-        break
-    if not chosen:
-        raise ContextTooSmall(f"the model's context window ({context_tokens} tokens) cannot hold the question, "
-                              f"one passage and a reply")
-    # The parts were counted one by one; the whole is counted once more, and trimmed if the sum misled.
-    while True:
-        messages = answer_messages(question, chosen, max_claims, tag)
-        total = messages_tokens(messages, counter)
-        if total <= budget or len(chosen) == 1:
+    used = messages_tokens(answer_messages(question, [], max_claims, tag), counter)
+    taken: list[Candidate] = []
+    sources: set[str] = set()
+    # Each sentence is counted as it would be shown alone (with its context); they are taken in rank order until
+    # one does not fit, and numbered only then, so that the ids run without gaps.
+    shown = {id(s.candidate): s for s in number_sentences(chosen[:max_sentences], text_of)}
+    for candidate in chosen[:max_sentences]:
+        cost = counter.count("\n".join(sentence_lines(shown[id(candidate)]))) + 1
+        cost += BLOCK_TOKENS if candidate.source_id not in sources else 0
+        if used + cost > budget:
             break
-        chosen.pop()
-    if total > budget:
-        raise ContextTooSmall(f"the model's context window ({context_tokens} tokens) cannot hold the question, "
-                              f"one passage and a reply")
-    return PromptPlan(messages, chosen, total, reply, context_tokens)
-
-
-def _shortened(passage: PromptPassage, room: int, cost: int, tag: str,
-               counter: TokenCounter) -> PromptPassage | None:
-    """The passage cut after its last whole sentence that fits in `room` tokens; None if too little would be left."""
-    if room < MIN_PASSAGE_TOKENS:
-        return None
-    sentences = _SENTENCE_END.split(passage.text)
-    keep = max(1, int(len(sentences) * room / cost))
-    while keep >= 1:
-        # No ellipsis is added: a quote the model copies must stay verbatim in the whole passage.
-        text = " ".join(sentences[:keep])
-        candidate = PromptPassage(passage.n, passage.hit, text)
-        if counter.count(passage_block(candidate, tag)) <= room:
-            return candidate
-        keep -= 1
-    words = passage.text.split()
-    text = " ".join(words[: max(8, int(len(words) * room / cost * 0.8))])
-    candidate = PromptPassage(passage.n, passage.hit, text)
-    return candidate if counter.count(passage_block(candidate, tag)) <= room else None
+        taken.append(candidate)
+        sources.add(candidate.source_id)
+        used += cost
+    # The parts were counted one by one; the whole is counted once more, and trimmed if the sum misled.
+    while taken:
+        sentences = number_sentences(taken, text_of)
+        messages = answer_messages(question, sentences, max_claims, tag)
+        total = messages_tokens(messages, counter)
+        if total <= budget:
+            return PromptPlan(messages, sentences, total, reply, context_tokens)
+        taken.pop()
+    raise ContextTooSmall(f"the model's context window ({context_tokens} tokens) cannot hold the question, "
+                          f"one sentence and a reply")

@@ -1,13 +1,17 @@
-"""The LLM engine: a model writes claims (a quotation, the passage it comes from, a sentence of its own); each claim
-is verified the moment the model has finished writing it and is streamed at once. An endpoint that fails, a reply
-that cannot be read, or a reply none of whose quotations verify falls back to the offline engine, with a note."""
+"""The LLM engine: the model is shown the offline engine's candidate sentences, numbered, and writes claims that
+cite them by id. Each claim is shown the moment the model has finished writing it: the cited sentences' own text
+as quotations (verbatim by construction), led by the model's sentence when they support it. An endpoint that
+fails, a reply that cannot be read or cites no sentence given, or a model that finds no answer where the offline
+engine's gate finds one, falls back to the offline engine, with a note."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import httpx
@@ -15,30 +19,33 @@ import httpx
 from citewise.answers.llm.claims import ClaimChecker
 from citewise.answers.llm.context import ContextTooSmall, PromptPlan, margin, messages_tokens, plan_prompt
 from citewise.answers.llm.endpoint import ChatEndpoint, ContextOverflow, EndpointFailure, ReplyStream, connect
-from citewise.answers.llm.protocol import MAX_LEAD_CHARS, claims_schema, format_repair_message, quote_repair_message
+from citewise.answers.llm.protocol import MAX_LEAD_CHARS, claims_schema, format_repair_message
 from citewise.answers.llm.reply import ClaimScanner, ReplyError
 from citewise.answers.offline.conversation import previous_user_question, rewrite_messages
-from citewise.answers.offline.engine import RETRIEVAL_K, OfflineEngine
-from citewise.answers.offline.evidence import retrieve
-from citewise.answers.offline.refusal import confined, refusal
+from citewise.answers.offline.engine import OfflineEngine, QuestionEvidence
+from citewise.answers.offline.evidence import Candidate
+from citewise.answers.offline.refusal import confined
 from citewise.answers.output.answer_stream import StreamingAnswer
 from citewise.answers.output.render import RenderedAnswer, events, nearest_passages
-from citewise.answers.quotes.verifier import QuoteVerifier
 from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader
-from citewise.core.retrieval import Hit, Retriever, SearchFilters
+from citewise.core.retrieval import SearchFilters
 from citewise.core.settings import Settings
+from citewise.ingest.embedder import single_threaded
 
 log = logging.getLogger("citewise.llm")
 
 REWRITE_TOKENS = 96
-# A model on this machine's CPU reads a prompt at tens to hundreds of tokens a second: fewer passages, sooner answers.
-LOCAL_PASSAGES = 4
-ENDPOINT_PASSAGES = 8
+# A model on this machine's CPU reads a prompt at tens to hundreds of tokens a second: fewer sentences, sooner
+# answers. Either way they are the offline engine's best, in its order.
+LOCAL_SENTENCES = 6
+ENDPOINT_SENTENCES = 16
+# ... and at least this many, when the candidates allow.
+MIN_SENTENCES = 4
 # A repair round is skipped when the window leaves the reply fewer tokens than this.
 MIN_REPAIR_TOKENS = 64
-# A model that keeps offering claims that fail, or the same claim again, is looping: stop reading it.
+# A model that keeps citing sentences already shown is looping: stop reading it.
 MAX_DUPLICATES = 3
 
 
@@ -48,17 +55,22 @@ class AnswerStats:
 
     started: float = field(default_factory=time.perf_counter)
     first_piece_s: float | None = None  # the model's first piece of text
-    first_claim_s: float | None = None  # the first verified quotation streamed
+    first_claim_s: float | None = None  # the first quotation streamed
     done_s: float | None = None
     rounds: int = 0
-    passages: int = 0
+    sentences: int = 0  # candidate sentences shown to the model
     prompt_tokens: int = 0
     replies: list[str] = field(default_factory=list)  # each round's reply; the benchmark counts their tokens
     writing_s: float = 0.0  # from each reply's first piece to its end
     claims: int = 0  # offered by the model
-    verified: int = 0
+    quotes: int = 0  # quotations shown (a claim may cite two sentences)
+    unknown_ids: int = 0  # ids cited that were not given: dropped
+    duplicates: int = 0  # claims citing only sentences already shown
+    recited: int = 0  # claims whose text repeats another sentence given than the one cited: cite that one
+    leads: Counter[str] = field(default_factory=Counter)  # the model's sentences: shown, unsupported, ...
     fallback: str | None = None  # the note, when the offline engine answered instead
-    declined: bool = False  # the model said the passages do not answer the question
+    declined: bool = False  # the model said the sentences do not answer the question
+    gate_refused: bool = False  # the offline engine's answerability refused: the model was not asked
 
     def since_start(self) -> float:
         return time.perf_counter() - self.started
@@ -74,12 +86,12 @@ class _Fallback(Exception):
 class LLMEngine:
     name: Literal["llm"] = "llm"
 
-    def __init__(self, settings: Settings, retriever: Retriever, index: IndexReader, verifier: QuoteVerifier,
-                 scorer, offline: OfflineEngine, endpoint: ChatEndpoint | None = None) -> None:
+    def __init__(self, settings: Settings, index: IndexReader, scorer, offline: OfflineEngine,
+                 endpoint: ChatEndpoint | None = None) -> None:
+        """`offline` gathers the evidence (and answers when the model cannot); `scorer` judges the model's
+        sentences."""
         self.settings = settings
-        self.retriever = retriever
         self.index = index
-        self.verifier = verifier
         self.scorer = scorer
         self.offline = offline
         self.endpoint = endpoint or connect(settings)
@@ -99,12 +111,15 @@ class LLMEngine:
             try:
                 if previous_user_question(question, history) is not None:
                     query = self._rewrite(question, history or [])
-                hits = retrieve(self.retriever, query, max(RETRIEVAL_K, self.settings.retrieval.k), filters=filters)
-                if not hits:
-                    refused = refusal(question, self.name, "no_evidence", hits)
+                with single_threaded():
+                    found = self.offline.gather(question, history, None if query == question else query, filters)
+                refused = self.offline.refused(question, found, engine=self.name)
+                if refused is not None:
+                    # The gate decides whether there is an answer, not the model (docs/EVALUATION.md has why).
+                    stats.gate_refused = True
                     yield from events(self._confined(refused, filters, question, query, history))
                     return
-                for event in self._answer_from(question, query, hits, stats):
+                for event in self._answer_from(question, query, found, stats):
                     if event.type == "done" and event.answer is not None:
                         event.answer = self._confined(RenderedAnswer(event.answer), filters, question, query,
                                                       history).answer
@@ -125,116 +140,130 @@ class LLMEngine:
         return confined(rendered, filters, self.index.sources,
                         lambda: self.offline.compose(question, history, query=None if query == question else query))
 
-    def _answer_from(self, question: str, query: str, hits: list[Hit], stats: AnswerStats) -> Iterator[AnswerEvent]:
-        max_claims = self.settings.answer.max_quotes
-        plan, reply = self._first_reply(query, hits, max_claims)
-        stats.passages, stats.prompt_tokens = len(plan.passages), plan.prompt_tokens
-        writer = StreamingAnswer(question, self.name, nearest_passages(hits))
-        checker = ClaimChecker(self.verifier, self.index, plan.hits, self.scorer)
-        longest = max(len(p.text) for p in plan.passages)
+    def _answer_from(self, question: str, query: str, found: QuestionEvidence,
+                     stats: AnswerStats) -> Iterator[AnswerEvent]:
+        max_quotes = self.settings.answer.max_quotes
+        chosen = self._candidates(found)
+        plan, reply = self._first_reply(query, chosen, max_quotes)
+        stats.sentences, stats.prompt_tokens = len(plan.sentences), plan.prompt_tokens
+        writer = StreamingAnswer(question, self.name, nearest_passages(found.hits))
+        checker = ClaimChecker(plan.sentences, partial(self.offline.verified_quotes, evidence=found.answerable),
+                               self.scorer)
         declined, problem = False, "no reply"
         for round_number in range(1 + self.settings.llm.repair_rounds):
             stats.rounds += 1
-            scanner = ClaimScanner(plan.hits, max_object_chars=longest + MAX_LEAD_CHARS + 200)
-            failures: list[tuple[str, int | str, str]] = []
+            scanner = ClaimScanner(plan.ids, max_object_chars=MAX_LEAD_CHARS + 200)
             try:
-                yield from self._read(reply, scanner, checker, writer, failures, stats, max_claims)
+                yield from self._read(reply, scanner, checker, writer, stats, max_quotes)
             except GeneratorExit:  # the client went away: stop the model writing for nobody
                 reply.stop()
                 raise
             except EndpointFailure:
                 if not len(writer) and round_number == 0:
                     raise
-                break  # keep what verified; what the model had not finished is lost
+                break  # keep what was shown; what the model had not finished is lost
             finally:
                 self._account(reply, stats)
-            if len(writer) >= max_claims:
+                stats.recited = checker.recited
+            if len(writer) or scanner.claims:
                 break
-            last_round = round_number == self.settings.llm.repair_rounds
             try:
-                result = scanner.finish()
-            except ReplyError as exc:
-                problem = str(exc)
-                repair = format_repair_message(problem)
-            else:
-                declined = round_number == 0 and not result.claims and (result.refuse or scanner.declined)
-                if declined or not failures:
-                    break
-                repair = quote_repair_message(failures[:max_claims])
-            if last_round:
+                declined = not scanner.finish().claims
                 break
-            reply = self._repair(plan, repair, max_claims)
+            except ReplyError as exc:  # only a reply we could not read is asked for again
+                problem = str(exc)
+            if round_number == self.settings.llm.repair_rounds:
+                break
+            reply = self._repair(plan, format_repair_message(problem), max_quotes)
             if reply is None:
                 break
         if len(writer):
             yield from writer.finish()
         elif declined:
-            # The offline engine has its own refusal gate: it refuses too when the evidence is weak, and otherwise
-            # answers from passages a small model failed to use.
+            # The gate found an answer here: the offline engine gives it, rather than a refusal the gate disputes.
             stats.declined = True
-            raise _Fallback("found no answer in the passages it was shown")
+            raise _Fallback("found no answer among the sentences it was shown")
         elif stats.claims == 0:
             raise _Fallback(f"gave no usable reply ({problem})")
         else:
-            raise _Fallback(f"offered {stats.claims} quotation(s) and none of them is verbatim in the sources")
+            raise _Fallback(f"cited {stats.unknown_ids} sentence id(s), none of them among those it was given")
 
     def _read(self, reply: ReplyStream, scanner: ClaimScanner, checker: ClaimChecker, writer: StreamingAnswer,
-              failures: list[tuple[str, int | str, str]], stats: AnswerStats, max_claims: int) -> Iterator[AnswerEvent]:
-        """Streams the verified claims of one reply; stops reading once enough verified or the model loops."""
-        offered = duplicates = 0
-        tried: set[str] = set()
+              stats: AnswerStats, max_quotes: int) -> Iterator[AnswerEvent]:
+        """Streams the quotations of one reply, claim by claim; stops reading once enough are shown or the model
+        loops."""
+        offered = 0
         for piece in reply:
             if stats.first_piece_s is None:
                 stats.first_piece_s = stats.since_start()
             for claim in scanner.feed(piece):
                 offered += 1
                 stats.claims += 1
-                said = " ".join(claim.quote.lower().split())
-                if said in tried:  # the same words fare the same wherever they are said to come from
-                    duplicates += 1
-                    continue
-                tried.add(said)
+                stats.unknown_ids += claim.unknown
                 outcome = checker.check(claim)
-                log.debug("claim citing %s: %s | %r", claim.cited, "verified" if outcome.quote else
-                          "duplicate" if outcome.duplicate else outcome.problem, claim.quote[:200])
-                if outcome.quote is not None:
-                    stats.verified += 1
-                    shown = writer.add(outcome.quote)
+                log.debug("claim citing %s (%d unknown): %s, lead %s | %r", claim.cites, claim.unknown,
+                          "duplicate" if outcome.duplicate else f"{len(outcome.quotes)} quotation(s)", outcome.lead,
+                          claim.text[:200])
+                stats.duplicates += outcome.duplicate
+                if outcome.lead is not None:
+                    stats.leads[outcome.lead] += 1
+                for quote in outcome.quotes[: max_quotes - len(writer)]:
+                    stats.quotes += 1
+                    shown = writer.add(quote)
                     if shown and stats.first_claim_s is None:
                         stats.first_claim_s = stats.since_start()
                     yield from shown
-                elif outcome.duplicate:
-                    duplicates += 1
-                elif outcome.problem is not None:
-                    failures.append((claim.quote, claim.cited, outcome.problem))
-            if (len(writer) >= max_claims or duplicates >= MAX_DUPLICATES or offered > 2 * max_claims + 2
+            if (len(writer) >= max_quotes or stats.duplicates >= MAX_DUPLICATES or offered > 2 * max_quotes + 2
                     or scanner.runaway):
                 reply.stop()
                 return
 
-    def _first_reply(self, query: str, hits: list[Hit], max_claims: int) -> tuple[PromptPlan, ReplyStream]:
+    def _candidates(self, found: QuestionEvidence) -> list[Candidate]:
+        """The offline engine's choice of quotations, in its order, topped up to MIN_SENTENCES with its next best
+        candidates: for a lookup it may choose only one or two (for 4 of the 57 tune questions it answers, fewer
+        than 4), and SmolLM2 shown a single sentence declined in two of the four first trials."""
+        limit = self._max_sentences()
+        chosen = self.offline.choose(found.answerable, len(found.plan.parts), limit)[:limit]
+        if len(chosen) >= MIN_SENTENCES:
+            return chosen
+        taken = {(c.source_id, c.start, c.end) for c in chosen}
+        spare = sorted((c for part in found.answerable for c in part.candidates), key=lambda c: -c.score)
+        for candidate in spare:
+            if len(chosen) >= min(MIN_SENTENCES, limit):
+                break
+            overlaps = any(c.source_id == candidate.source_id and c.start < candidate.end and candidate.start < c.end
+                           for c in chosen)
+            if (candidate.source_id, candidate.start, candidate.end) not in taken and not overlaps:
+                chosen.append(candidate)
+                taken.add((candidate.source_id, candidate.start, candidate.end))
+        return chosen
+
+    def _max_sentences(self) -> int:
+        llm = self.settings.llm
+        return llm.max_sentences or (LOCAL_SENTENCES if llm.local_model else ENDPOINT_SENTENCES)
+
+    def _first_reply(self, query: str, chosen: list[Candidate], max_claims: int) -> tuple[PromptPlan, ReplyStream]:
         """The prompt fitted to the window and its reply opened; a server that still says it overflows gets the
         prompt once more, fitted to the window it names (or to half the room)."""
         context = self.endpoint.context_tokens
-        plan = self._plan(query, hits, context, max_claims)
+        plan = self._plan(query, chosen, context, max_claims)
         try:
             return plan, self._open(plan, max_claims)
         except ContextOverflow as exc:
             smaller = exc.window if exc.window and exc.window < context else (plan.prompt_tokens + plan.max_tokens) // 2
-        plan = self._plan(query, hits, smaller, max_claims)
+        plan = self._plan(query, chosen, smaller, max_claims)
         return plan, self._open(plan, max_claims)
 
     def _open(self, plan: PromptPlan, max_claims: int, messages: list[dict[str, str]] | None = None,
               max_tokens: int | None = None) -> ReplyStream:
         return self.endpoint.stream(messages or plan.messages, max_tokens or plan.max_tokens,
-                                    claims_schema(max_claims, len(plan.passages)))
+                                    claims_schema(max_claims, plan.ids))
 
-    def _plan(self, query: str, hits: list[Hit], context: int, max_claims: int) -> PromptPlan:
+    def _plan(self, query: str, chosen: list[Candidate], context: int, max_claims: int) -> PromptPlan:
         llm = self.settings.llm
-        passages = llm.max_passages or (LOCAL_PASSAGES if llm.local_model else ENDPOINT_PASSAGES)
         try:
-            return plan_prompt(query, hits, self.endpoint.counter, context_tokens=context, max_tokens=llm.max_tokens,
-                               max_passages=passages, max_claims=max_claims)
+            return plan_prompt(query, chosen, self.index.source_text, self.endpoint.counter, context_tokens=context,
+                               max_tokens=llm.max_tokens, max_sentences=self._max_sentences(), max_claims=max_claims)
         except ContextTooSmall as exc:
             raise _Fallback(f"could not be used ({exc})") from exc
         except httpx.HTTPError as exc:
@@ -252,7 +281,7 @@ class LLMEngine:
                 return None
             return self._open(plan, max_claims, messages, min(plan.max_tokens, room))
         except (EndpointFailure, httpx.HTTPError):
-            return None  # keep what verified in the first round
+            return None  # keep what was shown in the first round
 
     def _account(self, reply: ReplyStream, stats: AnswerStats) -> None:
         if reply.first_piece is not None and reply.ended is not None:

@@ -1,6 +1,6 @@
 """Reading a model's reply claim by claim, while it is still being written.
 
-Every {...} object holding a "quote" is a claim, parsed the moment its closing brace arrives. That one rule
+Every {...} object holding a "cite" is a claim, parsed the moment its closing brace arrives. That one rule
 covers clean JSON, JSON fenced or wrapped in prose, a reply cut off at max_tokens (the claims closed before the cut
 are kept) and a reply whose JSON breaks halfway (the well-formed claims on either side are kept).
 """
@@ -8,19 +8,20 @@ are kept) and a reply whose JSON breaks halfway (the well-formed claims on eithe
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from citewise.core.retrieval import Hit
-
-_PASSAGE_KEYS = ("passage", "passage_id", "passage_n", "n", "id")
+_CITE_KEYS = ("cite", "cites", "citations", "ids", "id")
+# "S3.2", "s3.2", "[S3.2]", "3.2": what a model without a schema writes for the id S3.2.
+_ID = re.compile(r"^\[?\s*[Ss]?\s*(\d+)\s*\.\s*(\d+)\s*\]?$")
 
 
 @dataclass(frozen=True)
 class Claim:
     text: str
-    quote: str
-    passage_id: str  # a retrieved passage's id, or what the model wrote when it names none of them
-    cited: int | str  # as the model wrote it (a passage number, normally), for repair requests
+    cites: tuple[str, ...]  # the ids cited that were given, in the model's order
+    unknown: int = 0  # ids cited that were not given (a server that ignores the schema): dropped and counted
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,14 @@ class ClaimScanner:
     to be complete at its closing brace, and so that one malformed object does not hide the ones after it.
     """
 
-    def __init__(self, hits: list[Hit], max_object_chars: int = 20_000) -> None:
-        self.hits = hits
+    def __init__(self, ids: Collection[str], max_object_chars: int = 20_000) -> None:
+        self.ids = frozenset(ids)
         self.max_object_chars = max_object_chars
         self.text = ""
         self.claims: list[Claim] = []
         self.refuse = False
         self.declined = False  # a well-formed {"claims": [], ...}: the model chose to give none
-        self.malformed = 0  # objects that looked like claims but are not valid JSON or lack a quote
+        self.malformed = 0  # objects that looked like claims but are not valid JSON or cite nothing
         self._scanned = 0
         self._open: list[int] = []
         self._in_string = False
@@ -106,7 +107,7 @@ class ClaimScanner:
         if not self.text.strip():
             return "the model returned an empty reply"
         if self.malformed:
-            return f"{self.malformed} claim object(s) are not valid JSON or have no quote"
+            return f"{self.malformed} claim object(s) are not valid JSON or cite no sentence"
         if "{" not in self.text:
             return "the reply holds no JSON object"
         if self._open:
@@ -117,22 +118,20 @@ class ClaimScanner:
         try:
             data = json.loads(raw, strict=False)  # strict=False: raw newlines inside strings, as small models write
         except json.JSONDecodeError:
-            if '"quote"' in raw:
+            if '"cite' in raw:
                 self.malformed += 1
             return None
         if not isinstance(data, dict):
             return None
-        if "quote" not in data:
+        cited = next((data[key] for key in _CITE_KEYS if data.get(key) not in (None, "", [])), None)
+        if cited is None:
             self._outer(data)
             return None
-        quote = _strip_quote_marks(str(data.get("quote") or "").strip())
-        cited = next((data[key] for key in _PASSAGE_KEYS if data.get(key) not in (None, "")), None)
-        passage_id = passage_id_for(cited, self.hits)
-        if not quote or passage_id is None:
-            self.malformed += 1
-            return None
+        values = cited if isinstance(cited, list) else re.split(r"[,;\s]+(?=\[?[Ss]?\d)", str(cited).strip())
+        written = [normalise_id(value) for value in values]
+        known = tuple(dict.fromkeys(i for i in written if i in self.ids))
         text = data.get("text") or data.get("claim") or ""
-        return Claim(str(text).strip(), quote, passage_id, cited if isinstance(cited, int | str) else str(cited))
+        return Claim(str(text).strip(), known, unknown=sum(i not in self.ids for i in written))
 
     def _outer(self, data: dict) -> None:
         if data.get("refuse") is True:
@@ -145,34 +144,17 @@ class ClaimScanner:
             self.declined = True
 
 
-def parse_reply(content: str | None, hits: list[Hit]) -> Reply:
+def parse_reply(content: str | None, ids: Collection[str]) -> Reply:
     """A whole reply (not streamed) read the same way."""
-    scanner = ClaimScanner(hits)
+    scanner = ClaimScanner(ids)
     scanner.feed(content or "")
     if scanner.malformed and not scanner.claims and not scanner.declined:
         raise ReplyError(scanner.problem())
     return scanner.finish()
 
 
-def passage_id_for(value: object, hits: list[Hit]) -> str | None:
-    """A passage number (1, "2", "P2", "[3]") or id as the model wrote it, as a passage id; an id we never gave
-    is kept as written, for the engine to look for the quote itself."""
-    if value is None or isinstance(value, bool):
-        return None
+def normalise_id(value: object) -> str:
+    """A sentence id as the model wrote it, in the form we gave ("[s3.2]" -> "S3.2"); anything else as written."""
     raw = str(value).strip()
-    if not raw:
-        return None
-    if any(h.passage.id == raw for h in hits):
-        return raw
-    number = raw.strip("[]").removeprefix("P").removeprefix("p").strip()
-    if number.isdigit() and 1 <= int(number) <= len(hits):
-        return hits[int(number) - 1].passage.id
-    return raw
-
-
-def _strip_quote_marks(quote: str) -> str:
-    """Models often wrap the quote in quotation marks of their own."""
-    pairs = {'"': '"', "“": "”", "'": "'", "‘": "’", "«": "»"}
-    if len(quote) >= 2 and pairs.get(quote[0]) == quote[-1]:
-        return quote[1:-1].strip()
-    return quote
+    match = _ID.match(raw)
+    return f"S{int(match.group(1))}.{int(match.group(2))}" if match else raw

@@ -27,7 +27,7 @@ from citewise.answers.offline.refusal import confined, part_refusal, question_re
 from citewise.answers.offline.terms import QuestionTerms, TermStatistics
 from citewise.answers.output.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, render_answer
 from citewise.answers.quotes.verifier import QuoteStatus, QuoteVerifier
-from citewise.core.answer import Answer, AnswerEvent, Message
+from citewise.core.answer import Answer, AnswerEvent, Message, RefusalReason
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever, SearchFilters
 from citewise.core.sentences import unwrap
@@ -71,6 +71,22 @@ class PartEvidence:
     terms: QuestionTerms
     features: dict[str, float] = field(default_factory=dict)  # what the answerability gate reads
     considered: list[Candidate] = field(default_factory=list)  # every scored candidate, read or not
+
+
+@dataclass
+class QuestionEvidence:
+    """What the engine reads before it writes: the question's plan, each part's evidence and the parts the gate lets
+    through (no evidence when the plan names works the index lacks). The LLM engine shows its model the same."""
+
+    plan: QuestionPlan
+    parts: list[PartEvidence]
+    answerable: list[PartEvidence]
+    reasons: list[RefusalReason | None]  # why each part is not answered (refusal.py); None where it is
+
+    @property
+    def hits(self) -> list[Hit]:
+        """The first part's passages: what a refusal offers as the nearest."""
+        return self.parts[0].hits if self.parts else []
 
 
 class OfflineEngine:
@@ -122,28 +138,43 @@ class OfflineEngine:
         return plan_question(query or offline_standalone(question, history), self.names, self._phrase_mentioned,
                              self.term_stats.rarity)
 
-    def _compose(self, question: str, history: list[Message] | None, note: str | None,
-                 query: str | None, filters: SearchFilters | None) -> RenderedAnswer:
+    def gather(self, question: str, history: list[Message] | None = None, query: str | None = None,
+               filters: SearchFilters | None = None) -> QuestionEvidence:
+        """The plan and each part's evidence, judged by the gate; call it under `single_threaded()`."""
         plan = self.plan(question, history, query)
-        personal = refers_to_a_person(question, history)
-        # Whether to refuse, and why, is decided in refusal.py: here only the facts are gathered.
         if plan.missing:
-            return refusal(question, self.name, "absent_work_or_author", [], note, missing=plan.missing)
+            return QuestionEvidence(plan, [], [], [])
+        personal = refers_to_a_person(question, history)
         # A part alone can lose what the whole question says about it: its candidates include the whole's hits.
         whole = self._whole_hits(plan, filters) if len(plan.parts) > 1 else []
         evidence = [self.part_evidence(plan, i, personal, whole, filters) for i in range(len(plan.parts))]
         reasons = [part_refusal(e, self.gate) for e in evidence]
         answerable = [e for e, reason in zip(evidence, reasons, strict=True) if reason is None]
-        nearest_hits = evidence[0].hits if evidence else []
-        if not answerable:
-            return refusal(question, self.name, question_refusal(reasons), nearest_hits, note)
-        chosen = self._choose(answerable, len(plan.parts))
-        quotes = self._verified(chosen, answerable)
+        return QuestionEvidence(plan, evidence, answerable, reasons)
+
+    def _compose(self, question: str, history: list[Message] | None, note: str | None,
+                 query: str | None, filters: SearchFilters | None) -> RenderedAnswer:
+        found = self.gather(question, history, query, filters)
+        plan = found.plan
+        refused = self.refused(question, found, note)
+        if refused is not None:
+            return refused
+        quotes = self.verified_quotes(self.choose(found.answerable, len(plan.parts)), found.answerable)
         if not quotes:
-            return refusal(question, self.name, "no_verified_quote", nearest_hits, note)
-        nearest = nearest_passages(nearest_hits)
+            return refusal(question, self.name, "no_verified_quote", found.hits, note)
         titles = [part.text if part.heading else None for part in plan.parts]
-        return render_answer(question, quotes, self.name, note, nearest, part_titles=titles)
+        return render_answer(question, quotes, self.name, note, nearest_passages(found.hits), part_titles=titles)
+
+    def refused(self, question: str, found: QuestionEvidence, note: str | None = None,
+                engine: str | None = None) -> RenderedAnswer | None:
+        """The refusal of a question before anything is quoted (refusal.py says why), or None when some part is
+        answered; the LLM engine asks the same, under its own `engine` name."""
+        name = engine or self.name
+        if found.plan.missing:
+            return refusal(question, name, "absent_work_or_author", [], note, missing=found.plan.missing)
+        if not found.answerable:
+            return refusal(question, name, question_refusal(found.reasons), found.hits, note)
+        return None
 
     def _whole_hits(self, plan: QuestionPlan, filters: SearchFilters | None) -> list[Hit]:
         return retrieve(self.retriever, plan.question, max(RETRIEVAL_K, self.settings.retrieval.k), plan.named_sources,
@@ -207,10 +238,11 @@ class OfflineEngine:
         best = max((float(v.passage @ vector) for v in stored.values()), default=0.0)
         return EvidenceStrength(best, missing)
 
-    def _choose(self, evidence: list[PartEvidence], parts: int) -> list[Candidate]:
-        """Quotes for each answerable part, the most direct first; a quote serves the first part that takes it."""
-        limit = self.settings.answer.max_quotes if parts == 1 else max(2, -(-(self.settings.answer.max_quotes + 1)
-                                                                          // parts))
+    def choose(self, evidence: list[PartEvidence], parts: int, quotes: int | None = None) -> list[Candidate]:
+        """Quotes for each answerable part, the most direct first; a quote serves the first part that takes it.
+        `quotes`: how many for the whole answer [default: answer.max_quotes]."""
+        quotes = quotes or self.settings.answer.max_quotes
+        limit = quotes if parts == 1 else max(2, -(-(quotes + 1) // parts))
         chosen: list[Candidate] = []
         for item in evidence:
             reading = self.reader is not None
@@ -238,7 +270,7 @@ class OfflineEngine:
                 return True
         return False
 
-    def _verified(self, chosen: list[Candidate], evidence: list[PartEvidence]) -> list[VerifiedQuote]:
+    def verified_quotes(self, chosen: list[Candidate], evidence: list[PartEvidence]) -> list[VerifiedQuote]:
         """Every quote goes through the verifier, even though it was cut from the passage itself."""
         retrieved = [h.passage.id for e in evidence for h in e.hits]
         quotes: list[VerifiedQuote] = []

@@ -224,7 +224,13 @@ def distributed(
     _print(as_dict(bench_distributed(load_settings(), passages=passages, workers=counts)), json_out)
 def llm(
     index: IndexOption = None,
-    questions: Annotated[int, typer.Option("--questions", min=1, max=1000, help="dev questions to answer")] = 5,
+    questions: Annotated[int, typer.Option("--questions", min=1, max=1000, help="questions to answer")] = 5,
+    questions_file: Annotated[Path | None, typer.Option(
+        "--questions-file", help="an eval questions file (evals/data/README.md) [default: the dev questions]",
+        show_default=False)] = None,
+    split: Annotated[str | None, typer.Option(
+        "--split", help="only the questions of this split of --questions-file (tune or validation)",
+        show_default=False)] = None,
     model: Annotated[Path | None, typer.Option(
         "--model", help="a .gguf file to run locally [default: CITEWISE_LLM__LOCAL_MODEL, the endpoint configured, "
         "or the model install.sh --local-llm fetched]", show_default=False)] = None,
@@ -232,8 +238,8 @@ def llm(
                                                 help="CPU threads of a local model")] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """The LLM engine streamed: time to the first verified claim and to the whole answer, share of the model's
-    quotes that verify, share of answers that fell back, tokens/s."""
+    """The LLM engine streamed: answers written by the model vs fallback, time to the first quotation and to the
+    whole answer, output tokens, the model's sentences shown vs suppressed, tokens/s."""
     from citewise.bench.llm_bench import as_dict, bench_llm, default_model
 
     settings = load_settings(index=index)
@@ -241,7 +247,9 @@ def llm(
     updates = {key: value for key, value in (("local_model", model), ("threads", threads)) if value is not None}
     if updates:
         settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=updates)})
-    _print(as_dict(bench_llm(settings, questions=questions)), json_out)
+    if split is not None and questions_file is None:
+        raise CitewiseError("--split needs --questions-file")
+    _print(as_dict(bench_llm(settings, questions=questions, questions_file=questions_file, split=split)), json_out)
 
 
 def load(

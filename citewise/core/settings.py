@@ -75,15 +75,15 @@ class LLMSettings(Section):
     api_key: str | None = Field(None, description="its key [default: OPENAI_API_KEY]")
     model: str = Field("gpt-4o-mini", description="the model the endpoint is asked for")
     timeout_s: float = Field(60.0, gt=0, description="longest wait for the next piece of a reply")
-    repair_rounds: int = Field(1, ge=0, le=3, description="times the model is asked again to fix quotations "
-                               "that failed")
+    repair_rounds: int = Field(1, ge=0, le=3, description="a reply that cannot be read is asked for again this "
+                               "many times")
     local_model: Path | None = Field(None, description="a .gguf file run locally by llama-cpp-python (`install.sh "
                                      "--local-llm`); no endpoint or key is used then")
     context_tokens: int | None = Field(None, ge=256, description="the model's context window [default: 4096 for "
                                        "a local model, 8192 for an endpoint]")
     max_tokens: int = Field(600, ge=32, le=32_000, description="longest reply the model may write")
-    max_passages: int | None = Field(None, ge=1, le=50, description="passages shown to the model at most "
-                                     "[default: 4 for a local model, 8 for an endpoint]")
+    max_sentences: int | None = Field(None, ge=1, le=100, description="candidate sentences shown to the model at "
+                                      "most [default: 6 for a local model, 16 for an endpoint]")
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads of a local model [default: "
                                 "llama.cpp's]; 1 when other work shares the cores")
 

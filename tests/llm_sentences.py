@@ -1,0 +1,22 @@
+"""The candidate sentences the LLM engine shows its model for a question, by id, worked out the engine's way (the
+offline engine's evidence, numbered by source), so that a scripted reply can cite them before the engine asks."""
+
+from __future__ import annotations
+
+from citewise.answers.engines import build_engine
+from citewise.answers.llm.engine import ENDPOINT_SENTENCES
+from citewise.answers.llm.protocol import number_sentences
+from citewise.core.retrieval import SearchFilters
+from citewise.core.sentences import unwrap
+from citewise.core.settings import Settings
+from citewise.ingest.embedder import single_threaded
+
+
+def shown_sentences(settings: Settings, retriever, question: str, filters: SearchFilters | None = None,
+                    limit: int = ENDPOINT_SENTENCES) -> dict[str, str]:
+    """id -> the sentence's text (white space folded), in the order the prompt lists them."""
+    offline = build_engine(settings, retriever, retriever.index, name="offline", embedder=retriever.embedder)
+    with single_threaded():
+        found = offline.gather(question, filters=filters)
+    chosen = offline.choose(found.answerable, len(found.plan.parts), limit)
+    return {s.id: unwrap(s.candidate.text) for s in number_sentences(chosen, retriever.index.source_text)}
