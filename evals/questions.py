@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -79,16 +79,20 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(clauses) + (f" (and {more} more)" if more > 0 else "")
 
 
-def load_questions(path: Path, split: str | None = None) -> list[EvalQuestion]:
-    """Questions from a JSON Lines file (only those of `split`, if given). Every line is validated first; bad ones
-    raise InvalidInput naming each as FILE:LINE, so a run never stops half-way through a set."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_records(path: Path, model: type[M], noun: str) -> list[M]:
+    """Every line of a JSON Lines file as a `model` (one `noun` a line), validated before any is used: bad lines
+    (not JSON, not an object, not the model, an id repeated) raise InvalidInput naming each as FILE:LINE, so a run
+    never stops half-way through a file. The model has an `id`."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise CitewiseError(f"cannot read questions file {path}: {exc.strerror or exc}") from exc
+        raise CitewiseError(f"cannot read {noun}s file {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise CitewiseError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
-    questions: list[EvalQuestion] = []
+    records: list[M] = []
     problems: list[str] = []
     first_line: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
@@ -100,21 +104,29 @@ def load_questions(path: Path, split: str | None = None) -> list[EvalQuestion]:
             problems.append(f"{path}:{number}: not JSON ({exc.msg} at column {exc.colno})")
             continue
         if not isinstance(data, dict):
-            problems.append(f"{path}:{number}: not a JSON object (one question per line)")
+            problems.append(f"{path}:{number}: not a JSON object (one {noun} per line)")
             continue
         try:
-            question = EvalQuestion.model_validate(data)
+            record = model.model_validate(data)
         except ValidationError as exc:
             problems.append(f"{path}:{number}: {describe_validation_error(exc)}")
             continue
-        if question.id in first_line:
-            problems.append(f"{path}:{number}: id {question.id!r} repeats line {first_line[question.id]}")
+        record_id = record.id  # type: ignore[attr-defined]
+        if record_id in first_line:
+            problems.append(f"{path}:{number}: id {record_id!r} repeats line {first_line[record_id]}")
             continue
-        first_line[question.id] = number
-        questions.append(question)
+        first_line[record_id] = number
+        records.append(record)
     if problems:
         raise InvalidInput(problems[:_MAX_PROBLEMS] + (
             [f"{path}: {len(problems) - _MAX_PROBLEMS} more bad lines"] if len(problems) > _MAX_PROBLEMS else []))
+    return records
+
+
+def load_questions(path: Path, split: str | None = None) -> list[EvalQuestion]:
+    """Questions from a JSON Lines file (only those of `split`, if given). Every line is validated first; bad ones
+    raise InvalidInput naming each as FILE:LINE, so a run never stops half-way through a set."""
+    questions = load_records(path, EvalQuestion, "question")
     if split is not None:
         splits = sorted({q.split for q in questions if q.split})
         questions = [q for q in questions if q.split == split]

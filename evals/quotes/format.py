@@ -8,18 +8,15 @@ answer's prose (`answer`, whose `[n]` markers cite quotation `n`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from citewise.core.answer import Answer
-from citewise.core.errors import CitewiseError, InvalidInput
+from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader
-from citewise.evals.questions import describe_validation_error
-
-_MAX_PROBLEMS = 20
+from citewise.evals.questions import load_records
 
 
 class Span(BaseModel):
@@ -77,39 +74,7 @@ class OutsideAnswer(BaseModel):
 
 def load_outside_answers(path: Path) -> list[OutsideAnswer]:
     """Every line validated before anything is checked; bad lines raise InvalidInput naming each as FILE:LINE."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CitewiseError(f"cannot read answers file {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise CitewiseError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
-    answers: list[OutsideAnswer] = []
-    problems: list[str] = []
-    first_line: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{number}: not JSON ({exc.msg} at column {exc.colno})")
-            continue
-        if not isinstance(data, dict):
-            problems.append(f"{path}:{number}: not a JSON object (one answer per line)")
-            continue
-        try:
-            answer = OutsideAnswer.model_validate(data)
-        except ValidationError as exc:
-            problems.append(f"{path}:{number}: {describe_validation_error(exc)}")
-            continue
-        if answer.id in first_line:
-            problems.append(f"{path}:{number}: id {answer.id!r} repeats line {first_line[answer.id]}")
-            continue
-        first_line[answer.id] = number
-        answers.append(answer)
-    if problems:
-        raise InvalidInput(problems[:_MAX_PROBLEMS] + (
-            [f"{path}: {len(problems) - _MAX_PROBLEMS} more bad lines"] if len(problems) > _MAX_PROBLEMS else []))
+    answers = load_records(path, OutsideAnswer, "answer")
     if not answers:
         raise CitewiseError(f"{path} holds no answers")
     return answers
