@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from citewise.bench.common import CORPUS, machine
+from citewise.bench.ingest_shapes import ingest_memory, time_shapes
 from citewise.core.embedding import Embedder
 from citewise.core.errors import CitewiseError
 from citewise.core.sentences import unwrap
@@ -33,6 +34,10 @@ class IngestBench:
     model_passages_per_s: float
     ratio: float  # pipeline / bare model; the goal is >= 0.9
     machine: dict[str, object] = field(default_factory=dict)
+    # Reading and chunking files of hostile shapes against prose of the same size (ratio 1.0), and the peak memory
+    # of whole ingests per MB of text (bench/ingest_shapes.py).
+    shapes: list[dict[str, object]] = field(default_factory=list)
+    memory: dict[str, object] = field(default_factory=dict)
 
 
 def make_slice(folder: Path, settings: Settings, files: int | None, passages: int | None,
@@ -73,7 +78,8 @@ def make_slice(folder: Path, settings: Settings, files: int | None, passages: in
 
 
 def bench_ingest(settings: Settings, files: int | None = None, passages: int | None = 600,
-                 embedder: Embedder | None = None, corpus: Path = CORPUS) -> IngestBench:
+                 embedder: Embedder | None = None, corpus: Path = CORPUS, shape_bytes: int = 400_000,
+                 memory_mb: list[float] | None = None) -> IngestBench:
     embedder = embedder or load_embedder(settings.embedding)
     embedder.embed(["warm-up so that first-call costs land in neither figure"])
     with tempfile.TemporaryDirectory(prefix="citewise-bench-ingest-") as tmp:
@@ -99,6 +105,8 @@ def bench_ingest(settings: Settings, files: int | None = None, passages: int | N
         if report.embed_seconds else 0.0,
         model_seconds=round(model_seconds, 3), model_passages_per_s=round(model_rate, 2),
         ratio=round(pipeline_rate / model_rate, 3) if model_rate else 0.0, machine=machine(),
+        shapes=[asdict(timing) for timing in time_shapes(settings, shape_bytes)] if shape_bytes else [],
+        memory=ingest_memory(memory_mb) if memory_mb else {},
     )
 
 

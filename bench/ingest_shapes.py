@@ -6,13 +6,14 @@ timed against ordinary prose of the same size; and the peak memory of a whole `c
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from citewise.core.process import citewise_command
@@ -133,13 +134,27 @@ class IngestMemory:
     peak_rss_mb: float  # the child `citewise ingest` process's maximum resident set size
 
 
-def ingest_peak_rss(text_mb: float, env: dict[str, str] | None = None) -> IngestMemory:
+def ingest_memory(sizes_mb: list[float]) -> dict[str, object]:
+    """Peak memory of `citewise ingest` on prose of each size, and what each further MB of text costs (the slope
+    between the smallest and the largest)."""
+    points = [ingest_peak_rss(size) for size in sorted(sizes_mb)]
+    first, last = points[0], points[-1]
+    slope = (last.peak_rss_mb - first.peak_rss_mb) / (last.text_mb - first.text_mb) if len(points) > 1 else None
+    return {"points": [asdict(point) for point in points],
+            "mb_per_text_mb": round(slope, 1) if slope is not None else None}
+
+
+def ingest_peak_rss(text_mb: float, env: dict[str, str] | None = None, block_kb: int = 0) -> IngestMemory:
     """Runs `citewise ingest` on one prose file of `text_mb` MB into a new index, as a child process, and reads its
-    peak resident memory from the kernel's accounting of that child (wait4's ru_maxrss, in kB on Linux)."""
+    peak resident memory from the kernel's accounting of that child (wait4's ru_maxrss, in kB on Linux). With
+    `block_kb`, the file repeats one block of prose of that size: its passages repeat too and are embedded once,
+    so a large file measures what an ingest holds per MB of text apart from the vectors."""
+    size = int(text_mb * 1_000_000)
+    text = prose(size, seed=1) if not block_kb else _repeat(prose(block_kb * 1000, seed=1))(size)
     with tempfile.TemporaryDirectory(prefix="citewise-bench-memory-") as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
-        (corpus / "prose.txt").write_text(prose(int(text_mb * 1_000_000), seed=1), encoding="utf-8")
+        (corpus / "prose.txt").write_text(text, encoding="utf-8")
         started = time.perf_counter()
         child = subprocess.Popen(
             citewise_command("ingest", str(corpus), "--index", str(Path(tmp) / "index"), "--json",
@@ -152,7 +167,5 @@ def ingest_peak_rss(text_mb: float, env: dict[str, str] | None = None) -> Ingest
         seconds = time.perf_counter() - started
         if child.returncode != 0:
             raise RuntimeError(f"citewise ingest exited with {child.returncode}")
-    import json
-
     report = json.loads(output)
     return IngestMemory(text_mb, int(report.get("passages", 0)), round(seconds, 1), round(usage.ru_maxrss / 1024, 1))

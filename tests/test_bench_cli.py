@@ -34,11 +34,17 @@ def assert_machine(figures: dict) -> None:
 
 
 def test_bench_ingest_compares_pipeline_with_bare_model(embedder) -> None:
-    figures = run_json("ingest", "--passages", "24")
+    figures = run_json("ingest", "--passages", "24", "--shapes-kb", "20", "--memory-mb", "0.01,0.03")
     assert 20 <= figures["passages"] <= 30
     assert figures["pipeline_passages_per_s"] > 0 and figures["model_passages_per_s"] > 0
     assert figures["ratio"] == pytest.approx(
         figures["pipeline_passages_per_s"] / figures["model_passages_per_s"], rel=0.02)
+    shapes = {row["file"]: row for row in figures["shapes"]}
+    assert shapes["prose.txt"]["ratio"] == 1.0 and shapes["spaces.txt"]["chars"] == 20_000
+    assert all(row["passages"] > 0 and row["seconds"] >= 0 for row in shapes.values())
+    points = figures["memory"]["points"]
+    assert [p["text_mb"] for p in points] == [0.01, 0.03] and all(p["peak_rss_mb"] > 50 for p in points)
+    assert points[1]["passages"] > points[0]["passages"] > 0 and figures["memory"]["mb_per_text_mb"] is not None
     assert_machine(figures)
 
 

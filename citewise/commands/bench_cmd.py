@@ -52,14 +52,27 @@ def ingest(
     files: Annotated[int | None, typer.Option("--files", min=1, help="whole corpus files to ingest")] = None,
     passages: Annotated[int | None, typer.Option("--passages", min=1,
                                                  help="about this many passages [default: 600]")] = None,
+    shapes_kb: Annotated[int, typer.Option(
+        "--shapes-kb", min=0, help="size of each hostile-shape file timed against prose (0: none)")] = 400,
+    memory_mb: Annotated[str, typer.Option(
+        "--memory-mb", help="also run `citewise ingest` on prose of these sizes (comma-separated MB, e.g. 0.5,2) "
+                            "and report its peak memory per MB of text; this embeds every passage")] = "",
     json_out: JsonOption = False,
 ) -> None:
-    """Pipeline passages/s against the bare model's passages/s on the same passages (and their ratio)."""
+    """Pipeline passages/s against the bare model's passages/s on the same passages (and their ratio); the time
+    to read and chunk files of hostile shapes against prose of their size; with --memory-mb, peak memory."""
     from citewise.bench.ingest_bench import as_dict, bench_ingest
 
     if files is not None and passages is not None:
         raise CitewiseError("give --files or --passages, not both")
-    result = bench_ingest(load_settings(), files=files, passages=None if files else (passages or 600))
+    try:
+        sizes = [float(size) for size in memory_mb.split(",") if size.strip()]
+    except ValueError:
+        raise CitewiseError(f"--memory-mb {memory_mb!r}: give sizes in MB separated by commas, e.g. 0.5,2") from None
+    if any(size <= 0 for size in sizes):
+        raise CitewiseError(f"--memory-mb {memory_mb!r}: sizes must be above 0")
+    result = bench_ingest(load_settings(), files=files, passages=None if files else (passages or 600),
+                          shape_bytes=shapes_kb * 1000, memory_mb=sizes)
     _print(as_dict(result), json_out)
 
 
