@@ -49,7 +49,7 @@ def bench_questions(limit: int, questions_file: Path | None = None, split: str |
     """The first `limit` dev questions, or of `questions_file` (an eval file, only `split` if given)."""
     if questions_file is None:
         return [BenchQuestion(q) for q in load_questions(limit)]
-    from citewise.evals.answers import load_questions as load_eval_questions
+    from citewise.evals.questions import load_questions as load_eval_questions
 
     return [BenchQuestion(q.question, q.id, q.answerable, tuple(q.history))
             for q in load_eval_questions(questions_file, split)[:limit]]
