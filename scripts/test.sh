@@ -23,7 +23,7 @@ index=.citewise-ci
 # a run without Chromium must not be taken for a full one.
 summary="$(mktemp)"
 status=0
-CITEWISE_TEST_SUMMARY="$summary" .venv/bin/pytest -m "${PYTEST_MARKERS-slow or not slow}" -q || status=$?
+PYTEST_NOT_RUN_FILE="$summary" .venv/bin/pytest -m "${PYTEST_MARKERS-slow or not slow}" -q || status=$?
 if [[ -s "$summary" ]]; then cat "$summary"; else echo "not run: unknown, pytest stopped before its summary"; fi
 rm -f "$summary"
 exit "$status"

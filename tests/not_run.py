@@ -1,5 +1,5 @@
 """One line naming the tests that did not run and why, so a green run is not taken for a full one: pytest prints it
-in its summary, and writes it to $CITEWISE_TEST_SUMMARY, which scripts/test.sh prints as its very last line."""
+in its summary, and writes it to $PYTEST_NOT_RUN_FILE, which scripts/test.sh prints as its very last line."""
 
 from __future__ import annotations
 
@@ -39,6 +39,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any)
     stats = terminalreporter.stats
     line = not_run_line(stats.get("skipped", []), len(stats.get("deselected", [])), config.option.markexpr or "")
     terminalreporter.write_line(line)
-    target = os.environ.get("CITEWISE_TEST_SUMMARY")
+    target = os.environ.get("PYTEST_NOT_RUN_FILE")
     if target:
         Path(target).write_text(line + "\n", encoding="utf-8")

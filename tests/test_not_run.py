@@ -38,7 +38,7 @@ def _run(folder: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], st
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.not_run", "-q", "-p", "no:cacheprovider",
                            "--rootdir", str(folder), "-c", os.devnull, *args, str(folder)],
                           capture_output=True, text=True, cwd=REPO, timeout=120,
-                          env={**os.environ, "CITEWISE_TEST_SUMMARY": str(summary)})
+                          env={**os.environ, "PYTEST_NOT_RUN_FILE": str(summary)})
     return done, summary.read_text(encoding="utf-8")
 
 
