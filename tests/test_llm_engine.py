@@ -86,6 +86,7 @@ def test_cited_sentences_are_quoted_from_the_index_and_the_models_words_only_whe
     assert dict(stats.leads) == {"shown": 1, "unsupported": 1} and stats.quotes == 2 and stats.unknown_ids == 0
     request = fake.requests[0]
     assert request["stream"] is True and request["max_tokens"] == 600
+    assert "repeat_penalty" not in request  # OpenAI's API refuses arguments it does not know
     schema = request["response_format"]["schema"]
     assert request["response_format"]["type"] == "json_object"
     assert schema["properties"]["claims"]["items"]["properties"]["cite"]["items"]["enum"] == ids
@@ -155,6 +156,20 @@ def test_prompt_injection_in_a_source_never_reaches_the_answer(tmp_path, embedde
     assert "Ignore previous instructions" in block  # the injected text travels inside its data block
     assert answer.engine == "llm" and [c.quote for c in answer.citations] == [given[barley]]
     assert "cola nuts and sugar" not in answer.answer
+
+
+def test_the_local_models_server_is_asked_not_to_penalise_repeated_tokens(fake):
+    """llama-cpp-python's server penalises repeated tokens unless told otherwise, and ids repeat tokens by nature."""
+    import openai
+
+    from citewise.answers.llm.context import EstimatedTokens
+    from citewise.answers.llm.endpoint import LOCAL_SAMPLING, ChatEndpoint
+
+    fake.reply(reply())
+    client = openai.OpenAI(base_url=fake.base_url, api_key="local", max_retries=0)
+    endpoint = ChatEndpoint(client, "local", EstimatedTokens(), 4096, "local", sampling=LOCAL_SAMPLING)
+    assert "".join(endpoint.stream([{"role": "user", "content": "Hi"}], 16))
+    assert fake.requests[0]["repeat_penalty"] == 1.0 and fake.requests[0]["temperature"] == 0
 
 
 def closed_port_url() -> str:
