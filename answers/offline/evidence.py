@@ -15,6 +15,7 @@ import numpy as np
 
 from citewise.answers.offline.question import AnswerType
 from citewise.answers.offline.terms import QuestionTerms
+from citewise.answers.quotes.support import sigmoid
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever, SearchFilters
 from citewise.core.sentences import passage_sentences, unwrap
@@ -298,9 +299,9 @@ def read_candidates(reader, question: str, candidates: list[Candidate], at_most:
     logits = reader.logits(question, [(c.text, c.hit.passage.heading) for c in shortlist])
     for candidate in candidates:
         candidate.score *= blend
-    for candidate, logit in zip(shortlist, logits, strict=True):
+    for candidate, logit, probability in zip(shortlist, logits, sigmoid(logits), strict=True):
         candidate.reader = float(logit)
-        candidate.score += float(1.0 / (1.0 + np.exp(-logit)))
+        candidate.score += float(probability)
     return candidates
 
 
