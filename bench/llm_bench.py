@@ -81,6 +81,7 @@ def _row(question: BenchQuestion, stats: AnswerStats, answer: Answer, reply_toke
         "first_claim_s": s(stats.first_claim_s), "done_s": s(stats.done_s), "first_token_s": s(stats.first_piece_s),
         "sentences": stats.sentences, "prompt_tokens": stats.prompt_tokens, "reply_tokens": reply_tokens,
         "rounds": stats.rounds, "claims": stats.claims, "quotes": stats.quotes, "unknown_ids": stats.unknown_ids,
+        "parts_filled": stats.parts_filled,
         "duplicates": stats.duplicates, "recited": stats.recited, "leads": dict(stats.leads),
         "fell_back": stats.fallback is not None, "declined": stats.declined, "gate_refused": stats.gate_refused,
         "refused": answer.refused,
@@ -122,6 +123,7 @@ def summarise(rows: list[dict[str, object]], writing_s: float, reading_s: float)
         "claims": sum(int(r["claims"]) for r in rows),
         "quotes": sum(int(r["quotes"]) for r in rows),
         "unknown_ids": sum(int(r["unknown_ids"]) for r in rows),
+        "parts_filled": sum(int(r.get("parts_filled", 0)) for r in rows),
         "model_sentences": dict(leads),  # shown; unsupported (suppressed by the support judge); copied; unclean
         "disagreements": disagreements(rows),
         "writing_tokens_per_s": round(reply_tokens / writing_s, 1) if writing_s else None,

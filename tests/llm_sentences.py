@@ -20,3 +20,21 @@ def shown_sentences(settings: Settings, retriever, question: str, filters: Searc
         found = offline.gather(question, filters=filters)
     chosen = offline.choose(found.answerable, len(found.plan.parts), limit)
     return {s.id: unwrap(s.candidate.text) for s in number_sentences(chosen, retriever.index.source_text)}
+
+
+def shown_parts(settings: Settings, retriever, question: str, limit: int = ENDPOINT_SENTENCES) -> dict[str, int]:
+    """id -> the part of the question its sentence was found for, for the sentences the prompt lists."""
+    offline = build_engine(settings, retriever, retriever.index, name="offline", embedder=retriever.embedder)
+    with single_threaded():
+        found = offline.gather(question)
+    chosen = offline.choose(found.answerable, len(found.plan.parts), limit)
+    return {s.id: s.candidate.part for s in number_sentences(chosen, retriever.index.source_text)}
+
+
+def offline_lead(settings: Settings, retriever, question: str, part: int) -> str:
+    """The offline engine's most direct sentence for one part of the question (white space folded)."""
+    offline = build_engine(settings, retriever, retriever.index, name="offline", embedder=retriever.embedder)
+    with single_threaded():
+        found = offline.gather(question)
+    item = next(e for e in found.answerable if e.candidates and e.candidates[0].part == part)
+    return unwrap(offline.choose([item], 1, 1)[0].text)

@@ -21,7 +21,7 @@ from citewise.ingest.pipeline import Ingestor
 from citewise.retrieval.retriever import IndexRetriever
 from citewise.store import open_index
 from tests.fake_openai import FakeOpenAI
-from tests.llm_sentences import shown_sentences
+from tests.llm_sentences import offline_lead, shown_parts, shown_sentences
 
 pytestmark = pytest.mark.integration
 QUESTION = "What are the most serious short-term physical dangers of taking ecstasy?"
@@ -104,6 +104,28 @@ def test_a_model_is_shown_a_few_sentences_even_where_the_offline_engine_quotes_o
     ids = fake.requests[0]["response_format"]["schema"]["properties"]["claims"]["items"]["properties"]["cite"]
     user = fake.requests[0]["messages"][1]["content"]
     assert len(ids["items"]["enum"]) == 4 and f"[S1.1] {offline_choice['S1.1']}" in user  # its choice first
+
+
+TWO_PARTS = ("What is the only requirement for membership in Alcoholics Anonymous, and what are the short-term "
+             "dangers of ecstasy?")
+
+
+def test_a_part_the_model_cites_nothing_for_gets_the_offline_engines_quote(slice_settings, retriever, fake):
+    parts = shown_parts(slice_settings, retriever, TWO_PARTS)
+    assert set(parts.values()) == {0, 1}
+    first = next(i for i, part in parts.items() if part == 0)
+    second = next(i for i, part in parts.items() if part == 1)
+    given = shown_sentences(slice_settings, retriever, TWO_PARTS)
+    fake.reply(reply(claim("A.", first)))  # a small model that answers the first part and stops
+    fake.reply(reply(claim("A.", first), claim("B.", second)))
+    engine = llm_engine(slice_settings, retriever, fake.base_url)
+    stats = AnswerStats()
+    answer = [e.answer for e in engine.stream(TWO_PARTS, stats=stats) if e.type == "done"][0]
+    assert answer.engine == "llm" and stats.parts_filled == 1
+    assert [c.quote for c in answer.citations] == [given[first], offline_lead(slice_settings, retriever, TWO_PARTS, 1)]
+    stats = AnswerStats()
+    answer = [e.answer for e in engine.stream(TWO_PARTS, stats=stats) if e.type == "done"][0]
+    assert stats.parts_filled == 0 and [c.quote for c in answer.citations] == [given[first], given[second]]
 
 
 def test_ids_that_were_not_given_are_dropped_and_counted(slice_settings, retriever, fake, given):

@@ -26,7 +26,7 @@ from citewise.answers.offline.engine import OfflineEngine, QuestionEvidence
 from citewise.answers.offline.evidence import Candidate
 from citewise.answers.offline.refusal import confined
 from citewise.answers.output.answer_stream import StreamingAnswer
-from citewise.answers.output.render import RenderedAnswer, events, nearest_passages
+from citewise.answers.output.render import RenderedAnswer, VerifiedQuote, events, nearest_passages
 from citewise.core.answer import Answer, AnswerEvent, Message
 from citewise.core.errors import CitewiseError
 from citewise.core.index import IndexReader
@@ -71,6 +71,7 @@ class AnswerStats:
     fallback: str | None = None  # the note, when the offline engine answered instead
     declined: bool = False  # the model said the sentences do not answer the question
     gate_refused: bool = False  # the offline engine's answerability refused: the model was not asked
+    parts_filled: int = 0  # parts of the question the model cited nothing for: the offline engine's quote added
 
     def since_start(self) -> float:
         return time.perf_counter() - self.started
@@ -178,6 +179,9 @@ class LLMEngine:
             if reply is None:
                 break
         if len(writer):
+            for quote in self._uncited_parts(found, writer):
+                stats.parts_filled += 1
+                yield from writer.add(quote)
             yield from writer.finish()
         elif declined:
             # The gate found an answer here: the offline engine gives it, rather than a refusal the gate disputes.
@@ -237,6 +241,21 @@ class LLMEngine:
                 chosen.append(candidate)
                 taken.add((candidate.source_id, candidate.start, candidate.end))
         return chosen
+
+    def _uncited_parts(self, found: QuestionEvidence, writer: StreamingAnswer) -> list[VerifiedQuote]:
+        """For each answerable part of a compound or comparison question that the model cited no sentence for, the
+        offline engine's most direct quote for it: a small model tends to answer the first part and stop, and every
+        part the gate found evidence for is to be answered (docs/EVALUATION.md has the figures)."""
+        if len(found.plan.parts) < 2:
+            return []
+        cited = {quote.part for quote in writer.quotes}
+        missing = [item for item in found.answerable if item.candidates and item.candidates[0].part not in cited]
+        if not missing:
+            return []
+        shown = {(q.source.id, q.start, q.end) for q in writer.quotes}
+        chosen = [first for item in missing for first in self.offline.choose([item], 1, 1)[:1]]
+        return [q for q in self.offline.verified_quotes(chosen, found.answerable)
+                if (q.source.id, q.start, q.end) not in shown]
 
     def _max_sentences(self) -> int:
         llm = self.settings.llm
