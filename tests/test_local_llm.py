@@ -17,7 +17,7 @@ from citewise.answers.engines import build_engine
 from citewise.answers.llm.engine import AnswerStats
 from citewise.answers.llm.local_model import bundled_model_path, check_runtime
 from citewise.answers.quotes.verifier import locate
-from citewise.core.answer import Answer
+from citewise.core.answer import Answer, Message
 from citewise.core.errors import CitewiseError
 from citewise.core.process import citewise_command
 from citewise.core.settings import AnswerSettings, LLMSettings, Settings
@@ -97,6 +97,14 @@ def test_smollm2_writes_answers_that_cite_sentences_by_id(model, slice_settings,
             assert stats.quotes == len(answer.citations) and stats.first_claim_s < stats.done_s
             assert "".join(e.text for e in events if e.type == "text") == answer.answer
         outcomes.append(answer.engine)
+    # A follow-up: the offline engine's rules make it standalone, not the model (a 135M model's rewrites searched
+    # worse), and the model answers it.
+    history = [Message(role="user", content=dev_questions()[0]), Message(role="assistant", content="...")]
+    stats = AnswerStats()
+    follow_up = [e.answer for e in engine.stream("What else does it say about that?", history, stats=stats)
+                 if e.type == "done"][0]
+    assert not stats.rewritten and follow_up.citations
+    assert_nothing_unverified(follow_up, retriever.index)
     print("outcomes:", outcomes)  # shown with -s
     # The copy-the-quote protocol had this model write 2 of 8 answers; citing ids, it writes most of them.
     asked = [o for o in outcomes if o != "refused"]

@@ -71,6 +71,7 @@ class AnswerStats:
     fallback: str | None = None  # the note, when the offline engine answered instead
     declined: bool = False  # the model said the sentences do not answer the question
     gate_refused: bool = False  # the offline engine's answerability refused: the model was not asked
+    rewritten: bool = False  # a follow-up made standalone by the model (not by the offline engine's rules)
     parts_filled: int = 0  # parts of the question the model cited nothing for: the offline engine's quote added
 
     def since_start(self) -> float:
@@ -110,8 +111,11 @@ class LLMEngine:
         query = question
         try:
             try:
-                if previous_user_question(question, history) is not None:
+                # A follow-up is made standalone by the model behind an endpoint; the local model's rewrites searched
+                # worse than the offline engine's rules (docs/EVALUATION.md), so there the rules make it.
+                if previous_user_question(question, history) is not None and not self.settings.llm.local_model:
                     query = self._rewrite(question, history or [])
+                    stats.rewritten = True
                 with single_threaded():
                     found = self.offline.gather(question, history, None if query == question else query, filters)
                 refused = self.offline.refused(question, found, engine=self.name)
