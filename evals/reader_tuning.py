@@ -15,7 +15,10 @@ import itertools
 import json
 from pathlib import Path
 
+import numpy as np
+
 from citewise.answers.offline import ReaderPolicy
+from citewise.answers.quotes import sigmoid
 from citewise.core.paths import checkout_root
 from citewise.core.settings import Settings
 from citewise.evals.answers import AnswerRun, QuestionRecord, locate_gold
@@ -63,6 +66,34 @@ def candidate_recall(run: AnswerRun, questions: list[EvalQuestion], passages: in
             "gold_among_read": round(read / max(1, judged), 3)}
 
 
+def shortlist_auc(run: AnswerRun, questions: list[EvalQuestion]) -> dict[str, float]:
+    """Within each part's shortlist (the candidates the reader reads), how often a sentence overlapping a gold
+    quotation is ordered above one that does not: by the reader's logit, and by the engine's own earlier score."""
+    engine = run.engine
+    engine.policy = ReaderPolicy(engine.policy.read_at_most, 1.0, None, engine.policy.floor)
+    reader_wins = engine_wins = pairs = judged = 0.0
+    for question in questions:
+        gold, _ = locate_gold(question, run.index)
+        if not question.answerable or not gold:
+            continue
+        judged += 1
+        plan = engine.plan(question.question, question.history or None)
+        for i in range(len(plan.parts)):
+            read = [c for c in engine.part_evidence(plan, i).considered if c.reader is not None]
+            # With blend 1 a read candidate's score is its earlier score plus the reader's probability.
+            earlier = {id(c): c.score - float(sigmoid(np.float64(c.reader))) for c in read}
+            labelled = [(c, any(g.source_id == c.source_id and c.start < g.end and g.start < c.end for g in gold))
+                        for c in read]
+            for good, _ in (x for x in labelled if x[1]):
+                for bad, _ in (x for x in labelled if not x[1]):
+                    pairs += 1
+                    reader_wins += (good.reader > bad.reader) + 0.5 * (good.reader == bad.reader)
+                    first, second = earlier[id(good)], earlier[id(bad)]
+                    engine_wins += (first > second) + 0.5 * (first == second)
+    return {"questions": int(judged), "pairs": int(pairs), "reader_auc": round(reader_wins / max(1, pairs), 3),
+            "engine_score_auc": round(engine_wins / max(1, pairs), 3)}
+
+
 def held_out_questions() -> list[EvalQuestion]:
     """The reader's training questions about the works it never trained on, as evaluation questions (their
     answering sentences as gold): no weight or threshold of the engine was fitted on them either."""
@@ -84,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--floor", default="0.25", help="floor values")
     parser.add_argument("--recall", action="store_true", help="instead: how often the gold sentence is among the "
                         "candidates at 12, 20, 50 and 100 passages (on --split's questions)")
+    parser.add_argument("--shortlist", action="store_true", help="instead: within each part's shortlist, the "
+                        "reader's order against the engine's own score (pair AUC on the tune half and development set)")
     parser.add_argument("--split", default="tune", help="the half of questions-2.jsonl --recall reads")
     parser.add_argument("--held-out", action="store_true", help="instead: the engine with and without the reader on "
                         "the training questions about the works the reader never saw")
@@ -104,6 +137,9 @@ def main(argv: list[str] | None = None) -> None:
                   flush=True)
         return
     questions = [*load_questions(data / "questions-2.jsonl", "tune"), *load_questions(data / "questions.jsonl")]
+    if args.shortlist:
+        print(json.dumps(shortlist_auc(run, questions)), flush=True)
+        return
     grid = itertools.product([int(v) for v in args.read.split(",")], [float(v) for v in args.blend.split(",")],
                              [float(v) for v in args.min_logit.split(",")], [float(v) for v in args.floor.split(",")])
     for read, blend, min_logit, floor in grid:
