@@ -28,6 +28,11 @@ class GoldSpan:
     start: int
     end: int
 
+    def overlaps(self, source_id: str | None, start: int | None, end: int | None) -> bool:
+        """Whether the span [start, end) of `source_id` shares a character with this gold quote."""
+        return source_id == self.source_id and start is not None and end is not None and start < self.end \
+            and self.start < end
+
     def covered_by(self, passage: Passage) -> bool:
         if passage.source_id != self.source_id:
             return False

@@ -34,8 +34,7 @@ def lead_hit(records: list[QuestionRecord]) -> float:
     hits = 0
     for record in judged:
         lead = record.answer.citations[0] if record.answer.citations and not record.answer.refused else None
-        hits += lead is not None and any(g.source_id == lead.source.id and lead.start < g.end and g.start < lead.end
-                                         for g in record.gold)
+        hits += lead is not None and any(g.overlaps(lead.source.id, lead.start, lead.end) for g in record.gold)
     return round(hits / max(1, len(judged)), 3)
 
 
@@ -56,8 +55,7 @@ def candidate_recall(run: AnswerRun, questions: list[EvalQuestion], passages: in
         for i in range(len(plan.parts)):
             evidence = engine.part_evidence(plan, i)
             for candidate in evidence.considered:
-                overlaps = any(g.source_id == candidate.source_id and candidate.start < g.end
-                               and g.start < candidate.end for g in gold)
+                overlaps = any(g.overlaps(candidate.source_id, candidate.start, candidate.end) for g in gold)
                 everything |= overlaps
                 shortlisted |= overlaps and candidate.reader is not None
         found += everything
@@ -82,8 +80,7 @@ def shortlist_auc(run: AnswerRun, questions: list[EvalQuestion]) -> dict[str, fl
             read = [c for c in engine.part_evidence(plan, i).considered if c.reader is not None]
             # With blend 1 a read candidate's score is its earlier score plus the reader's probability.
             earlier = {id(c): c.score - float(sigmoid(np.float64(c.reader))) for c in read}
-            labelled = [(c, any(g.source_id == c.source_id and c.start < g.end and g.start < c.end for g in gold))
-                        for c in read]
+            labelled = [(c, any(g.overlaps(c.source_id, c.start, c.end) for g in gold)) for c in read]
             for good, _ in (x for x in labelled if x[1]):
                 for bad, _ in (x for x in labelled if not x[1]):
                     pairs += 1

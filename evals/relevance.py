@@ -41,8 +41,7 @@ def mentions(text: str, term: str) -> bool:
 
 
 def _overlaps(check: CitationCheck, gold: Sequence[GoldSpan]) -> bool:
-    return check.source_id is not None and check.start is not None and check.end is not None and any(
-        g.source_id == check.source_id and check.start < g.end and g.start < check.end for g in gold)
+    return any(g.overlaps(check.source_id, check.start, check.end) for g in gold)
 
 
 def _addresses(check: CitationCheck, gold: Sequence[GoldSpan], terms: Sequence[str]) -> bool:

@@ -77,3 +77,10 @@ def test_gold_span_needs_a_real_share_of_the_quote():
     assert not span.covered_by(_passage(0, 110))  # touches 10 of 100 chars
     assert span.covered_by(_passage(0, 150))
     assert not span.covered_by(_passage(100, 200, "other"))
+
+
+def test_a_span_overlaps_gold_only_in_the_same_source_and_sharing_a_character():
+    span = GoldSpan("s", 100, 200)
+    assert span.overlaps("s", 199, 250) and span.overlaps("s", 50, 101) and span.overlaps("s", 120, 130)
+    assert not span.overlaps("s", 200, 250) and not span.overlaps("s", 50, 100)  # touching is not sharing
+    assert not span.overlaps("t", 120, 130) and not span.overlaps(None, 120, 130) and not span.overlaps("s", None, 130)
