@@ -13,16 +13,18 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from citewise.answers.offline import ReaderPolicy
+from citewise.answers.offline import Candidate, PartEvidence, ReaderPolicy
 from citewise.answers.quotes import sigmoid
 from citewise.core.paths import checkout_root
 from citewise.core.settings import Settings
 from citewise.evals.answers import AnswerRun, QuestionRecord, locate_gold
 from citewise.evals.questions import EvalQuestion, GoldQuote, load_questions
+from citewise.evals.questions_retrieval import GoldSpan
 from citewise.evals.report import summarize
 
 SHOWN = ("evidence_hit", "part_coverage", "off_topic_rate", "refusal_rate", "false_refusal_rate")
@@ -38,6 +40,21 @@ def lead_hit(records: list[QuestionRecord]) -> float:
     return round(hits / max(1, len(judged)), 3)
 
 
+def judged_parts(run: AnswerRun, questions: list[EvalQuestion]) -> Iterator[tuple[list[GoldSpan], list[PartEvidence]]]:
+    """For each answerable question whose gold quotations the index holds: them, and each part's evidence."""
+    engine = run.engine
+    for question in questions:
+        gold, _ = locate_gold(question, run.index)
+        if not question.answerable or not gold:
+            continue
+        plan = engine.plan(question.question, question.history or None)
+        yield gold, [engine.part_evidence(plan, i) for i in range(len(plan.parts))]
+
+
+def _is_gold(candidate: Candidate, gold: list[GoldSpan]) -> bool:
+    return any(g.overlaps(candidate.source_id, candidate.start, candidate.end) for g in gold)
+
+
 def candidate_recall(run: AnswerRun, questions: list[EvalQuestion], passages: int) -> dict[str, float]:
     """Share of answerable questions with a sentence overlapping a gold quotation among the engine's candidates when
     each part retrieves `passages` passages: all candidates, and the ones the reader reads."""
@@ -45,21 +62,11 @@ def candidate_recall(run: AnswerRun, questions: list[EvalQuestion], passages: in
     engine.settings = engine.settings.model_copy(
         update={"retrieval": engine.settings.retrieval.model_copy(update={"k": passages})})
     found = read = judged = 0
-    for question in questions:
-        gold, _ = locate_gold(question, run.index)
-        if not question.answerable or not gold:
-            continue
+    for gold, parts in judged_parts(run, questions):
         judged += 1
-        plan = engine.plan(question.question, question.history or None)
-        everything, shortlisted = False, False
-        for i in range(len(plan.parts)):
-            evidence = engine.part_evidence(plan, i)
-            for candidate in evidence.considered:
-                overlaps = any(g.overlaps(candidate.source_id, candidate.start, candidate.end) for g in gold)
-                everything |= overlaps
-                shortlisted |= overlaps and candidate.reader is not None
-        found += everything
-        read += shortlisted
+        hits = [c for evidence in parts for c in evidence.considered if _is_gold(c, gold)]
+        found += bool(hits)
+        read += any(c.reader is not None for c in hits)
     return {"passages": passages, "questions": judged, "gold_among_candidates": round(found / max(1, judged), 3),
             "gold_among_read": round(read / max(1, judged), 3)}
 
@@ -70,23 +77,18 @@ def shortlist_auc(run: AnswerRun, questions: list[EvalQuestion]) -> dict[str, fl
     engine = run.engine
     engine.policy = ReaderPolicy(engine.policy.read_at_most, 1.0, None, engine.policy.floor)
     reader_wins = engine_wins = pairs = judged = 0.0
-    for question in questions:
-        gold, _ = locate_gold(question, run.index)
-        if not question.answerable or not gold:
-            continue
+    for gold, parts in judged_parts(run, questions):
         judged += 1
-        plan = engine.plan(question.question, question.history or None)
-        for i in range(len(plan.parts)):
-            read = [c for c in engine.part_evidence(plan, i).considered if c.reader is not None]
+        for evidence in parts:
+            read = [c for c in evidence.considered if c.reader is not None]
             # With blend 1 a read candidate's score is its earlier score plus the reader's probability.
             earlier = {id(c): c.score - float(sigmoid(np.float64(c.reader))) for c in read}
-            labelled = [(c, any(g.overlaps(c.source_id, c.start, c.end) for g in gold)) for c in read]
-            for good, _ in (x for x in labelled if x[1]):
-                for bad, _ in (x for x in labelled if not x[1]):
-                    pairs += 1
-                    reader_wins += (good.reader > bad.reader) + 0.5 * (good.reader == bad.reader)
-                    first, second = earlier[id(good)], earlier[id(bad)]
-                    engine_wins += (first > second) + 0.5 * (first == second)
+            good = [c for c in read if _is_gold(c, gold)]
+            bad = [c for c in read if not _is_gold(c, gold)]
+            for g, b in itertools.product(good, bad):
+                pairs += 1
+                reader_wins += (g.reader > b.reader) + 0.5 * (g.reader == b.reader)
+                engine_wins += (earlier[id(g)] > earlier[id(b)]) + 0.5 * (earlier[id(g)] == earlier[id(b)])
     return {"questions": int(judged), "pairs": int(pairs), "reader_auc": round(reader_wins / max(1, pairs), 3),
             "engine_score_auc": round(engine_wins / max(1, pairs), 3)}
 

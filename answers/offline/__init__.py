@@ -2,6 +2,8 @@
 (evidence, terms), an answerability gate (answerability), follow-ups made standalone (conversation)."""
 
 from citewise.answers.offline.answerability import AnswerabilityModel, gate_features, gate_path
-from citewise.answers.offline.engine import OfflineEngine, ReaderPolicy
+from citewise.answers.offline.engine import OfflineEngine, PartEvidence, ReaderPolicy
+from citewise.answers.offline.evidence import Candidate
 
-__all__ = ["AnswerabilityModel", "OfflineEngine", "ReaderPolicy", "gate_features", "gate_path"]
+__all__ = ["AnswerabilityModel", "Candidate", "OfflineEngine", "PartEvidence", "ReaderPolicy", "gate_features",
+           "gate_path"]
