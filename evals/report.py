@@ -3,17 +3,16 @@ and report.json + report.md."""
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from citewise.core.errors import CitewiseError
 from citewise.evals.answers import RETRIEVAL_KS, QuestionRecord
 from citewise.evals.faithfulness import ratio
 from citewise.evals.junit import JUnitCase
 from citewise.evals.metric_specs import METRICS
+from citewise.evals.report_files import write_json_and_markdown
 from citewise.evals.thresholds import Thresholds, gate_checks
 
 
@@ -229,12 +228,4 @@ def junit_cases(report: dict[str, Any]) -> list[JUnitCase]:
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        json_path, md_path = out_dir / "report.json", out_dir / "report.md"
-        json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        md_path.write_text(render_markdown(report), encoding="utf-8")
-    except OSError as exc:
-        raise CitewiseError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from exc
-    return json_path, md_path
+    return write_json_and_markdown(report, render_markdown(report), out_dir, "report")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from citewise.core.errors import CitewiseError
 from citewise.evals.junit import JUnitCase
 from citewise.evals.quotes.check import VERBATIM, AnswerVerdict, QuoteVerdict
+from citewise.evals.report_files import write_json_and_markdown
 
 
 def build_report(verdicts: list[AnswerVerdict], *, answers_file: str, checked_against: str,
@@ -127,11 +126,4 @@ def junit_cases(report: dict[str, Any], verdicts: list[AnswerVerdict]) -> list[J
 
 
 def write_reports(report: dict[str, Any], out_dir: Path) -> list[Path]:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        json_path, md_path = out_dir / "quotes-report.json", out_dir / "quotes-report.md"
-        json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        md_path.write_text(render_markdown(report), encoding="utf-8")
-    except OSError as exc:
-        raise CitewiseError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from exc
-    return [json_path, md_path]
+    return list(write_json_and_markdown(report, render_markdown(report), out_dir, "quotes-report"))
