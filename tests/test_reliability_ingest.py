@@ -200,6 +200,21 @@ def test_epub_zip_bombs_are_refused_and_named(tmp_path: Path, embedder) -> None:
     assert reasons[str(many)].startswith("refused: its members inflate to more than 128 MB in all")
 
 
+def checked_passages(reader: SqliteIndexReader, chunker: Chunker, limit: int) -> dict[str, tuple[str, list]]:
+    """Each source's canonical text and passages, by file, once every passage is checked to be its text's own slice
+    and within the token limit (counted again, and as stored)."""
+    checked = {}
+    for source in reader.sources.values():
+        text = reader.source_text(source.id)
+        passages = reader.passages_of(source.id)
+        assert passages, source.file
+        for passage in passages:
+            assert text[passage.start:passage.end] == passage.text
+            assert chunker.count(passage.text) <= limit and passage.tokens <= limit, source.file
+        checked[source.file] = (text, passages)
+    return checked
+
+
 def test_every_passage_keeps_the_token_limit_whatever_the_script(tmp_path: Path, embedder) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -217,15 +232,8 @@ def test_every_passage_keeps_the_token_limit_whatever_the_script(tmp_path: Path,
     chunker = Chunker(settings.chunking)
     reader = SqliteIndexReader(settings.index)
     try:
-        limit = settings.chunking.max_tokens
-        for source in reader.sources.values():
-            text = reader.source_text(source.id)
-            passages = reader.passages_of(source.id)
-            assert passages, source.file
-            for passage in passages:
-                assert text[passage.start:passage.end] == passage.text
-                assert chunker.count(passage.text) <= limit and passage.tokens <= limit, source.file
-            if source.file == "figures.md":
+        for file, (text, passages) in checked_passages(reader, chunker, settings.chunking.max_tokens).items():
+            if file == "figures.md":
                 assert text == markdown  # the markup stays in the canonical text; offsets hold
                 assert not any("base64" in p.text or "<!--" in p.text or image[:40] in p.text for p in passages)
                 assert any("The water rose again in March." in p.text for p in passages)
@@ -285,15 +293,8 @@ def test_whitespace_heavy_and_nested_files_are_indexed_within_the_limit(tmp_path
     chunker = Chunker(settings.chunking)
     reader = SqliteIndexReader(settings.index)
     try:
-        passages = {}
-        for source in reader.sources.values():
-            text = reader.source_text(source.id)
-            found = reader.passages_of(source.id)
-            assert found, source.file
-            for passage in found:
-                assert text[passage.start:passage.end] == passage.text
-                assert chunker.count(passage.text) <= settings.chunking.max_tokens, source.file
-            passages[source.file] = len(found)
+        passages = {file: len(found) for file, (_, found)
+                    in checked_passages(reader, chunker, settings.chunking.max_tokens).items()}
         # A file that is mostly white space makes fewer passages than prose of its size, not one a word.
         assert all(passages[name] <= passages[PROSE] for name in ("spaces.txt", "newlines.txt", "tabs.txt",
                                                                    "nested-list.md", "deepening-list.md")), passages
