@@ -123,7 +123,7 @@ def summarise(rows: list[dict[str, object]], writing_s: float, reading_s: float)
         "claims": sum(int(r["claims"]) for r in rows),
         "quotes": sum(int(r["quotes"]) for r in rows),
         "unknown_ids": sum(int(r["unknown_ids"]) for r in rows),
-        "parts_filled": sum(int(r.get("parts_filled", 0)) for r in rows),
+        "parts_filled": sum(int(r["parts_filled"]) for r in rows),
         "model_sentences": dict(leads),  # shown; unsupported (suppressed by the support judge); copied; unclean
         "disagreements": disagreements(rows),
         "writing_tokens_per_s": round(reply_tokens / writing_s, 1) if writing_s else None,

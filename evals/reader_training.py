@@ -276,8 +276,8 @@ def compare(name: str, pairs: list[Pair], reader: SentenceReader, cosine: Callab
     return figures
 
 
-def write_card(figures: dict, counts: dict[str, int], minutes: float, questions: int, epochs: int = EPOCHS,
-               layers: int = LAYERS) -> None:
+def write_card(figures: dict, counts: dict[str, int], minutes: float, questions: int, epochs: int,
+               layers: int) -> None:
     digest = hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()
     size = MODEL_PATH.stat().st_size / 1e6
     rows = "\n".join(f"| {name} | {f['reader']['pair_auc']} | {f['cosine']['pair_auc']} | {f['reader']['top1']} | "

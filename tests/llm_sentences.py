@@ -12,29 +12,32 @@ from citewise.core.settings import Settings
 from citewise.ingest.embedder import single_threaded
 
 
+def _gathered(settings: Settings, retriever, question: str, filters: SearchFilters | None = None):  # noqa: ANN202
+    """The offline engine and its evidence for `question`, as the LLM engine gathers it."""
+    offline = build_engine(settings, retriever, retriever.index, name="offline", embedder=retriever.embedder)
+    with single_threaded():
+        return offline, offline.gather(question, filters=filters)
+
+
+def _shown(settings: Settings, retriever, question: str, filters: SearchFilters | None, limit: int) -> list:
+    offline, found = _gathered(settings, retriever, question, filters)
+    chosen = offline.choose(found.answerable, len(found.plan.parts), limit)
+    return number_sentences(chosen, retriever.index.source_text)
+
+
 def shown_sentences(settings: Settings, retriever, question: str, filters: SearchFilters | None = None,
                     limit: int = ENDPOINT_SENTENCES) -> dict[str, str]:
     """id -> the sentence's text (white space folded), in the order the prompt lists them."""
-    offline = build_engine(settings, retriever, retriever.index, name="offline", embedder=retriever.embedder)
-    with single_threaded():
-        found = offline.gather(question, filters=filters)
-    chosen = offline.choose(found.answerable, len(found.plan.parts), limit)
-    return {s.id: unwrap(s.candidate.text) for s in number_sentences(chosen, retriever.index.source_text)}
+    return {s.id: unwrap(s.candidate.text) for s in _shown(settings, retriever, question, filters, limit)}
 
 
 def shown_parts(settings: Settings, retriever, question: str, limit: int = ENDPOINT_SENTENCES) -> dict[str, int]:
     """id -> the part of the question its sentence was found for, for the sentences the prompt lists."""
-    offline = build_engine(settings, retriever, retriever.index, name="offline", embedder=retriever.embedder)
-    with single_threaded():
-        found = offline.gather(question)
-    chosen = offline.choose(found.answerable, len(found.plan.parts), limit)
-    return {s.id: s.candidate.part for s in number_sentences(chosen, retriever.index.source_text)}
+    return {s.id: s.candidate.part for s in _shown(settings, retriever, question, None, limit)}
 
 
 def offline_lead(settings: Settings, retriever, question: str, part: int) -> str:
     """The offline engine's most direct sentence for one part of the question (white space folded)."""
-    offline = build_engine(settings, retriever, retriever.index, name="offline", embedder=retriever.embedder)
-    with single_threaded():
-        found = offline.gather(question)
+    offline, found = _gathered(settings, retriever, question)
     item = next(e for e in found.answerable if e.candidates and e.candidates[0].part == part)
     return unwrap(offline.choose([item], 1, 1)[0].text)
