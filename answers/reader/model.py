@@ -12,7 +12,7 @@ import numpy as np
 
 from citewise.answers.reader.inputs import MAX_TOKENS, reader_pair
 from citewise.core.errors import CitewiseError
-from citewise.core.onnx_sessions import SessionPool
+from citewise.core.onnx_sessions import SessionPool, bert_feed, load_tokenizer
 
 MODEL_PATH = Path(__file__).with_name("reader-int8.onnx")
 TOKENIZER_PATH = Path(__file__).with_name("reader-tokenizer.json")
@@ -21,19 +21,13 @@ TOKENIZER_PATH = Path(__file__).with_name("reader-tokenizer.json")
 class SentenceReader:
     def __init__(self, model_path: Path = MODEL_PATH, tokenizer_path: Path = TOKENIZER_PATH,
                  workers: int | None = None) -> None:
-        try:
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise CitewiseError(f"the reader needs the tokenizers package (reinstall with scripts/install.sh): "
-                                f"{exc}") from exc
         for path in (model_path, tokenizer_path):
             if not path.is_file():
                 raise CitewiseError(f"the reader's file {path} is missing: reinstall citewise, or retrain it with "
                                     f"`python -m citewise.evals.reader_training`")
         self.model_path = model_path
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
+        self._tokenizer = load_tokenizer(str(tokenizer_path), MAX_TOKENS, strategy="only_second",
+                                         needed_by="the reader")
         self._sessions = SessionPool(str(model_path), workers, name="citewise-reader")
 
     def sha256(self) -> str:
@@ -49,11 +43,7 @@ class SentenceReader:
         return 1.0 / (1.0 + np.exp(-self.logits(question, sentences)))
 
     def _logit(self, pair: tuple[str, str]) -> float:
-        encoding = self._tokenizer.encode(*pair)
-        ids = np.array([encoding.ids], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                "token_type_ids": np.array([encoding.type_ids], dtype=np.int64)}
-        return float(self._sessions.run(feed)[0].reshape(-1)[0])
+        return float(self._sessions.run(bert_feed(self._tokenizer.encode(*pair)))[0].reshape(-1)[0])
 
 
 @lru_cache(maxsize=1)

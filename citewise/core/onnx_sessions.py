@@ -64,3 +64,25 @@ class SessionPool:
                     self._sessions.put(self._new_session())
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=self._name)
         return list(self._pool.map(function, items))
+
+
+def load_tokenizer(path: str, max_tokens: int, strategy: str = "longest_first",  # noqa: ANN201 - a tokenizers.Tokenizer
+                   needed_by: str = "this model"):
+    """A BERT tokenizer (tokenizer.json) that encodes one input alone: truncated to `max_tokens`, never padded
+    (tokenizer.json may pad to 128; an input run alone needs none)."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise CitewiseError(f"{needed_by} needs the tokenizers package (reinstall with scripts/install.sh): "
+                            f"{exc}") from exc
+    tokenizer = Tokenizer.from_file(path)
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_tokens, strategy=strategy)
+    return tokenizer
+
+
+def bert_feed(encoding) -> dict[str, np.ndarray]:  # noqa: ANN001 - a tokenizers.Encoding
+    """A BERT model's inputs for one encoding: every token is real, so the attention mask is all ones."""
+    ids = np.array([encoding.ids], dtype=np.int64)
+    return {"input_ids": ids, "attention_mask": np.ones_like(ids),
+            "token_type_ids": np.array([encoding.type_ids], dtype=np.int64)}
