@@ -88,7 +88,15 @@ def is_filler(sentence: str) -> bool:
         or stripped.count("--") >= 3  # a chapter synopsis: "Freud's case--Two ways of regarding Faust--..."
         or _SEE_ALSO.match(stripped) or _title_like(stripped)
         or any(mark in stripped for mark in ("~", "|", "=", "{", "}"))  # transliterated Greek, markup, tables
+        or _cut_inside_brackets(stripped)
     )
+
+
+def _cut_inside_brackets(sentence: str) -> bool:
+    """A bracket opened and not closed: the splitter stopped inside a parenthesis, mostly at an abbreviation of a
+    reference ("(_Jahrbuch für psychoanalyt. und psychopatholog._ Forschungen, Bd."), and the quote would read as
+    cut off."""
+    return sentence.count("(") > sentence.count(")") or sentence.count("[") > sentence.count("]")
 
 
 def _title_like(sentence: str) -> bool:
