@@ -126,6 +126,10 @@ def test_sentences_are_numbered_by_source_with_context_only_where_they_lean_back
     assert first[0] == second[0] and "Why?" not in first[0]["content"]
     tag = first[1]["content"].split('id="S1"')[0].rsplit("<", 1)[1].strip()
     assert f"opening with <{tag} ...>" in first[1]["content"] and tag not in second[1]["content"]
+    # The tag comes from what is shown, not from chance: the same question over the same sentences is the same
+    # prompt (greedy decoding then gives the same answer), and another sentence shown changes it.
+    assert answer_messages("Why?", numbered, 3) == first
+    assert tag not in answer_messages("Why?", numbered[1:], 3)[1]["content"]
     assert list(schema["properties"]["claims"]["items"]["properties"]) == ["cite", "text"]  # chosen, then written
 
 

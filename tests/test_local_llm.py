@@ -81,6 +81,7 @@ def test_smollm2_writes_answers_that_cite_sentences_by_id(model, slice_settings,
     retriever = IndexRetriever(settings, open_index(settings), embedder=embedder)
     engine = build_engine(settings, retriever, retriever.index, name="llm", embedder=embedder)
     outcomes = []
+    answers = {}
     for question in dev_questions():
         stats = AnswerStats()
         events = list(engine.stream(question, stats=stats))
@@ -97,6 +98,7 @@ def test_smollm2_writes_answers_that_cite_sentences_by_id(model, slice_settings,
             assert stats.quotes == len(answer.citations) and stats.first_claim_s < stats.done_s
             assert "".join(e.text for e in events if e.type == "text") == answer.answer
         outcomes.append(answer.engine)
+        answers[question] = answer
     # A follow-up: the offline engine's rules make it standalone, not the model (a 135M model's rewrites searched
     # worse), and the model answers it.
     history = [Message(role="user", content=dev_questions()[0]), Message(role="assistant", content="...")]
@@ -105,6 +107,9 @@ def test_smollm2_writes_answers_that_cite_sentences_by_id(model, slice_settings,
                  if e.type == "done"][0]
     assert not stats.rewritten and follow_up.citations
     assert_nothing_unverified(follow_up, retriever.index)
+    # Asked again after other questions, a question gets the same answer: its prompt depends on nothing else.
+    again, first = next((q, a) for q, a in answers.items() if a.engine == "llm")
+    assert engine.answer(again).answer == first.answer
     print("outcomes:", outcomes)  # shown with -s
     # The copy-the-quote protocol had this model write 2 of 8 answers; citing ids, it writes most of them.
     asked = [o for o in outcomes if o != "refused"]

@@ -67,7 +67,7 @@ def plan_prompt(question: str, chosen: list[Candidate], text_of, counter: TokenC
                 max_tokens: int, max_sentences: int, max_claims: int) -> PromptPlan:
     """The messages for `question` with as many of the `chosen` sentences (in rank order) as fit beside a reply of
     max_tokens; `text_of(source_id)` is a source's canonical text."""
-    tag = source_tag()
+    tag = source_tag(question, [c.text for c in chosen[:max_sentences]])
     reply = min(max_tokens, max(MIN_REPLY_TOKENS, context_tokens // 3))
     budget = context_tokens - reply - margin(context_tokens)
     used = messages_tokens(answer_messages(question, [], max_claims, tag), counter)
