@@ -4,7 +4,7 @@ offline engine's evidence, numbered by source), so that a scripted reply can cit
 from __future__ import annotations
 
 from citewise.answers.engines import build_engine
-from citewise.answers.llm.engine import ENDPOINT_SENTENCES
+from citewise.answers.llm.engine import ENDPOINT_SENTENCES, prompt_candidates
 from citewise.answers.llm.protocol import number_sentences
 from citewise.core.retrieval import SearchFilters
 from citewise.core.sentences import unwrap
@@ -21,8 +21,7 @@ def _gathered(settings: Settings, retriever, question: str, filters: SearchFilte
 
 def _shown(settings: Settings, retriever, question: str, filters: SearchFilters | None, limit: int) -> list:
     offline, found = _gathered(settings, retriever, question, filters)
-    chosen = offline.choose(found.answerable, len(found.plan.parts), limit)
-    return number_sentences(chosen, retriever.index.source_text)
+    return number_sentences(prompt_candidates(offline, found, limit), retriever.index.source_text)
 
 
 def shown_sentences(settings: Settings, retriever, question: str, filters: SearchFilters | None = None,
@@ -34,6 +33,12 @@ def shown_sentences(settings: Settings, retriever, question: str, filters: Searc
 def shown_parts(settings: Settings, retriever, question: str, limit: int = ENDPOINT_SENTENCES) -> dict[str, int]:
     """id -> the part of the question its sentence was found for, for the sentences the prompt lists."""
     return {s.id: s.candidate.part for s in _shown(settings, retriever, question, None, limit)}
+
+
+def offline_choice(settings: Settings, retriever, question: str) -> list[str]:
+    """The sentences the offline engine's own answer quotes (white space folded), in its order."""
+    offline, found = _gathered(settings, retriever, question)
+    return [unwrap(c.text) for c in offline.choose(found.answerable, len(found.plan.parts))]
 
 
 def offline_lead(settings: Settings, retriever, question: str, part: int) -> str:

@@ -21,7 +21,7 @@ from citewise.ingest.pipeline import Ingestor
 from citewise.retrieval.retriever import IndexRetriever
 from citewise.store import open_index
 from tests.fake_openai import FakeOpenAI
-from tests.llm_sentences import offline_lead, shown_parts, shown_sentences
+from tests.llm_sentences import offline_choice, offline_lead, shown_parts, shown_sentences
 
 pytestmark = pytest.mark.integration
 QUESTION = "What are the most serious short-term physical dangers of taking ecstasy?"
@@ -97,17 +97,31 @@ def test_cited_sentences_are_quoted_from_the_index_and_the_models_words_only_whe
 
 def test_a_model_is_shown_a_few_sentences_even_where_the_offline_engine_quotes_one(slice_settings, retriever, fake):
     question = "What is the only requirement for membership in Alcoholics Anonymous?"
-    offline_choice = shown_sentences(slice_settings, retriever, question)
-    assert len(offline_choice) == 1
+    chosen = offline_choice(slice_settings, retriever, question)
+    assert len(chosen) == 1
     fake.reply(reply(claim("A.", "S1.1")))
     llm_engine(slice_settings, retriever, fake.base_url).answer(question)
     ids = fake.requests[0]["response_format"]["schema"]["properties"]["claims"]["items"]["properties"]["cite"]
     user = fake.requests[0]["messages"][1]["content"]
-    assert len(ids["items"]["enum"]) == 4 and f"[S1.1] {offline_choice['S1.1']}" in user  # its choice first
+    assert len(ids["items"]["enum"]) == 4 and f"[S1.1] {chosen[0]}" in user  # its choice first
 
 
 TWO_PARTS = ("What is the only requirement for membership in Alcoholics Anonymous, and what are the short-term "
              "dangers of ecstasy?")
+
+
+def test_a_small_prompt_still_holds_every_sentence_the_offline_answer_quotes(slice_settings, retriever, fake):
+    """Six sentences, as for a local model: the offline answer's own (three a part for two parts) come first, and the
+    model may quote as many as that answer does."""
+    question = "What were the Eleusinian Mysteries, and what are the short-term dangers of ecstasy?"
+    chosen = offline_choice(slice_settings, retriever, question)
+    assert len(chosen) > slice_settings.answer.max_quotes
+    fake.reply(reply(claim("A.", "S1.1")))
+    llm_engine(slice_settings, retriever, fake.base_url, max_sentences=len(chosen)).answer(question)
+    user = " ".join(fake.requests[0]["messages"][1]["content"].split())
+    assert [sentence for sentence in chosen if sentence not in user] == []
+    claims = fake.requests[0]["response_format"]["schema"]["properties"]["claims"]
+    assert claims["maxItems"] == len(chosen)
 
 
 def test_a_part_the_model_cites_nothing_for_gets_the_offline_engines_quote(slice_settings, retriever, fake):

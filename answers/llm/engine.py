@@ -147,8 +147,10 @@ class LLMEngine:
 
     def _answer_from(self, question: str, query: str, found: QuestionEvidence,
                      stats: AnswerStats) -> Iterator[AnswerEvent]:
-        max_quotes = self.settings.answer.max_quotes
-        chosen = self._candidates(found)
+        answer_quotes = self.offline.choose(found.answerable, len(found.plan.parts))
+        # As many quotations as the offline engine's answer holds (a question in parts may take one more).
+        max_quotes = max(self.settings.answer.max_quotes, len(answer_quotes))
+        chosen = prompt_candidates(self.offline, found, self._max_sentences(), answer_quotes)
         plan, reply = self._first_reply(query, chosen, max_quotes)
         stats.sentences, stats.prompt_tokens = len(plan.sentences), plan.prompt_tokens
         writer = StreamingAnswer(question, self.name, nearest_passages(found.hits))
@@ -226,26 +228,6 @@ class LLMEngine:
                 reply.stop()
                 return
 
-    def _candidates(self, found: QuestionEvidence) -> list[Candidate]:
-        """The offline engine's choice of quotations, in its order, topped up to MIN_SENTENCES with its next best
-        candidates: for a lookup it may choose only one or two (for 4 of the 57 tune questions it answers, fewer
-        than 4), and SmolLM2 shown a single sentence declined in two of the four first trials."""
-        limit = self._max_sentences()
-        chosen = self.offline.choose(found.answerable, len(found.plan.parts), limit)[:limit]
-        if len(chosen) >= MIN_SENTENCES:
-            return chosen
-        taken = {(c.source_id, c.start, c.end) for c in chosen}
-        spare = sorted((c for part in found.answerable for c in part.candidates), key=lambda c: -c.score)
-        for candidate in spare:
-            if len(chosen) >= min(MIN_SENTENCES, limit):
-                break
-            overlaps = any(c.source_id == candidate.source_id and c.start < candidate.end and candidate.start < c.end
-                           for c in chosen)
-            if (candidate.source_id, candidate.start, candidate.end) not in taken and not overlaps:
-                chosen.append(candidate)
-                taken.add((candidate.source_id, candidate.start, candidate.end))
-        return chosen
-
     def _uncited_parts(self, found: QuestionEvidence, writer: StreamingAnswer) -> list[VerifiedQuote]:
         """For each answerable part of a compound or comparison question that the model cited no sentence for, the
         offline engine's most direct quote for it: a small model tends to answer the first part and stop, and every
@@ -316,3 +298,31 @@ class LLMEngine:
     def _rewrite(self, question: str, history: list[Message]) -> str:
         rewritten = self.endpoint.complete(rewrite_messages(question, history), REWRITE_TOKENS).strip()
         return rewritten.strip('"“”') or question
+
+
+def prompt_candidates(offline: OfflineEngine, found: QuestionEvidence, limit: int,
+                      answer_quotes: list[Candidate] | None = None) -> list[Candidate]:
+    """The sentences shown to the model: the offline engine's own answer first (`answer_quotes`, or chosen here), so
+    that the model is never shown less than that answer quotes, then its next choices, up to `limit`; topped up to
+    MIN_SENTENCES with its next best candidates. (The first `limit` of a wider choice gave a question in two parts
+    four sentences for its first part and cut the third of its second, which the offline answer quotes.) For a
+    lookup the engine may choose only one or two (4 of 57 tune questions), and SmolLM2 shown a single sentence
+    declined in two of four first trials."""
+    parts = len(found.plan.parts)
+    first = offline.choose(found.answerable, parts) if answer_quotes is None else answer_quotes
+    key = lambda c: (c.source_id, c.start, c.end)  # noqa: E731
+    taken = {key(c) for c in first}
+    chosen = (list(first) + [c for c in offline.choose(found.answerable, parts, limit) if key(c) not in taken])[:limit]
+    if len(chosen) >= MIN_SENTENCES:
+        return chosen
+    taken = {key(c) for c in chosen}
+    spare = sorted((c for part in found.answerable for c in part.candidates), key=lambda c: -c.score)
+    for candidate in spare:
+        if len(chosen) >= min(MIN_SENTENCES, limit):
+            break
+        overlaps = any(c.source_id == candidate.source_id and c.start < candidate.end and candidate.start < c.end
+                       for c in chosen)
+        if key(candidate) not in taken and not overlaps:
+            chosen.append(candidate)
+            taken.add(key(candidate))
+    return chosen
