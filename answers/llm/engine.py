@@ -148,7 +148,7 @@ class LLMEngine:
     def _answer_from(self, question: str, query: str, found: QuestionEvidence,
                      stats: AnswerStats) -> Iterator[AnswerEvent]:
         answer_quotes = self.offline.choose(found.answerable, len(found.plan.parts))
-        # As many quotations as the offline engine's answer holds (a question in parts may take one more).
+        # As many quotations as the offline engine's answer holds (a question in parts may take one or two more).
         max_quotes = max(self.settings.answer.max_quotes, len(answer_quotes))
         chosen = prompt_candidates(self.offline, found, self._max_sentences(), answer_quotes)
         plan, reply = self._first_reply(query, chosen, max_quotes)
@@ -310,19 +310,23 @@ def prompt_candidates(offline: OfflineEngine, found: QuestionEvidence, limit: in
     declined in two of four first trials."""
     parts = len(found.plan.parts)
     first = offline.choose(found.answerable, parts) if answer_quotes is None else answer_quotes
-    key = lambda c: (c.source_id, c.start, c.end)  # noqa: E731
-    taken = {key(c) for c in first}
-    chosen = (list(first) + [c for c in offline.choose(found.answerable, parts, limit) if key(c) not in taken])[:limit]
+    taken = {_span(c) for c in first}
+    wider = offline.choose(found.answerable, parts, limit)
+    chosen = (list(first) + [c for c in wider if _span(c) not in taken])[:limit]
     if len(chosen) >= MIN_SENTENCES:
         return chosen
-    taken = {key(c) for c in chosen}
+    taken = {_span(c) for c in chosen}
     spare = sorted((c for part in found.answerable for c in part.candidates), key=lambda c: -c.score)
     for candidate in spare:
         if len(chosen) >= min(MIN_SENTENCES, limit):
             break
         overlaps = any(c.source_id == candidate.source_id and c.start < candidate.end and candidate.start < c.end
                        for c in chosen)
-        if key(candidate) not in taken and not overlaps:
+        if _span(candidate) not in taken and not overlaps:
             chosen.append(candidate)
-            taken.add(key(candidate))
+            taken.add(_span(candidate))
     return chosen
+
+
+def _span(candidate: Candidate) -> tuple[str, int, int]:
+    return candidate.source_id, candidate.start, candidate.end
