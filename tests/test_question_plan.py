@@ -36,6 +36,14 @@ def test_a_compound_question_splits_at_a_second_question_word():
         "Who rescued Sargon", "which Bible story matches his?"]
 
 
+def test_a_comparison_of_two_authors_quotes_each_in_the_order_asked():
+    """"... with Jung's" names Jung as a speaker (the possessive closes the question), so each side is a part."""
+    plan = plan_question("Compare Freud's view of the unconscious with Jung's", NAMES, lambda name, work: True)
+    assert [part.source_ids for part in plan.parts] == [frozenset({"freud"}), frozenset({"jung"})]
+    plan = plan_question("Compare Jung's view of the unconscious with Freud's", NAMES, lambda name, work: True)
+    assert [part.source_ids for part in plan.parts] == [frozenset({"jung"}), frozenset({"freud"})]
+
+
 def test_a_list_of_nouns_is_not_split():
     assert len(split_parts("How do Freud's and Adler's theories differ on totems and taboos?")) == 1
     assert len(split_parts("What did the fast, the drink and the procession mean?")) == 1

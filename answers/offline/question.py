@@ -189,12 +189,18 @@ class SourceNames:
                              " ", out)
         return " ".join(out.split())
 
-    def by_author(self, source_ids: frozenset[str]) -> list[frozenset[str]]:
-        """The sources grouped by author, in a stable order."""
+    def by_author(self, source_ids: frozenset[str], text: str = "") -> list[frozenset[str]]:
+        """The sources grouped by author, in the order `text` names the authors (then a stable order)."""
         groups: dict[str, set[str]] = {}
         for source_id in sorted(source_ids):
             groups.setdefault(self.author_of.get(source_id, source_id), set()).add(source_id)
-        return [frozenset(ids) for ids in groups.values()]
+
+        def named_at(author: str) -> int:
+            places = [match.start() for _, surname in _persons(author)
+                      for match in re.finditer(rf"\b{re.escape(surname)}", text)]
+            return min(places, default=len(text))
+
+        return [frozenset(groups[author]) for author in sorted(groups, key=named_at)]
 
     def is_title(self, name: str) -> bool:
         """Whether `name` is (part of) a source's title or alias, or holds one."""
@@ -245,7 +251,8 @@ def speaks(text: str, start: int, end: int) -> bool:
     """Whether the name at text[start:end] is the one whose words the text asks for: possessive, after "according
     to" or "does/did", or followed closely by a verb of saying or thinking."""
     before, after = text[:start], text[end:]
-    return bool(after.startswith(("'s", "’s")) or re.search(r"(?i)(?:according to|does|did|do|as)\s+$", before)
+    possessive = text[start:end].endswith(("'s", "’s")) or after.startswith(("'s", "’s"))  # "with Rohde's?"
+    return bool(possessive or re.search(r"(?i)(?:according to|does|did|do|as)\s+$", before)
                 or _SPEAKER_VERB.search(after[:40]) or re.match(r"\s*\(\d{4}\)", after))
 
 
@@ -373,7 +380,7 @@ def _split_comparisons(parts: list[QuestionPart], names: SourceNames) -> list[Qu
                 out.append(QuestionPart(part.text, halves[0], part.answer_type, left, heading=False))
                 out.append(QuestionPart(part.text, halves[1], part.answer_type, right, heading=False))
                 continue
-        groups = names.by_author(part.source_ids)
+        groups = names.by_author(part.source_ids, part.text)
         if len(groups) >= 2 and _COMPARE_CUE.search(part.text):
             out += [QuestionPart(part.text, part.query, part.answer_type, ids, heading=False) for ids in groups]
             continue
