@@ -129,6 +129,7 @@ def test_a_leaning_part_searches_with_the_subject_it_leans_on():
     "The following are the marks of the state:",
     "(_Jahrbuch für psychoanalyt. und psychopatholog._ Forschungen, Bd.",
     "Take as an example the fate of Alypius, in the “Confessions” of St. Augustine (Bk.",
+    "{16} I here reckon twenty-five drops of laudanum as equivalent to one grain of opium.",
 ])
 def test_filler_is_never_a_candidate(sentence):
     assert is_filler(sentence)
@@ -138,6 +139,8 @@ def test_plain_sentences_are_not_filler():
     assert not is_filler("The Festival of the Greater Mysteries began on the 15th of the month of Boedromion.")
     assert not is_filler("Mystical states cannot be sustained for long.")
     assert not is_filler("Freud (in his book on dreams) calls it the royal road [via regia] to the unconscious.")
+    # A printed page's number inside a sentence is not markup.
+    assert not is_filler("I descended from 320 grains of opium (i.e. eight\n{16} thousand drops of laudanum) per day.")
 
 
 def test_sentences_carrying_the_kind_of_answer_asked_for():

@@ -33,6 +33,8 @@ SHORTLIST = 24
 SENTENCE_BATCH = 8
 
 _WEB_ADDRESS = re.compile(r"https?://|www\.", re.IGNORECASE)
+# A printed page's number kept in the text ("eight {16} thousand drops"): not markup.
+_PAGE_MARK = re.compile(r"\{\d+\}")
 # An index entry ("Mystic states, their effects, 21, 414."), a reference ("pp. 23-29", "op. cit.", "et al."), a
 # caption or a footnote: text about the book, not what it says.
 # Page numbers after a comma at the end: anchored so that the search never backtracks through a long sentence.
@@ -87,9 +89,15 @@ def is_filler(sentence: str) -> bool:
         or _ASKING.match(stripped) is not None  # the text asking, not answering
         or stripped.count("--") >= 3  # a chapter synopsis: "Freud's case--Two ways of regarding Faust--..."
         or _SEE_ALSO.match(stripped) or _title_like(stripped)
-        or any(mark in stripped for mark in ("~", "|", "=", "{", "}"))  # transliterated Greek, markup, tables
+        or any(mark in _without_page_marks(stripped) for mark in ("~", "|", "=", "{", "}"))  # Greek, markup, tables
         or _cut_inside_brackets(stripped)
     )
+
+
+def _without_page_marks(sentence: str) -> str:
+    """The sentence without the page numbers inside it; one that opens with a mark is a footnote ("{16} I here
+    reckon twenty-five drops...") and keeps it."""
+    return sentence if sentence.startswith("{") else _PAGE_MARK.sub("", sentence)
 
 
 def _cut_inside_brackets(sentence: str) -> bool:
