@@ -315,16 +315,12 @@ def prompt_candidates(offline: OfflineEngine, found: QuestionEvidence, limit: in
     chosen = (list(first) + [c for c in wider if _span(c) not in taken])[:limit]
     if len(chosen) >= MIN_SENTENCES:
         return chosen
-    taken = {_span(c) for c in chosen}
     spare = sorted((c for part in found.answerable for c in part.candidates), key=lambda c: -c.score)
     for candidate in spare:
         if len(chosen) >= min(MIN_SENTENCES, limit):
             break
-        overlaps = any(c.source_id == candidate.source_id and c.start < candidate.end and candidate.start < c.end
-                       for c in chosen)
-        if _span(candidate) not in taken and not overlaps:
+        if not any(candidate.overlaps(c) for c in chosen):  # a span already shown overlaps itself
             chosen.append(candidate)
-            taken.add(_span(candidate))
     return chosen
 
 

@@ -175,6 +175,10 @@ class Candidate:
     def source_id(self) -> str:
         return self.hit.source.id
 
+    def overlaps(self, other: Candidate) -> bool:
+        """Whether the two share a character of the same source."""
+        return self.source_id == other.source_id and self.start < other.end and other.start < self.end
+
 
 _SPANS_CACHE: OrderedDict[str, tuple[tuple[int, int], ...]] = OrderedDict()
 _SPANS_CACHE_SIZE = 8192
@@ -345,7 +349,7 @@ def select_for_part(candidates: list[Candidate], limit: int, taken: list[Candida
 
 
 def _near_duplicate(a: Candidate, b: Candidate, threshold: float) -> bool:
-    if a.source_id == b.source_id and a.start < b.end and b.start < a.end:
+    if a.overlaps(b):
         return True
     return a.vector is not None and b.vector is not None and float(a.vector @ b.vector) >= threshold
 
