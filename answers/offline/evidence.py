@@ -349,8 +349,14 @@ def select_for_part(candidates: list[Candidate], limit: int, taken: list[Candida
 
 
 def _near_duplicate(a: Candidate, b: Candidate, threshold: float) -> bool:
-    if a.overlaps(b):
+    """Whether `a` would only repeat `b`: the same span or words, or (from another work) a vector that close.
+    A sentence's stored vector is pooled from its passage, so two different sentences of one passage lie close
+    ("Nero sought admission..." and "Antoninus, when he would purge himself..." at 0.90): within a work only the
+    text decides."""
+    if a.overlaps(b) or unwrap(a.text).casefold() == unwrap(b.text).casefold():
         return True
+    if a.source_id == b.source_id:
+        return False
     return a.vector is not None and b.vector is not None and float(a.vector @ b.vector) >= threshold
 
 

@@ -1,0 +1,53 @@
+"""How the offline engine picks each part's quotes from its scored candidates (answers/offline/evidence.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from citewise.answers.offline.evidence import Candidate, select_for_part
+from citewise.core.retrieval import Hit
+from citewise.core.sentences import sentence_spans
+from citewise.core.types import Passage, Source
+
+pytestmark = pytest.mark.unit
+
+TEXT = ("Antoninus, when he would purge himself of the death of Avidius Cassius, elected to be initiated. "
+        "Nero sought admission into the Mysteries, but was rejected because of the many slaughters. "
+        "Nero sought admission into the Mysteries, but was rejected because of the many slaughters. ")
+
+
+def _source(name: str) -> Source:
+    return Source(id=name, file=f"{name}.txt", title=name, author="Dudley Wright", year=1919, licence="", origin="",
+                  file_sha256="", chars=len(TEXT))
+
+
+def _candidates(source_ids: list[str], vectors: list[list[float]], scores: list[float]) -> list[Candidate]:
+    found = []
+    for (start, end), source_id, vector, score in zip(sentence_spans(TEXT), source_ids, vectors, scores, strict=True):
+        source = _source(source_id)
+        passage = Passage(id=f"p-{source_id}", source_id=source_id, ordinal=0, start=0, end=len(TEXT), text=TEXT,
+                          tokens=60)
+        unit = np.asarray(vector, dtype=np.float32) / np.linalg.norm(vector)
+        found.append(Candidate(Hit(passage, source, 1.0), start, end, TEXT[start:end], score=score, vector=unit))
+    return found
+
+
+def test_two_sentences_of_one_passage_are_not_duplicates_however_close_their_pooled_vectors():
+    # Vectors pooled from one passage lie close (cosine ~0.99 here); the second sentence is the answer.
+    antoninus, nero, _ = _candidates(["wright"] * 3, [[1, 0.1], [1, 0.12], [1, 0.12]], [1.0, 0.95, 0.0])
+    chosen = select_for_part([antoninus, nero], limit=3, taken=[])
+    assert [c.text[:4] for c in chosen] == ["Anto", "Nero"]
+    # ... also when another part took the first one.
+    assert select_for_part([nero], limit=3, taken=[antoninus]) == [nero]
+
+
+def test_the_same_words_twice_in_one_work_are_quoted_once():
+    _, nero, again = _candidates(["wright"] * 3, [[1, 0], [1, 0.5], [0, 1]], [0.0, 1.0, 0.99])
+    assert select_for_part([nero, again], limit=3, taken=[]) == [nero]
+
+
+def test_close_sentences_of_two_works_are_still_duplicates():
+    antoninus, nero, _ = _candidates(["wright", "frazer", "frazer"], [[1, 0.1], [1, 0.12], [0, 1]],
+                                     [1.0, 0.95, 0.0])
+    assert select_for_part([antoninus, nero], limit=3, taken=[]) == [antoninus]
