@@ -44,6 +44,17 @@ def test_a_comparison_of_two_authors_quotes_each_in_the_order_asked():
     assert [part.source_ids for part in plan.parts] == [frozenset({"jung"}), frozenset({"freud"})]
 
 
+def test_names_joined_by_and_before_a_verb_of_differing_are_both_asked_for():
+    plan = plan_question("How do Jung and Freud differ on the libido?", NAMES, lambda name, work: True)
+    assert [part.source_ids for part in plan.parts] == [frozenset({"jung"}), frozenset({"freud"})]
+    plan = plan_question("What do James and Jung say about the unconscious?", NAMES, lambda name, work: True)
+    assert plan.parts[0].source_ids == frozenset({"james", "jung"})
+    # What they did, not what they say: the search is not kept to their works.
+    plan = plan_question("Where did Breuer and Freud first publish their findings on hysteria?", NAMES,
+                         lambda name, work: True)
+    assert plan.parts[0].source_ids == frozenset()
+
+
 def test_a_list_of_nouns_is_not_split():
     assert len(split_parts("How do Freud's and Adler's theories differ on totems and taboos?")) == 1
     assert len(split_parts("What did the fast, the drink and the procession mean?")) == 1

@@ -247,9 +247,43 @@ def _persons(author: str) -> list[tuple[set[str], str]]:
     return persons
 
 
+# A name joined to the next by "and", "or" or a comma ("Jung and Freud", "James, Underhill and Inge").
+_JOINED_BEFORE = re.compile(r"([A-Z][\w'’\-]+)\s*(?:,\s*(?:and\s+|or\s+)?|\s+(?:and|or|&)\s+)$")
+_DIFFER = re.compile(r"\b(?:differ|differs|disagree|disagrees|agree|agrees|compare|contrast)\b", re.IGNORECASE)
+_JOINED_AFTER = re.compile(r"^\s*(?:,\s*(?:and\s+|or\s+)?|\s+(?:and|or|&)\s+)([A-Z][\w'’\-]+)")
+
+
 def speaks(text: str, start: int, end: int) -> bool:
     """Whether the name at text[start:end] is the one whose words the text asks for: possessive, after "according
-    to" or "does/did", or followed closely by a verb of saying or thinking."""
+    to" or "does/did", or followed closely by a verb of saying or thinking. Names joined by "and" speak together
+    when the verb after them is one of saying or of differing ("How do Jung and Freud differ", "what do James and
+    Underhill say"), not when they did something ("did Breuer and Freud first publish")."""
+    if _speaks_alone(text, start, end):
+        return True
+    joined = _joined_names(text, start, end)
+    if not joined:
+        return False
+    first, last = min(s for s, _ in [(start, end), *joined]), max(e for _, e in [(start, end), *joined])
+    after = text[last:last + 40]
+    return bool(_SPEAKER_VERB.search(after) or _DIFFER.search(after)
+                or re.search(r"(?i)according to\s+$", text[:first]))
+
+
+def _joined_names(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The spans of the names joined to text[start:end] in a run of "X, Y and Z", on both sides."""
+    spans = []
+    position = start
+    while (before := _JOINED_BEFORE.search(text[:position])) is not None:
+        spans.append(before.span(1))
+        position = before.start(1)
+    position = end
+    while (after := _JOINED_AFTER.match(text[position:])) is not None:
+        spans.append((position + after.start(1), position + after.end(1)))
+        position += after.end(1)
+    return spans
+
+
+def _speaks_alone(text: str, start: int, end: int) -> bool:
     before, after = text[:start], text[end:]
     possessive = text[start:end].endswith(("'s", "’s")) or after.startswith(("'s", "’s"))  # "with Rohde's?"
     return bool(possessive or re.search(r"(?i)(?:according to|does|did|do|as)\s+$", before)
