@@ -55,6 +55,17 @@ def test_names_joined_by_and_before_a_verb_of_differing_are_both_asked_for():
     assert plan.parts[0].source_ids == frozenset()
 
 
+def test_a_follow_up_in_two_parts_searches_each_with_what_it_leans_on():
+    plan = plan_question("Did they drink anything to get intoxicated, or was it all dancing and music?", NAMES,
+                         lambda name, work: True, follow_up="Jung; night-time dance festivals")
+    assert len(plan.parts) == 2
+    assert all(part.query.endswith("(Jung; night-time dance festivals)") for part in plan.parts)
+    # The parts' titles are the parts as asked.
+    assert [part.text for part in plan.parts] == ["Did they drink anything to get intoxicated",
+                                                   "was it all dancing and music?"]
+    assert plan.question.endswith("(Jung; night-time dance festivals)")
+
+
 def test_a_list_of_nouns_is_not_split():
     assert len(split_parts("How do Freud's and Adler's theories differ on totems and taboos?")) == 1
     assert len(split_parts("What did the fast, the drink and the procession mean?")) == 1

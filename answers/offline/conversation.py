@@ -36,18 +36,23 @@ def refers_to_a_person(question: str, history: list[Message] | None) -> bool:
     return bool(tokens & _PERSONAL_PRONOUNS) and previous_user_question(question, history) is not None
 
 
-def offline_standalone(question: str, history: list[Message] | None) -> str:
-    """The follow-up plus what it leans on: the names in the previous question and what it was about (its content
-    words), so that "What barriers does he say get built up during that period?" after a question on Freud's
-    latency period searches for Freud's latency period."""
+def follow_up_context(question: str, history: list[Message] | None) -> str:
+    """What a follow-up leans on: the names in the previous question and what it was about (its content words),
+    so that "What barriers does he say get built up during that period?" after a question on Freud's latency
+    period searches for Freud's latency period. Empty for a question that stands alone."""
     previous = previous_user_question(question, history)
     if previous is None or not looks_like_follow_up(question):
-        return question
+        return ""
     # A capitalised word opening a sentence is not a name; any other capitalised run probably is.
     names = [run for run in capitalised_runs(previous, skip_sentence_openers=True) if run.lower() not in _PRONOUNS]
     named = {word.lower() for name in names for word in name.split()}
     topic = [term for term in content_terms(previous) if term not in named]
-    context = "; ".join(part for part in (", ".join(dict.fromkeys(names)), " ".join(topic)) if part)
+    return "; ".join(part for part in (", ".join(dict.fromkeys(names)), " ".join(topic)) if part)
+
+
+def offline_standalone(question: str, history: list[Message] | None) -> str:
+    """The follow-up with what it leans on in brackets after it."""
+    context = follow_up_context(question, history)
     return f"{question.strip()} ({context})" if context else question
 
 

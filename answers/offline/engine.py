@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 
 from citewise.answers.offline.answerability import AnswerabilityModel, gate_features, gate_path
-from citewise.answers.offline.conversation import offline_standalone, refers_to_a_person
+from citewise.answers.offline.conversation import follow_up_context, refers_to_a_person
 from citewise.answers.offline.evidence import (
     SENTENCE_BATCH,
     Candidate,
@@ -135,8 +135,10 @@ class OfflineEngine:
                             lambda: self._compose(question, history, note, query, None))
 
     def plan(self, question: str, history: list[Message] | None = None, query: str | None = None) -> QuestionPlan:
-        return plan_question(query or offline_standalone(question, history), self.names, self._phrase_mentioned,
-                             self.term_stats.rarity)
+        if query:
+            return plan_question(query, self.names, self._phrase_mentioned, self.term_stats.rarity)
+        return plan_question(question, self.names, self._phrase_mentioned, self.term_stats.rarity,
+                             follow_up=follow_up_context(question, history))
 
     def gather(self, question: str, history: list[Message] | None = None, query: str | None = None,
                filters: SearchFilters | None = None) -> QuestionEvidence:
@@ -190,7 +192,9 @@ class OfflineEngine:
         seen = {h.passage.id for h in hits}
         hits += [h for h in whole or [] if h.passage.id not in seen and (not sources or h.source.id in sources)]
         # Once retrieval keeps to the named works, their author's name would only favour sentences naming them.
-        focus = part.text if sources and personal else part.query
+        # A follow-up's part is read with what it leans on, as it is searched.
+        asked = f"{part.text} ({plan.follow_up})" if plan.follow_up else part.text
+        focus = asked if sources and personal else part.query
         terms = QuestionTerms.of(focus, self.term_stats)
         vector = self._embed_query(part.query)
         stored = self.index.stored_vectors([h.passage.id for h in hits]) if hits else {}
@@ -198,7 +202,7 @@ class OfflineEngine:
                                                    candidate_sentences(hits, self.index, index), stored,
                                                    self._embed_sentences)
         if self.reader is not None:
-            candidates = read_candidates(self.reader, part.text, candidates, self.policy.read_at_most,
+            candidates = read_candidates(self.reader, asked, candidates, self.policy.read_at_most,
                                          self.policy.blend)
         strength = self.evidence_strength(part.query, stored, vector)
         evidence = PartEvidence(part, hits, candidates, stored, strength, terms, considered=considered)

@@ -74,6 +74,7 @@ class QuestionPlan:
     named_sources: frozenset[str] = frozenset()
     missing: tuple[str, ...] = ()  # works or authors the question asks about that no source is or quotes
     terms: tuple[str, ...] = field(default=())  # content terms of the whole question
+    follow_up: str = ""  # what a follow-up leans on from the earlier question (searched with each part)
 
 
 _FIRST_WH = re.compile(r"\b(?:what|how|why|when|where|who|whom|whose|which|is|are|was|were|does|do|did|can|could|"
@@ -364,16 +365,20 @@ def subject_of(text: str, rarity: Callable[[str], float], names: SourceNames, co
 
 
 def plan_question(question: str, names: SourceNames, mentioned: Callable[[str, bool], bool],
-                  rarity: Callable[[str], float] | None = None) -> QuestionPlan:
+                  rarity: Callable[[str], float] | None = None, follow_up: str = "") -> QuestionPlan:
     """The question's parts and named works. `mentioned(name, is_work)` says whether the corpus's text names a person
     or a work (one quoted inside a source is not absent); `rarity(word)` how rare a word is in it (0 in every
-    passage .. 1 in none)."""
+    passage .. 1 in none). `follow_up`: what a follow-up leans on (conversation.follow_up_context), searched with
+    every part of it, not only the last, and kept out of the parts' titles."""
+    asked = question
+    if follow_up:
+        question = f"{question.strip()} ({follow_up})"
     named = names.named_in(question, speakers_only=True)
     missing = tuple(name for name, is_work in asked_about_names(question)
                     if not (names.is_title(name) or names.is_author(name) or mentioned(name, is_work)))
     parts: list[QuestionPart] = []
     previous: QuestionPart | None = None
-    for clause in split_parts(question):
+    for clause in split_parts(asked):
         context, text = clause.context, clause.text
         # A clause joined to the one before ("..., and how long had the two men worked together?") is about the
         # same subject even without a pronoun.
@@ -389,7 +394,9 @@ def plan_question(question: str, names: SourceNames, mentioned: Callable[[str, b
             query = f"{previous.text} {text}"
         else:
             query = text
-        sources = names.named_in(f"{context} {text}", speakers_only=True)
+        if follow_up:
+            query = f"{query} ({follow_up})"
+        sources = names.named_in(f"{context} {text} ({follow_up})", speakers_only=True)
         if not sources and leans and previous is not None:
             sources = previous.source_ids
         part = QuestionPart(text=text, query=query, answer_type=answer_type(text), source_ids=sources)
@@ -397,11 +404,11 @@ def plan_question(question: str, names: SourceNames, mentioned: Callable[[str, b
         previous = part
     if not parts:
         parts.append(QuestionPart(question, question, answer_type(question), named))
-    return QuestionPlan(question, tuple(_split_comparisons(parts, names)), named, missing,
-                        tuple(content_terms(question)))
+    return QuestionPlan(question, tuple(_split_comparisons(parts, names, follow_up)), named, missing,
+                        tuple(content_terms(question)), follow_up)
 
 
-def _split_comparisons(parts: list[QuestionPart], names: SourceNames) -> list[QuestionPart]:
+def _split_comparisons(parts: list[QuestionPart], names: SourceNames, follow_up: str = "") -> list[QuestionPart]:
     """A part that compares sides, each naming its own sources ("How does X compare with Y?", "Compare what
     MedlinePlus and the Wikipedia article say about ..."), becomes one part per side, so each side gets its own
     evidence and its own paragraph."""
@@ -411,8 +418,9 @@ def _split_comparisons(parts: list[QuestionPart], names: SourceNames) -> list[Qu
         if len(halves) == 2:
             left, right = (names.named_in(half) for half in halves)
             if left and left != right:
-                out.append(QuestionPart(part.text, halves[0], part.answer_type, left, heading=False))
-                out.append(QuestionPart(part.text, halves[1], part.answer_type, right, heading=False))
+                leaning = f" ({follow_up})" if follow_up else ""
+                out.append(QuestionPart(part.text, halves[0] + leaning, part.answer_type, left, heading=False))
+                out.append(QuestionPart(part.text, halves[1] + leaning, part.answer_type, right, heading=False))
                 continue
         groups = names.by_author(part.source_ids, part.text)
         if len(groups) >= 2 and _COMPARE_CUE.search(part.text):
