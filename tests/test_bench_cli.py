@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from citewise.bench.common import SCIFACT
 from citewise.cli import app
 from citewise.core.settings import Settings
 
@@ -91,6 +92,7 @@ def test_bench_peer_runs_both_pipelines(embedder) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not SCIFACT.is_dir(), reason="needs shared/benchmarks/scifact")
 def test_bench_variants_compares_onnx_int8_with_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the one-off export lands here
     figures = run_json("variants", "--passages", "12", "--scifact-docs", "20", "--scifact-queries", "4")
