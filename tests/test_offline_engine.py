@@ -7,7 +7,7 @@ import json
 import pytest
 
 from citewise.answers.engines import build_engine
-from citewise.answers.offline.conversation import offline_standalone
+from citewise.answers.offline.conversation import follow_up_context
 from citewise.answers.output.render import display_author
 from citewise.core.answer import REFUSAL_TEXT, Answer, Message
 from citewise.core.errors import CitewiseError
@@ -106,9 +106,9 @@ def test_follow_up_borrows_the_previous_question_names(engine, retriever):
         Message(role="assistant", content="The foreword says: “The only requirement ...” [1]"),
     ]
     follow_up = "and does it cost anything?"
-    query = offline_standalone(follow_up, history)
-    assert follow_up in query and "Alcoholics Anonymous" in query
-    assert offline_standalone("What is MDMA?", history) == "What is MDMA?"  # a standalone question stays as it is
+    assert "Alcoholics Anonymous" in follow_up_context(follow_up, history)
+    assert follow_up_context("What is MDMA?", history) == ""  # a standalone question leans on nothing
+    assert engine.plan(follow_up, history).parts[0].query.startswith(follow_up)
     answer = engine.answer(follow_up, history)
     assert answer.question == follow_up
     assert not answer.refused

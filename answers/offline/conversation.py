@@ -50,12 +50,6 @@ def follow_up_context(question: str, history: list[Message] | None) -> str:
     return "; ".join(part for part in (", ".join(dict.fromkeys(names)), " ".join(topic)) if part)
 
 
-def offline_standalone(question: str, history: list[Message] | None) -> str:
-    """The follow-up with what it leans on in brackets after it."""
-    context = follow_up_context(question, history)
-    return f"{question.strip()} ({context})" if context else question
-
-
 REWRITE_INSTRUCTION = (
     "Rewrite the user's last message as one standalone question that can be understood without the "
     "conversation: resolve pronouns and references (who 'he' or 'it' is) from the earlier turns. "
