@@ -100,6 +100,17 @@ def test_a_compound_question_gets_a_paragraph_per_part(engine, retriever):
     assert all("[" in paragraph for paragraph in paragraphs)  # each part is answered with a quote
 
 
+def test_a_part_the_sources_do_not_answer_is_named_after_the_answer(engine, retriever):
+    answer = engine.answer("What is MDMA-assisted psychotherapy for PTSD, and who won the 2014 FIFA World Cup final?")
+    assert not answer.refused
+    _assert_citations_verbatim(answer, retriever)
+    prose = answer.answer.split("**Sources cited**")[0]
+    assert "> Note: none of the passages I found answers this part of the question: “Who won the 2014 FIFA World Cup " \
+           "final?”" in prose
+    # Every quotation answers the first part; none is offered for the second.
+    assert "**Who won" not in prose and "FIFA" not in " ".join(c.quote for c in answer.citations)
+
+
 def test_follow_up_borrows_the_previous_question_names(engine, retriever):
     history = [
         Message(role="user", content="What does Alcoholics Anonymous require of someone who wants to join?"),

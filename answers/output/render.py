@@ -142,12 +142,18 @@ def _lead_with_quote(lead: str, quote: str, n: int, close: bool) -> str:
     return f"{lead}{joiner} “{quote}” [{n}]" + ("." if close and not ends_sentence else "")
 
 
+# "Note:" marks a line as the engine speaking of its own search, not a claim about the world (evals/statements.py).
+UNANSWERED_TEXT = "Note: none of the passages I found answers this part of the question:"
+UNANSWERED_PARTS_TEXT = "Note: none of the passages I found answers these parts of the question:"
+
+
 def render_answer(question: str, quotes: list[VerifiedQuote], engine: str, note: str | None = None,
                   nearest: list[NearestPassage] | None = None,
-                  part_titles: list[str | None] | None = None) -> RenderedAnswer:
+                  part_titles: list[str | None] | None = None, unanswered: list[str] | None = None) -> RenderedAnswer:
     """Prose from quotes in the given order, then the Sources cited list. The offline engine gives each part of the
     question its own paragraph, headed by the part as asked when there are several; the LLM engine's quotes
-    (with leads of their own) start a paragraph where the source changes."""
+    (with leads of their own) start a paragraph where the source changes. `unanswered`: parts of the question no
+    quote answers, named after the prose so that their silence is not read as the sources' silence."""
     pieces: list[tuple[str, Citation | None]] = []
     citations: list[Citation] = []
     if note:
@@ -174,6 +180,10 @@ def render_answer(question: str, quotes: list[VerifiedQuote], engine: str, note:
         # Corpus text and an LLM's words become Markdown here, and only here: escaped, so none of it is live.
         pieces.append((_lead_with_quote(markdown_text(lead), markdown_text(quote.quote), n, close=True), citation))
         previous = quote
+    if unanswered:
+        asked = " ".join(f"“{markdown_text(_sentence(part))}”" for part in unanswered)
+        lead = UNANSWERED_TEXT if len(unanswered) == 1 else UNANSWERED_PARTS_TEXT
+        pieces.append((f"\n\n> {lead} {asked}", None))
     # Once per answer, a block of its own after the prose: never inside a quotation.
     notice = health_notice(question, [quote.source for quote in quotes])
     if notice:
