@@ -22,7 +22,13 @@ from citewise.answers.offline.evidence import (
     score_candidates,
     select_for_part,
 )
-from citewise.answers.offline.question import QuestionPart, QuestionPlan, SourceNames, plan_question
+from citewise.answers.offline.question import (
+    QuestionPart,
+    QuestionPlan,
+    SourceNames,
+    plan_question,
+    with_follow_up,
+)
 from citewise.answers.offline.refusal import confined, part_refusal, question_refusal, refusal
 from citewise.answers.offline.terms import QuestionTerms, TermStatistics
 from citewise.answers.output.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, render_answer
@@ -198,7 +204,7 @@ class OfflineEngine:
         hits += [h for h in whole or [] if h.passage.id not in seen and (not sources or h.source.id in sources)]
         # Once retrieval keeps to the named works, their author's name would only favour sentences naming them.
         # A follow-up's part is read with what it leans on, as it is searched.
-        asked = f"{part.text} ({plan.follow_up})" if plan.follow_up else part.text
+        asked = with_follow_up(part.text, plan.follow_up)
         focus = asked if sources and personal else part.query
         terms = QuestionTerms.of(focus, self.term_stats)
         vector = self._embed_query(part.query)

@@ -264,7 +264,8 @@ def speaks(text: str, start: int, end: int) -> bool:
     joined = _joined_names(text, start, end)
     if not joined:
         return False
-    first, last = min(s for s, _ in [(start, end), *joined]), max(e for _, e in [(start, end), *joined])
+    run = [(start, end), *joined]
+    first, last = min(s for s, _ in run), max(e for _, e in run)
     after = text[last:last + 40]
     return bool(_SPEAKER_VERB.search(after) or _DIFFER.search(after)
                 or re.search(r"(?i)according to\s+$", text[:first]))
@@ -364,6 +365,11 @@ def subject_of(text: str, rarity: Callable[[str], float], names: SourceNames, co
     return " ".join(sorted(words, key=lambda w: -rarity(w))[:count])
 
 
+def with_follow_up(text: str, follow_up: str) -> str:
+    """`text` with what a follow-up leans on in brackets after it, as every part of a follow-up is searched and read."""
+    return f"{text} ({follow_up})" if follow_up else text
+
+
 def plan_question(question: str, names: SourceNames, mentioned: Callable[[str, bool], bool],
                   rarity: Callable[[str], float] | None = None, follow_up: str = "") -> QuestionPlan:
     """The question's parts and named works. `mentioned(name, is_work)` says whether the corpus's text names a person
@@ -372,7 +378,7 @@ def plan_question(question: str, names: SourceNames, mentioned: Callable[[str, b
     every part of it, not only the last, and kept out of the parts' titles."""
     asked = question
     if follow_up:
-        question = f"{question.strip()} ({follow_up})"
+        question = with_follow_up(question.strip(), follow_up)
     named = names.named_in(question, speakers_only=True)
     missing = tuple(name for name, is_work in asked_about_names(question)
                     if not (names.is_title(name) or names.is_author(name) or mentioned(name, is_work)))
@@ -394,9 +400,8 @@ def plan_question(question: str, names: SourceNames, mentioned: Callable[[str, b
             query = f"{previous.text} {text}"
         else:
             query = text
-        if follow_up:
-            query = f"{query} ({follow_up})"
-        sources = names.named_in(f"{context} {text} ({follow_up})", speakers_only=True)
+        query = with_follow_up(query, follow_up)
+        sources = names.named_in(with_follow_up(f"{context} {text}", follow_up), speakers_only=True)
         if not sources and leans and previous is not None:
             sources = previous.source_ids
         part = QuestionPart(text=text, query=query, answer_type=answer_type(text), source_ids=sources)
@@ -418,9 +423,10 @@ def _split_comparisons(parts: list[QuestionPart], names: SourceNames, follow_up:
         if len(halves) == 2:
             left, right = (names.named_in(half) for half in halves)
             if left and left != right:
-                leaning = f" ({follow_up})" if follow_up else ""
-                out.append(QuestionPart(part.text, halves[0] + leaning, part.answer_type, left, heading=False))
-                out.append(QuestionPart(part.text, halves[1] + leaning, part.answer_type, right, heading=False))
+                out.append(QuestionPart(part.text, with_follow_up(halves[0], follow_up), part.answer_type, left,
+                                        heading=False))
+                out.append(QuestionPart(part.text, with_follow_up(halves[1], follow_up), part.answer_type, right,
+                                        heading=False))
                 continue
         groups = names.by_author(part.source_ids, part.text)
         if len(groups) >= 2 and _COMPARE_CUE.search(part.text):
