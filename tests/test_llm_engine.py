@@ -142,6 +142,20 @@ def test_a_part_the_model_cites_nothing_for_gets_the_offline_engines_quote(slice
     assert stats.parts_filled == 0 and [c.quote for c in answer.citations] == [given[first], given[second]]
 
 
+def test_a_part_the_gate_refuses_is_named_after_the_models_answer(slice_settings, retriever, fake):
+    question = "What is MDMA-assisted psychotherapy for PTSD, and who won the 2014 FIFA World Cup final?"
+    given = shown_sentences(slice_settings, retriever, question)
+    assert set(shown_parts(slice_settings, retriever, question).values()) == {0}  # nothing is shown for the final
+    first = next(iter(given))
+    fake.reply(reply(claim("MDMA is given with psychotherapy.", first)))
+    answer = llm_engine(slice_settings, retriever, fake.base_url).answer(question)
+    assert answer.engine == "llm" and not answer.refused
+    assert [c.quote for c in answer.citations] == [given[first]]
+    prose = answer.answer.split("**Sources cited**")[0]
+    assert "> Note: none of the passages I found answers this part of the question: “Who won the 2014 FIFA World Cup " \
+           "final?”" in prose
+
+
 def test_ids_that_were_not_given_are_dropped_and_counted(slice_settings, retriever, fake, given):
     one = next(iter(given))
     fake.reply(reply(claim("A.", "S9.9", one), claim("B.", "S1.99")))  # a server that ignores the schema

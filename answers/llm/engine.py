@@ -153,7 +153,8 @@ class LLMEngine:
         chosen = prompt_candidates(self.offline, found, self._max_sentences(), answer_quotes)
         plan, reply = self._first_reply(query, chosen, max_quotes)
         stats.sentences, stats.prompt_tokens = len(plan.sentences), plan.prompt_tokens
-        writer = StreamingAnswer(question, self.name, nearest_passages(found.hits))
+        writer = StreamingAnswer(question, self.name, nearest_passages(found.hits),
+                                 unanswered=self.offline.unanswered_parts(found))
         checker = ClaimChecker(plan.sentences, partial(self.offline.verified_quotes, evidence=found.answerable),
                                self.scorer)
         declined, problem = False, "no reply"

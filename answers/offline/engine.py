@@ -171,12 +171,16 @@ class OfflineEngine:
         if not quotes:
             return refusal(question, self.name, "no_verified_quote", found.hits, note)
         titles = [part.text if part.heading else None for part in plan.parts]
-        # Only a part the gate refused: one whose quotes an earlier part took is answered above ("When was Péguy
-        # killed, and how old was he?": one sentence holds both). One side of a comparison has no heading of its own.
-        unanswered = [part.text for part, reason in zip(plan.parts, found.reasons, strict=True)
-                      if part.heading and reason is not None]
         return render_answer(question, quotes, self.name, note, nearest_passages(found.hits), part_titles=titles,
-                             unanswered=unanswered)
+                             unanswered=self.unanswered_parts(found))
+
+    @staticmethod
+    def unanswered_parts(found: QuestionEvidence) -> list[str]:
+        """The parts of the question the gate refused, as asked, for the note after an answer's prose (both
+        engines). Only those: a part whose quotes an earlier part took is answered above ("When was Péguy killed,
+        and how old was he?": one sentence holds both), and one side of a comparison has no heading of its own."""
+        return [part.text for part, reason in zip(found.plan.parts, found.reasons, strict=True)
+                if part.heading and reason is not None]
 
     def refused(self, question: str, found: QuestionEvidence, note: str | None = None,
                 engine: str | None = None) -> RenderedAnswer | None:

@@ -30,10 +30,13 @@ def piece_events(pieces: list[Piece]) -> Iterator[AnswerEvent]:
 
 
 class StreamingAnswer:
-    def __init__(self, question: str, engine: str, nearest: list[NearestPassage]) -> None:
+    def __init__(self, question: str, engine: str, nearest: list[NearestPassage],
+                 unanswered: list[str] | None = None) -> None:
+        """`unanswered`: parts of the question no evidence answers, named after the prose (render_answer)."""
         self.question = question
         self.engine = engine
         self.nearest = nearest
+        self.unanswered = unanswered or []
         self.quotes: list[VerifiedQuote] = []
         self._sent: list[Piece] = []
         self._diverged = False
@@ -60,4 +63,5 @@ class StreamingAnswer:
         return [*rest, AnswerEvent(type="done", answer=rendered.answer)]
 
     def _render(self) -> RenderedAnswer:
-        return render_answer(self.question, self.quotes, self.engine, nearest=self.nearest)
+        return render_answer(self.question, self.quotes, self.engine, nearest=self.nearest,
+                             unanswered=self.unanswered)
