@@ -1,7 +1,7 @@
 """Fits the offline engine's answerability gate (answers/offline/answerability.py) and writes
-answers/offline/answerability_model.json (with the reader) or, with --no-reader, answerability_model_no_reader.json:
+answers/offline/answerability_model.json:
 
-    python -m citewise.evals.answerability_training --index DIR [--no-reader]
+    python -m citewise.evals.answerability_training --index DIR
 
 Training questions: the old development set (evals/data/questions.jsonl) and the TUNE half of
 evals/data/questions-2.jsonl; the validation half is never read here. Each part of a question is one example,
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citewise.answers.offline import gate_features, gate_path
+from citewise.answers.offline import GATE_FEATURES, GATE_PATH
 from citewise.answers.quotes import sigmoid
 from citewise.core.paths import checkout_root
 from citewise.core.settings import Settings
@@ -94,18 +94,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True, help="an index of the demo corpus")
     parser.add_argument("--data", type=Path, default=(checkout_root() or Path(".")) / "evals" / "data")
-    parser.add_argument("--no-reader", action="store_true", help="fit the gate of the engine without the reader")
     parser.add_argument("--out", type=Path, help="where to write it [default: the engine's gate file]")
     args = parser.parse_args()
-    with_reader = not args.no_reader
-    features = gate_features(with_reader)
-    out = args.out or gate_path(with_reader)
+    features = GATE_FEATURES
+    out = args.out or GATE_PATH
     from citewise.answers.offline import OfflineEngine
     from citewise.answers.quotes import QuoteVerifier, load_support_scorer
     from citewise.retrieval.retriever import IndexRetriever
     from citewise.store import open_index
 
-    settings = Settings(index=args.index, answer={"reader": with_reader})
+    # The reader only orders the quotes: the gate's features are the same with or without it.
+    settings = Settings(index=args.index, answer={"reader": False})
     retriever = IndexRetriever(settings, open_index(settings))
     # No gate: the features of the parts must not depend on the gate being fitted.
     engine = OfflineEngine(settings, retriever, retriever.index, retriever.embedder, QuoteVerifier(retriever.index),

@@ -1,11 +1,12 @@
 """Chooses how the offline engine uses the reader (answers/offline/engine.py, ReaderPolicy) on the TUNE half of
-evals/data/questions-2.jsonl and the old development set; the validation half is never read here.
+evals/data/questions-2.jsonl, the old development set and the questions about two of the four works the reader
+never trained on; the validation half and the other two works are never read here.
 
     python -m citewise.evals.reader_tuning --index DIR
 
-Prints the answer metrics of each policy of a small grid; the one with the highest gold-evidence hit whose refusal
-figures are no worse than the default's is written into ReaderPolicy's defaults by hand, with the figures in
-docs/EVALUATION.md.
+Prints the answer metrics of each policy of a small grid; the one whose lead hit is highest (the reader orders the
+quotes the engine chose, so gold-evidence hit and refusals do not move with it) is written into ReaderPolicy's
+defaults by hand, with the figures in docs/EVALUATION.md.
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
 from citewise.answers.offline import Candidate, PartEvidence, ReaderPolicy
-from citewise.answers.quotes import sigmoid
 from citewise.core.paths import checkout_root
 from citewise.core.settings import Settings
 from citewise.evals.answers import AnswerRun, QuestionRecord, locate_gold
@@ -73,61 +71,72 @@ def candidate_recall(run: AnswerRun, questions: list[EvalQuestion], passages: in
 
 def shortlist_auc(run: AnswerRun, questions: list[EvalQuestion]) -> dict[str, float]:
     """Within each part's shortlist (the candidates the reader reads), how often a sentence overlapping a gold
-    quotation is ordered above one that does not: by the reader's logit, and by the engine's own earlier score."""
+    quotation is ordered above one that does not: by the reader's logit, by the engine's own score, and by the
+    lead's order (score plus the policy's weight times the logit)."""
     engine = run.engine
-    engine.policy = ReaderPolicy(engine.policy.read_at_most, 1.0, None, engine.policy.floor)
-    reader_wins = engine_wins = pairs = judged = 0.0
+    reader_wins = engine_wins = lead_wins = pairs = judged = 0.0
     for gold, parts in judged_parts(run, questions):
         judged += 1
         for evidence in parts:
             read = [c for c in evidence.considered if c.reader is not None]
-            # With blend 1 a read candidate's score is its earlier score plus the reader's probability.
-            earlier = {id(c): c.score - float(sigmoid(np.float64(c.reader))) for c in read}
+            directness = engine.policy.directness(read)
             good = [c for c in read if _is_gold(c, gold)]
             bad = [c for c in read if not _is_gold(c, gold)]
             for g, b in itertools.product(good, bad):
                 pairs += 1
                 reader_wins += (g.reader > b.reader) + 0.5 * (g.reader == b.reader)
-                engine_wins += (earlier[id(g)] > earlier[id(b)]) + 0.5 * (earlier[id(g)] == earlier[id(b)])
+                engine_wins += (g.score > b.score) + 0.5 * (g.score == b.score)
+                lead_wins += (directness(g) > directness(b)) + 0.5 * (directness(g) == directness(b))
     return {"questions": int(judged), "pairs": int(pairs), "reader_auc": round(reader_wins / max(1, pairs), 3),
-            "engine_score_auc": round(engine_wins / max(1, pairs), 3)}
+            "engine_score_auc": round(engine_wins / max(1, pairs), 3),
+            "lead_order_auc": round(lead_wins / max(1, pairs), 3)}
 
 
-def held_out_questions() -> list[EvalQuestion]:
-    """The reader's training questions about the works it never trained on, as evaluation questions (their
-    answering sentences as gold): no weight or threshold of the engine was fitted on them either."""
+def held_out_questions(sources: tuple[str, ...] | None = None) -> list[EvalQuestion]:
+    """The reader's training questions about the works it never trained on (or the given ones of them), as
+    evaluation questions (their answering sentences as gold)."""
     from citewise.evals.reader_data import load_training_questions
     from citewise.evals.reader_training import HELD_OUT_SOURCES
 
     folder = (checkout_root() or Path(".")) / "training" / "reader"
     return [EvalQuestion(id=q.id, question=q.question, answerable=q.answerable, kind=q.kind,
                          gold=[GoldQuote(file=a.file, quote=a.quote) for a in q.answers])
-            for q in load_training_questions(sorted(folder.glob("*.jsonl"))) if q.source in HELD_OUT_SOURCES]
+            for q in load_training_questions(sorted(folder.glob("*.jsonl")))
+            if q.source in (sources or HELD_OUT_SOURCES)]
+
+
+def weighing_and_unseen() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The held-out works split in two: the first two's questions join the tune questions in choosing the
+    policy; the other two are never used to choose anything and say how the engine reads works nothing saw."""
+    from citewise.evals.reader_training import HELD_OUT_SOURCES
+
+    return HELD_OUT_SOURCES[:2], HELD_OUT_SOURCES[2:]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--read", default="12,16,24", help="read_at_most values")
-    parser.add_argument("--blend", default="0,0.1,0.3", help="blend values")
+    parser.add_argument("--weight", default="0.03,0.05,0.1", help="logit_weight values")
     parser.add_argument("--min-logit", default="-99,0", help="min_logit values (-99: none)")
-    parser.add_argument("--floor", default="0.25", help="floor values")
     parser.add_argument("--recall", action="store_true", help="instead: how often the gold sentence is among the "
                         "candidates at 12, 20, 50 and 100 passages (on --split's questions)")
     parser.add_argument("--shortlist", action="store_true", help="instead: within each part's shortlist, the "
-                        "reader's order against the engine's own score (pair AUC on the tune half and development set)")
+                        "reader's order against the engine's own score (pair AUC on the questions the grid reads)")
     parser.add_argument("--split", default="tune", help="the half of questions-2.jsonl --recall reads")
     parser.add_argument("--held-out", action="store_true", help="instead: the engine with and without the reader on "
                         "the training questions about the works the reader never saw")
     args = parser.parse_args(argv)
     data = (checkout_root() or Path(".")) / "evals" / "data"
     if args.held_out:
-        questions = held_out_questions()
+        weighing, unseen = weighing_and_unseen()
         for with_reader in (False, True):
-            records = AnswerRun(Settings(index=args.index, answer={"reader": with_reader}), "offline").run(questions)
-            metrics = summarize(records)
-            print(json.dumps({"reader": with_reader, "questions": len(questions), "lead_hit": lead_hit(records),
-                              **{k: metrics.get(k) for k in SHOWN}}), flush=True)
+            run = AnswerRun(Settings(index=args.index, answer={"reader": with_reader}), "offline")
+            for label, sources in (("weighing", weighing), ("unseen", unseen)):
+                records = run.run(held_out_questions(sources))
+                metrics = summarize(records)
+                print(json.dumps({"reader": with_reader, "works": label, "questions": len(records),
+                                  "lead_hit": lead_hit(records), **{k: metrics.get(k) for k in SHOWN}}), flush=True)
         return
     run = AnswerRun(Settings(index=args.index, answer={"reader": True}), "offline")
     if args.recall:
@@ -135,19 +144,19 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(candidate_recall(run, load_questions(data / "questions-2.jsonl", args.split), passages)),
                   flush=True)
         return
-    questions = [*load_questions(data / "questions-2.jsonl", "tune"), *load_questions(data / "questions.jsonl")]
+    questions = [*load_questions(data / "questions-2.jsonl", "tune"), *load_questions(data / "questions.jsonl"),
+                 *held_out_questions(weighing_and_unseen()[0])]
     if args.shortlist:
         print(json.dumps(shortlist_auc(run, questions)), flush=True)
         return
-    grid = itertools.product([int(v) for v in args.read.split(",")], [float(v) for v in args.blend.split(",")],
-                             [float(v) for v in args.min_logit.split(",")], [float(v) for v in args.floor.split(",")])
-    for read, blend, min_logit, floor in grid:
-        run.engine.policy = ReaderPolicy(read, blend, None if min_logit <= -99 else min_logit, floor)
+    grid = itertools.product([int(v) for v in args.read.split(",")], [float(v) for v in args.weight.split(",")],
+                             [float(v) for v in args.min_logit.split(",")])
+    for read, weight, min_logit in grid:
+        run.engine.policy = ReaderPolicy(read, weight, None if min_logit <= -99 else min_logit)
         records = run.run(questions)
         metrics = summarize(records)
-        print(json.dumps({"read_at_most": read, "blend": blend, "min_logit": min_logit, "floor": floor,
-                          "lead_hit": lead_hit(records),
-                          **{k: metrics.get(k) for k in SHOWN}}), flush=True)
+        print(json.dumps({"read_at_most": read, "logit_weight": weight, "min_logit": min_logit,
+                          "lead_hit": lead_hit(records), **{k: metrics.get(k) for k in SHOWN}}), flush=True)
 
 
 if __name__ == "__main__":

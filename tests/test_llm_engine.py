@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from citewise.answers.engines import build_engine
+from citewise.answers.llm.claims import clean_lead
 from citewise.answers.llm.context import EstimatedTokens, messages_tokens
 from citewise.answers.llm.engine import AnswerStats
 from citewise.core.answer import Message
@@ -174,7 +175,8 @@ def test_ids_that_were_not_given_are_dropped_and_counted(slice_settings, retriev
 
 def test_a_claim_whose_words_repeat_another_sentence_cites_that_sentence(slice_settings, retriever, fake, given):
     ids = list(given)
-    meant, cited = ids[1], ids[0]
+    # A sentence short enough to stand as the model's own (a longer one could not lead a quotation at all).
+    cited, meant = ids[0], next(i for i in ids[1:] if clean_lead(given[i].rstrip(".")) is not None)
     fake.reply(reply(claim(given[meant].rstrip("."), cited)))  # wrote out one sentence, cited its neighbour
     stats = AnswerStats()
     answer = [e.answer for e in llm_engine(slice_settings, retriever, fake.base_url).stream(QUESTION, stats=stats)

@@ -51,3 +51,19 @@ def test_close_sentences_of_two_works_are_still_duplicates():
     antoninus, nero, _ = _candidates(["wright", "frazer", "frazer"], [[1, 0.1], [1, 0.12], [0, 1]],
                                      [1.0, 0.95, 0.0])
     assert select_for_part([antoninus, nero], limit=3, taken=[]) == [antoninus]
+
+
+def test_the_reader_picks_the_lead_among_the_chosen_quotes_and_leaves_the_rest_in_the_authors_order():
+    from citewise.answers.offline import ReaderPolicy
+    from citewise.answers.offline.evidence import reading_order
+
+    antoninus, nero, again = _candidates(["w", "w", "w"], [[1, 0], [0, 1], [1, 1]], [1.0, 0.9, 0.8])
+    assert reading_order([antoninus, nero, again]) == [antoninus, nero, again]
+    antoninus.reader, nero.reader = -2.0, 3.0  # the reader finds that Nero's sentence answers; `again` was not read
+    policy = ReaderPolicy(logit_weight=0.05)
+    directness = policy.directness([antoninus, nero, again])
+    assert directness(again) == pytest.approx(0.8 + 0.05 * -2.0)  # unread: the lowest logit read
+    assert reading_order([antoninus, nero, again], directness) == [nero, antoninus, again]
+    # A small weight keeps the engine's lead where the reader barely prefers another.
+    nero.reader = -1.0
+    assert reading_order([antoninus, nero, again], policy.directness([antoninus, nero, again]))[0] is antoninus

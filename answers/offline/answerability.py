@@ -3,9 +3,9 @@ question's topic (how close the best passage and sentence come, how much of the 
 whether a word of the question is unknown to the whole corpus) and about the kind of answer asked for.
 
 The weights are fitted on the tune half of evals/data/questions-2.jsonl and the old development questions, never on
-the validation half: `python -m citewise.evals.answerability_training [--no-reader]`. answerability_model.json adds
-the reader's best logit to the features and is the engine's gate; answerability_model_no_reader.json is the gate of
-the engine with the reader turned off (`answer.reader=false`).
+the validation half: `python -m citewise.evals.answerability_training`. The reader's best logit is not among the
+features: with it the gate refused no more unanswerable questions in cross-validation and refused more answerable
+ones (docs/EVALUATION.md, "The reader"), so one gate serves the engine with and without the reader.
 """
 
 from __future__ import annotations
@@ -19,22 +19,12 @@ import numpy as np
 from citewise.answers.quotes.support import sigmoid
 
 MODEL_PATH = Path(__file__).with_name("answerability_model.json")
-NO_READER_MODEL_PATH = Path(__file__).with_name("answerability_model_no_reader.json")
-BASE_FEATURES = (
+FEATURES = (
     "best_passage_cosine",  # the best retrieved passage's cosine to the part
     "best_sentence_cosine",  # the best candidate sentence's cosine to the part
     "best_sentence_coverage",  # idf-weighted share of the part's words in the best-scored sentence (with its source)
     "unknown_share",  # idf-weighted share of the part's words no passage of the corpus holds
 )
-READER_FEATURES = (*BASE_FEATURES, "best_reader_logit")  # the reader's highest logit among the part's candidates
-
-
-def gate_path(with_reader: bool) -> Path:
-    return MODEL_PATH if with_reader else NO_READER_MODEL_PATH
-
-
-def gate_features(with_reader: bool) -> tuple[str, ...]:
-    return READER_FEATURES if with_reader else BASE_FEATURES
 
 
 @dataclass(frozen=True)
@@ -47,7 +37,7 @@ class AnswerabilityModel:
     threshold: float
 
     @classmethod
-    def load(cls, path: Path, features: tuple[str, ...]) -> AnswerabilityModel:
+    def load(cls, path: Path = MODEL_PATH, features: tuple[str, ...] = FEATURES) -> AnswerabilityModel:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if tuple(data["features"]) != features:
             raise ValueError(f"{path} was fitted on other features; refit it with "

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from citewise.answers.offline.answerability import AnswerabilityModel, gate_features, gate_path
+from citewise.answers.offline.answerability import AnswerabilityModel
 from citewise.answers.offline.conversation import follow_up_context, refers_to_a_person
 from citewise.answers.offline.evidence import (
     SENTENCE_BATCH,
@@ -52,10 +52,15 @@ class ReaderPolicy:
     """How the reader is used, chosen on the tune half of evals/data/questions-2.jsonl and the development set with
     `python -m citewise.evals.reader_tuning` (docs/EVALUATION.md, "The reader")."""
 
-    read_at_most: int = 16  # candidates read per part, the best by meaning and words
-    blend: float = 1.5  # of the earlier score, added to the reader's probability
+    read_at_most: int = 12  # candidates read per part, the best by meaning and words
+    logit_weight: float = 0.05  # of the reader's logit, added to a quote's score to choose the lead
     min_logit: float | None = None  # a quote beside the lead must reach this logit of answering (None: any)
-    floor: float = 0.6  # a quote's score is at most this far below the lead's
+
+    def directness(self, candidates: list[Candidate]) -> Callable[[Candidate], float]:
+        """How directly a part's quote answers: its score plus `logit_weight` times the reader's logit (a quote
+        the reader did not read counts as the lowest logit it gave the part)."""
+        lowest = min((c.reader for c in candidates if c.reader is not None), default=0.0)
+        return lambda c: c.score + self.logit_weight * (c.reader if c.reader is not None else lowest)
 
 
 @dataclass(frozen=True)
@@ -120,8 +125,7 @@ class OfflineEngine:
             reader = load_reader()
         self.reader = reader
         self.policy = policy
-        with_reader = reader is not None
-        self.gate = AnswerabilityModel.load(gate_path(with_reader), gate_features(with_reader)) if gated else None
+        self.gate = AnswerabilityModel.load() if gated else None
 
     def answer(self, question: str, history: list[Message] | None = None,
                filters: SearchFilters | None = None) -> Answer:
@@ -217,8 +221,7 @@ class OfflineEngine:
                                                    candidate_sentences(hits, self.index, index), stored,
                                                    self._embed_sentences)
         if self.reader is not None:
-            candidates = read_candidates(self.reader, asked, candidates, self.policy.read_at_most,
-                                         self.policy.blend)
+            candidates = read_candidates(self.reader, asked, candidates, self.policy.read_at_most)
         strength = self.evidence_strength(part.query, stored, vector)
         evidence = PartEvidence(part, hits, candidates, stored, strength, terms, considered=considered)
         evidence.features = self.answerability_features(evidence)
@@ -233,16 +236,12 @@ class OfflineEngine:
         best = max(evidence.candidates, key=lambda c: c.score, default=None)
         total = sum(terms.weights.values())
         unknown = sum(w for t, w in terms.weights.items() if not self._mentioned(t))
-        features = {
+        return {
             "best_passage_cosine": evidence.strength.best_cosine,
             "best_sentence_cosine": max((c.cosine for c in evidence.candidates), default=0.0),
             "best_sentence_coverage": best.lexical if best else 0.0,
             "unknown_share": unknown / total if total > 0 else 0.0,
         }
-        if self.reader is not None:
-            features["best_reader_logit"] = max((c.reader for c in evidence.candidates if c.reader is not None),
-                                                default=-10.0)
-        return features
 
     def _embed_query(self, text: str) -> np.ndarray:
         embed_query = getattr(self.retriever, "embed_query", None)
@@ -263,11 +262,11 @@ class OfflineEngine:
         quotes = quotes or self.settings.answer.max_quotes
         limit = quotes if parts == 1 else max(2, -(-(quotes + 1) // parts))
         chosen: list[Candidate] = []
+        reading = self.reader is not None
         for item in evidence:
-            reading = self.reader is not None
-            chosen += reading_order(select_for_part(
-                item.candidates, limit, chosen, relative_floor=self.policy.floor if reading else 0.25,
-                min_reader=self.policy.min_logit if reading else None))
+            chosen += reading_order(
+                select_for_part(item.candidates, limit, chosen, min_reader=self.policy.min_logit if reading else None),
+                self.policy.directness(item.candidates) if reading else None)
         return chosen
 
     def _mentioned(self, name: str) -> bool:

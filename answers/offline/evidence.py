@@ -15,7 +15,6 @@ import numpy as np
 
 from citewise.answers.offline.question import AnswerType
 from citewise.answers.offline.terms import QuestionTerms
-from citewise.answers.quotes.support import sigmoid
 from citewise.core.index import IndexReader
 from citewise.core.retrieval import Hit, Retriever, SearchFilters
 from citewise.core.sentences import passage_sentences, unwrap
@@ -308,20 +307,16 @@ def score_candidates(question_vector: np.ndarray, terms: QuestionTerms, kind: An
     return scored
 
 
-def read_candidates(reader, question: str, candidates: list[Candidate], at_most: int,  # noqa: ANN001
-                    blend: float) -> list[Candidate]:
-    """The reader's order: the `at_most` best-scored candidates are read against the question and scored by the
-    reader's probability that they answer plus `blend` times their earlier score; the rest keep `blend` times
-    their earlier score, so they follow the read ones but can still be quoted after them."""
+def read_candidates(reader, question: str, candidates: list[Candidate], at_most: int  # noqa: ANN001
+                    ) -> list[Candidate]:
+    """The reader reads the `at_most` best-scored candidates against the question and keeps its logit that each
+    answers on the candidate (`reader`); scores stay the engine's. Which sentences are quoted stays the engine's
+    choice: the reader picks which of them leads (`reading_order`) and gives the gate its best logit."""
     shortlist = sorted(candidates, key=lambda c: -c.score)[:at_most]
-    if not shortlist:
-        return []
-    logits = reader.logits(question, [(c.text, c.hit.passage.heading) for c in shortlist])
-    for candidate in candidates:
-        candidate.score *= blend
-    for candidate, logit, probability in zip(shortlist, logits, sigmoid(logits), strict=True):
-        candidate.reader = float(logit)
-        candidate.score += float(probability)
+    if shortlist:
+        logits = reader.logits(question, [(c.text, c.hit.passage.heading) for c in shortlist])
+        for candidate, logit in zip(shortlist, logits, strict=True):
+            candidate.reader = float(logit)
     return candidates
 
 
@@ -360,12 +355,13 @@ def _near_duplicate(a: Candidate, b: Candidate, threshold: float) -> bool:
     return a.vector is not None and b.vector is not None and float(a.vector @ b.vector) >= threshold
 
 
-def reading_order(chosen: list[Candidate]) -> list[Candidate]:
-    """The most direct answer first; then the rest grouped by source in order of their best sentence, each
-    source's sentences in the author's order."""
+def reading_order(chosen: list[Candidate], directness: Callable[[Candidate], float] | None = None
+                  ) -> list[Candidate]:
+    """The most direct answer first (by `directness`, default the score); then the rest grouped by source in order
+    of their best sentence, each source's sentences in the author's order."""
     if not chosen:
         return []
-    lead = max(chosen, key=lambda c: c.score)
+    lead = max(chosen, key=directness or (lambda c: c.score))
     best: dict[str, Candidate] = {}
     for c in chosen:
         if c is not lead and (c.source_id not in best or c.score > best[c.source_id].score):
