@@ -49,8 +49,9 @@ PHRASE_CHECKS = 20
 
 @dataclass(frozen=True)
 class ReaderPolicy:
-    """How the reader is used, chosen on the tune half of evals/data/questions-2.jsonl and the development set with
-    `python -m citewise.evals.reader_tuning` (docs/EVALUATION.md, "The reader")."""
+    """How the reader is used, chosen on the tune half of evals/data/questions-2.jsonl, the development set and the
+    questions about two of the works the reader never trained on, with `python -m citewise.evals.reader_tuning`
+    (docs/EVALUATION.md, "The reader")."""
 
     read_at_most: int = 12  # candidates read per part, the best by meaning and words
     logit_weight: float = 0.05  # of the reader's logit, added to a quote's score to choose the lead

@@ -311,7 +311,7 @@ def read_candidates(reader, question: str, candidates: list[Candidate], at_most:
                     ) -> list[Candidate]:
     """The reader reads the `at_most` best-scored candidates against the question and keeps its logit that each
     answers on the candidate (`reader`); scores stay the engine's. Which sentences are quoted stays the engine's
-    choice: the reader picks which of them leads (`reading_order`) and gives the gate its best logit."""
+    choice: the reader picks which of them leads (`reading_order` with `ReaderPolicy.directness`)."""
     shortlist = sorted(candidates, key=lambda c: -c.score)[:at_most]
     if shortlist:
         logits = reader.logits(question, [(c.text, c.hit.passage.heading) for c in shortlist])
