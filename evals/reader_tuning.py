@@ -69,6 +69,11 @@ def candidate_recall(run: AnswerRun, questions: list[EvalQuestion], passages: in
             "gold_among_read": round(read / max(1, judged), 3)}
 
 
+def _win(good: float, bad: float) -> float:
+    """One pair's share of a pair AUC: 1 when the answering sentence is ordered above, a half for a tie."""
+    return float(good > bad) + 0.5 * float(good == bad)
+
+
 def shortlist_auc(run: AnswerRun, questions: list[EvalQuestion]) -> dict[str, float]:
     """Within each part's shortlist (the candidates the reader reads), how often a sentence overlapping a gold
     quotation is ordered above one that does not: by the reader's logit, by the engine's own score, and by the
@@ -84,9 +89,9 @@ def shortlist_auc(run: AnswerRun, questions: list[EvalQuestion]) -> dict[str, fl
             bad = [c for c in read if not _is_gold(c, gold)]
             for g, b in itertools.product(good, bad):
                 pairs += 1
-                reader_wins += (g.reader > b.reader) + 0.5 * (g.reader == b.reader)
-                engine_wins += (g.score > b.score) + 0.5 * (g.score == b.score)
-                lead_wins += (directness(g) > directness(b)) + 0.5 * (directness(g) == directness(b))
+                reader_wins += _win(g.reader, b.reader)
+                engine_wins += _win(g.score, b.score)
+                lead_wins += _win(directness(g), directness(b))
     return {"questions": int(judged), "pairs": int(pairs), "reader_auc": round(reader_wins / max(1, pairs), 3),
             "engine_score_auc": round(engine_wins / max(1, pairs), 3),
             "lead_order_auc": round(lead_wins / max(1, pairs), 3)}

@@ -146,10 +146,10 @@ class OfflineEngine:
                             lambda: self._compose(question, history, note, query, None))
 
     def plan(self, question: str, history: list[Message] | None = None, query: str | None = None) -> QuestionPlan:
-        if query:
-            return plan_question(query, self.names, self._phrase_mentioned, self.term_stats.rarity)
-        return plan_question(question, self.names, self._phrase_mentioned, self.term_stats.rarity,
-                             follow_up=follow_up_context(question, history))
+        # A query given in the question's place is searched as it is: it leans on nothing.
+        follow_up = "" if query else follow_up_context(question, history)
+        return plan_question(query or question, self.names, self._phrase_mentioned, self.term_stats.rarity,
+                             follow_up=follow_up)
 
     def gather(self, question: str, history: list[Message] | None = None, query: str | None = None,
                filters: SearchFilters | None = None) -> QuestionEvidence:
