@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from citewise.answers.offline import Candidate, PartEvidence, ReaderPolicy
+from citewise.answers.offline import Candidate, PartEvidence, ReaderPolicy, read_candidates
 from citewise.core.paths import checkout_root
 from citewise.core.settings import Settings
 from citewise.evals.answers import AnswerRun, QuestionRecord, locate_gold
@@ -25,6 +25,8 @@ from citewise.evals.questions import EvalQuestion, GoldQuote, load_questions
 from citewise.evals.questions_retrieval import GoldSpan
 from citewise.evals.report import summarize
 
+# The candidates the shortlist figures read: the 12 best by the engine's score (the engine reads only its quotes).
+SHORTLIST = 12
 SHOWN = ("evidence_hit", "part_coverage", "off_topic_rate", "refusal_rate", "false_refusal_rate")
 
 
@@ -53,20 +55,23 @@ def _is_gold(candidate: Candidate, gold: list[GoldSpan]) -> bool:
     return any(g.overlaps(candidate.source_id, candidate.start, candidate.end) for g in gold)
 
 
+def _shortlist(evidence: PartEvidence) -> list[Candidate]:
+    return sorted(evidence.candidates, key=lambda c: -c.score)[:SHORTLIST]
+
+
 def candidate_recall(run: AnswerRun, questions: list[EvalQuestion], passages: int) -> dict[str, float]:
     """Share of answerable questions with a sentence overlapping a gold quotation among the engine's candidates when
-    each part retrieves `passages` passages: all candidates, and the ones the reader reads."""
+    each part retrieves `passages` passages: all candidates, and the SHORTLIST best by the engine's score."""
     engine = run.engine
     engine.settings = engine.settings.model_copy(
         update={"retrieval": engine.settings.retrieval.model_copy(update={"k": passages})})
-    found = read = judged = 0
+    found = shortlisted = judged = 0
     for gold, parts in judged_parts(run, questions):
         judged += 1
-        hits = [c for evidence in parts for c in evidence.considered if _is_gold(c, gold)]
-        found += bool(hits)
-        read += any(c.reader is not None for c in hits)
+        found += any(_is_gold(c, gold) for evidence in parts for c in evidence.candidates)
+        shortlisted += any(_is_gold(c, gold) for evidence in parts for c in _shortlist(evidence))
     return {"passages": passages, "questions": judged, "gold_among_candidates": round(found / max(1, judged), 3),
-            "gold_among_read": round(read / max(1, judged), 3)}
+            f"gold_among_best_{SHORTLIST}": round(shortlisted / max(1, judged), 3)}
 
 
 def _win(good: float, bad: float) -> float:
@@ -75,16 +80,17 @@ def _win(good: float, bad: float) -> float:
 
 
 def shortlist_auc(run: AnswerRun, questions: list[EvalQuestion]) -> dict[str, float]:
-    """Within each part's shortlist (the candidates the reader reads), how often a sentence overlapping a gold
-    quotation is ordered above one that does not: by the reader's logit, by the engine's own score, and by the
-    lead's order (score plus the policy's weight times the logit)."""
+    """Within each part's shortlist (its SHORTLIST best candidates by the engine's score), how often a sentence
+    overlapping a gold quotation is ordered above one that does not: by the reader's logit, by the engine's own
+    score, and by the lead's order (score plus the policy's weight times the logit)."""
     engine = run.engine
     reader_wins = engine_wins = lead_wins = pairs = judged = 0.0
     for gold, parts in judged_parts(run, questions):
         judged += 1
         for evidence in parts:
-            read = [c for c in evidence.considered if c.reader is not None]
-            directness = engine.policy.directness(read)
+            read = _shortlist(evidence)
+            read_candidates(engine.reader, evidence.asked, read)
+            directness = engine.policy.directness
             good = [c for c in read if _is_gold(c, gold)]
             bad = [c for c in read if not _is_gold(c, gold)]
             for g, b in itertools.product(good, bad):
@@ -121,9 +127,7 @@ def weighing_and_unseen() -> tuple[tuple[str, ...], tuple[str, ...]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--read", default="12,16,24", help="read_at_most values")
-    parser.add_argument("--weight", default="0.03,0.05,0.1", help="logit_weight values")
-    parser.add_argument("--min-logit", default="-99,0", help="min_logit values (-99: none)")
+    parser.add_argument("--weight", default="0,0.03,0.05,0.1", help="logit_weight values")
     parser.add_argument("--recall", action="store_true", help="instead: how often the gold sentence is among the "
                         "candidates at 12, 20, 50 and 100 passages (on --split's questions)")
     parser.add_argument("--shortlist", action="store_true", help="instead: within each part's shortlist, the "
@@ -154,14 +158,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.shortlist:
         print(json.dumps(shortlist_auc(run, questions)), flush=True)
         return
-    grid = itertools.product([int(v) for v in args.read.split(",")], [float(v) for v in args.weight.split(",")],
-                             [float(v) for v in args.min_logit.split(",")])
-    for read, weight, min_logit in grid:
-        run.engine.policy = ReaderPolicy(read, weight, None if min_logit <= -99 else min_logit)
+    for weight in [float(v) for v in args.weight.split(",")]:
+        run.engine.policy = ReaderPolicy(weight)
         records = run.run(questions)
         metrics = summarize(records)
-        print(json.dumps({"read_at_most": read, "logit_weight": weight, "min_logit": min_logit,
-                          "lead_hit": lead_hit(records), **{k: metrics.get(k) for k in SHOWN}}), flush=True)
+        print(json.dumps({"logit_weight": weight, "lead_hit": lead_hit(records),
+                          **{k: metrics.get(k) for k in SHOWN}}), flush=True)
 
 
 if __name__ == "__main__":

@@ -61,9 +61,9 @@ def test_the_reader_picks_the_lead_among_the_chosen_quotes_and_leaves_the_rest_i
     assert reading_order([antoninus, nero, again]) == [antoninus, nero, again]
     antoninus.reader, nero.reader = -2.0, 3.0  # the reader finds that Nero's sentence answers; `again` was not read
     policy = ReaderPolicy(logit_weight=0.05)
-    directness = policy.directness([antoninus, nero, again])
-    assert directness(again) == pytest.approx(0.8 + 0.05 * -2.0)  # unread: the lowest logit read
-    assert reading_order([antoninus, nero, again], directness) == [nero, antoninus, again]
+    assert policy.directness(nero) == pytest.approx(0.9 + 0.05 * 3.0)
+    assert policy.directness(again) == pytest.approx(0.8)  # unread (a part's only quote): the score alone
+    assert reading_order([antoninus, nero, again], policy.directness) == [nero, antoninus, again]
     # A small weight keeps the engine's lead where the reader barely prefers another.
     nero.reader = -1.0
-    assert reading_order([antoninus, nero, again], policy.directness([antoninus, nero, again]))[0] is antoninus
+    assert reading_order([antoninus, nero, again], policy.directness)[0] is antoninus

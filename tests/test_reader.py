@@ -150,7 +150,7 @@ def test_a_sentence_pointing_back_is_quoted_with_the_one_before_it() -> None:
 
 
 @pytest.mark.integration
-def test_the_offline_engine_quotes_the_same_sentences_and_leads_with_the_readers_pick(slice_settings, embedder) -> None:
+def test_the_offline_engine_reads_its_quotes_and_leads_with_the_readers_pick(slice_settings, embedder) -> None:
     from citewise.answers.engines import build_engine
     from citewise.core.sentences import unwrap
     from citewise.retrieval.retriever import IndexRetriever
@@ -164,19 +164,18 @@ def test_the_offline_engine_quotes_the_same_sentences_and_leads_with_the_readers
 
     reading, plain = engine(True), engine(False)
     question = "How long did the Greater Mysteries at Eleusis last?"
-    plan = reading.plan(question)
-    evidence = reading.part_evidence(plan, 0)
-    read = [c for c in evidence.candidates if c.reader is not None]
-    assert read and len(read) <= reading.policy.read_at_most < len(evidence.candidates)
-    # The reader reads the best-scored sentences and leaves their scores as the engine gave them.
-    assert min(c.score for c in read) >= max(c.score for c in evidence.candidates if c.reader is None)
+    evidence = reading.part_evidence(reading.plan(question), 0)
+    # The reader leaves the engine's scores as they are.
     unread = {(c.start, c.end): c.score for c in plain.part_evidence(plain.plan(question), 0).candidates}
     assert all(unread[(c.start, c.end)] == c.score for c in evidence.candidates)
+    chosen = reading.choose([evidence], 1)
+    # It reads the part's chosen quotes, and only those.
+    assert len(chosen) > 1 and all(c.reader is not None for c in chosen)
+    assert all(c.reader is None for c in evidence.candidates if c not in chosen)
     with_reader, without = reading.answer(question), plain.answer(question)
     assert not with_reader.refused and with_reader.refusal_reason == without.refusal_reason
     # The same sentences are quoted; the lead is the one the engine's score and the reader's logit rate highest.
     assert sorted(c.quote for c in with_reader.citations) == sorted(c.quote for c in without.citations)
-    quoted = {c.quote for c in with_reader.citations}
-    directness = reading.policy.directness(evidence.candidates)
-    lead = max((c for c in evidence.candidates if unwrap(c.text) in quoted), key=directness)
+    assert sorted(unwrap(c.text) for c in chosen) == sorted(c.quote for c in with_reader.citations)
+    lead = max(chosen, key=reading.policy.directness)
     assert with_reader.citations[0].quote == unwrap(lead.text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -51,17 +51,14 @@ PHRASE_CHECKS = 20
 class ReaderPolicy:
     """How the reader is used, chosen on the tune half of evals/data/questions-2.jsonl, the development set and the
     questions about two of the works the reader never trained on, with `python -m citewise.evals.reader_tuning`
-    (docs/EVALUATION.md, "The reader")."""
+    (docs/EVALUATION.md, "The reader"). The reader reads only a part's chosen quotes: they alone can lead."""
 
-    read_at_most: int = 12  # candidates read per part, the best by meaning and words
     logit_weight: float = 0.05  # of the reader's logit, added to a quote's score to choose the lead
-    min_logit: float | None = None  # a quote beside the lead must reach this logit of answering (None: any)
 
-    def directness(self, candidates: list[Candidate]) -> Callable[[Candidate], float]:
-        """How directly a part's quote answers: its score plus `logit_weight` times the reader's logit (a quote
-        the reader did not read counts as the lowest logit it gave the part)."""
-        lowest = min((c.reader for c in candidates if c.reader is not None), default=0.0)
-        return lambda c: c.score + self.logit_weight * (c.reader if c.reader is not None else lowest)
+    def directness(self, candidate: Candidate) -> float:
+        """How directly a quote answers its part: its score plus `logit_weight` times the reader's logit (0 when
+        the reader did not read it: a part's only quote)."""
+        return candidate.score + self.logit_weight * (candidate.reader or 0.0)
 
 
 @dataclass(frozen=True)
@@ -81,8 +78,8 @@ class PartEvidence:
     stored: dict[str, StoredVectors]
     strength: EvidenceStrength
     terms: QuestionTerms
+    asked: str  # the part as the reader reads it: its words, with what a follow-up leans on
     features: dict[str, float] = field(default_factory=dict)  # what the answerability gate reads
-    considered: list[Candidate] = field(default_factory=list)  # every scored candidate, read or not
 
 
 @dataclass
@@ -218,13 +215,10 @@ class OfflineEngine:
         terms = QuestionTerms.of(focus, self.term_stats)
         vector = self._embed_query(part.query)
         stored = self.index.stored_vectors([h.passage.id for h in hits]) if hits else {}
-        candidates = considered = score_candidates(vector, terms, part.answer_type,
-                                                   candidate_sentences(hits, self.index, index), stored,
-                                                   self._embed_sentences)
-        if self.reader is not None:
-            candidates = read_candidates(self.reader, asked, candidates, self.policy.read_at_most)
+        candidates = score_candidates(vector, terms, part.answer_type, candidate_sentences(hits, self.index, index),
+                                      stored, self._embed_sentences)
         strength = self.evidence_strength(part.query, stored, vector)
-        evidence = PartEvidence(part, hits, candidates, stored, strength, terms, considered=considered)
+        evidence = PartEvidence(part, hits, candidates, stored, strength, terms, asked)
         evidence.features = self.answerability_features(evidence)
         return evidence
 
@@ -259,15 +253,16 @@ class OfflineEngine:
 
     def choose(self, evidence: list[PartEvidence], parts: int, quotes: int | None = None) -> list[Candidate]:
         """Quotes for each answerable part, the most direct first; a quote serves the first part that takes it.
-        `quotes`: how many for the whole answer [default: answer.max_quotes]."""
+        `quotes`: how many for the whole answer [default: answer.max_quotes]. The engine's score chooses a part's
+        quotes; with the reader, it and the reader's logit choose which of them leads."""
         quotes = quotes or self.settings.answer.max_quotes
         limit = quotes if parts == 1 else max(2, -(-(quotes + 1) // parts))
         chosen: list[Candidate] = []
-        reading = self.reader is not None
         for item in evidence:
-            chosen += reading_order(
-                select_for_part(item.candidates, limit, chosen, min_reader=self.policy.min_logit if reading else None),
-                self.policy.directness(item.candidates) if reading else None)
+            picked = select_for_part(item.candidates, limit, chosen)
+            if self.reader is not None and len(picked) > 1:
+                read_candidates(self.reader, item.asked, picked)
+            chosen += reading_order(picked, self.policy.directness if self.reader is not None else None)
         return chosen
 
     def _mentioned(self, name: str) -> bool:

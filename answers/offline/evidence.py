@@ -307,32 +307,26 @@ def score_candidates(question_vector: np.ndarray, terms: QuestionTerms, kind: An
     return scored
 
 
-def read_candidates(reader, question: str, candidates: list[Candidate], at_most: int  # noqa: ANN001
-                    ) -> list[Candidate]:
-    """The reader reads the `at_most` best-scored candidates against the question and keeps its logit that each
-    answers on the candidate (`reader`); scores stay the engine's. Which sentences are quoted stays the engine's
-    choice: the reader picks which of them leads (`reading_order` with `ReaderPolicy.directness`)."""
-    shortlist = sorted(candidates, key=lambda c: -c.score)[:at_most]
-    if shortlist:
-        logits = reader.logits(question, [(c.text, c.hit.passage.heading) for c in shortlist])
-        for candidate, logit in zip(shortlist, logits, strict=True):
+def read_candidates(reader, question: str, candidates: list[Candidate]) -> None:  # noqa: ANN001
+    """The reader reads the candidates it has not read yet against the question and keeps its logit that each
+    answers on the candidate (`reader`); scores stay the engine's."""
+    unread = [c for c in candidates if c.reader is None]
+    if unread:
+        logits = reader.logits(question, [(c.text, c.hit.passage.heading) for c in unread])
+        for candidate, logit in zip(unread, logits, strict=True):
             candidate.reader = float(logit)
-    return candidates
 
 
 def select_for_part(candidates: list[Candidate], limit: int, taken: list[Candidate], relative_floor: float = 0.25,
-                    duplicate_cosine: float = 0.9, new_source_bonus: float = 0.05,
-                    min_reader: float | None = None) -> list[Candidate]:
+                    duplicate_cosine: float = 0.9, new_source_bonus: float = 0.05) -> list[Candidate]:
     """Greedy pick for one part: best score first, skipping near-duplicates (also of quotes other parts took) and
-    weak tails, nudging towards a second source. With `min_reader`, a sentence the reader read joins the best one
-    only when its logit of answering reaches it."""
+    weak tails, nudging towards a second source."""
     if not candidates or limit <= 0:
         return []
     ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
     floor = ranked[0].score - relative_floor
     chosen: list[Candidate] = []
-    pool = [c for c in ranked if c.score >= floor and (
-        c is ranked[0] or min_reader is None or c.reader is None or c.reader >= min_reader)]
+    pool = [c for c in ranked if c.score >= floor]
     while pool and len(chosen) < limit:
         sources = {c.source_id for c in chosen}
         best = max(pool, key=lambda c: c.score + (new_source_bonus if chosen and c.source_id not in sources else 0))
