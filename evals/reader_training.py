@@ -97,7 +97,9 @@ def mined_candidates(engine, question: str) -> list[tuple[str, int, int]]:  # no
     found: list[tuple[str, int, int]] = []
     for i in range(len(plan.parts)):
         evidence = engine.part_evidence(plan, i)
-        ranked = sorted(evidence.candidates, key=lambda c: -c.score)[:MINED_PER_PART]
+        # The nearest passages' candidates: those the shipped reader's training mined, before quotes could come
+        # from farther passages.
+        ranked = sorted(evidence.nearest, key=lambda c: -c.score)[:MINED_PER_PART]
         found += [(c.hit.source.file, c.start, c.end) for c in ranked]
     return found
 

@@ -90,7 +90,7 @@ def shortlist_auc(run: AnswerRun, questions: list[EvalQuestion]) -> dict[str, fl
         for evidence in parts:
             read = _shortlist(evidence)
             read_candidates(engine.reader, evidence.asked, read)
-            directness = engine.policy.directness
+            directness = engine.policy.directness(read)
             good = [c for c in read if _is_gold(c, gold)]
             bad = [c for c in read if not _is_gold(c, gold)]
             for g, b in itertools.product(good, bad):
@@ -127,6 +127,7 @@ def weighing_and_unseen() -> tuple[tuple[str, ...], tuple[str, ...]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--read", default="12,24", help="read_at_most values")
     parser.add_argument("--weight", default="0,0.03,0.05,0.1", help="logit_weight values")
     parser.add_argument("--recall", action="store_true", help="instead: how often the gold sentence is among the "
                         "candidates at 12, 20, 50 and 100 passages (on --split's questions)")
@@ -158,11 +159,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.shortlist:
         print(json.dumps(shortlist_auc(run, questions)), flush=True)
         return
-    for weight in [float(v) for v in args.weight.split(",")]:
-        run.engine.policy = ReaderPolicy(weight)
+    for read, weight in itertools.product([int(v) for v in args.read.split(",")],
+                                          [float(v) for v in args.weight.split(",")]):
+        run.engine.policy = ReaderPolicy(read, weight)
         records = run.run(questions)
         metrics = summarize(records)
-        print(json.dumps({"logit_weight": weight, "lead_hit": lead_hit(records),
+        print(json.dumps({"read_at_most": read, "logit_weight": weight, "lead_hit": lead_hit(records),
                           **{k: metrics.get(k) for k in SHOWN}}), flush=True)
 
 

@@ -114,7 +114,7 @@ TWO_PARTS = ("What is the only requirement for membership in Alcoholics Anonymou
 def test_a_small_prompt_still_holds_every_sentence_the_offline_answer_quotes(slice_settings, retriever, fake):
     """Six sentences, as for a local model: the offline answer's own (three a part for two parts) come first, and the
     model may quote as many as that answer does."""
-    question = "What were the Eleusinian Mysteries, and what are the short-term dangers of ecstasy?"
+    question = "What happened at the Eleusinian Mysteries, and what are the risks of MDMA?"
     chosen = offline_choice(slice_settings, retriever, question)
     assert len(chosen) > slice_settings.answer.max_quotes
     fake.reply(reply(claim("A.", "S1.1")))
@@ -274,14 +274,14 @@ def test_a_looping_reply_is_cut_short(slice_settings, retriever, fake, given):
 
 def test_the_prompt_fits_a_small_window_and_an_overflow_is_retried_smaller(slice_settings, retriever, fake, given):
     one = next(iter(given))
-    fake.fail(400, "This model's maximum context length is 1000 tokens. However, you requested 1500 tokens.",
+    fake.fail(400, "This model's maximum context length is 900 tokens. However, you requested 1500 tokens.",
               code="context_length_exceeded")
     fake.reply(reply(claim("A.", one)))
     answer = llm_engine(slice_settings, retriever, fake.base_url, context_tokens=1400, max_tokens=300).answer(QUESTION)
     assert answer.engine == "llm" and [c.quote for c in answer.citations] == [given[one]]
     counter = EstimatedTokens()
     first, second = fake.requests
-    for request, window in ((first, 1400), (second, 1000)):
+    for request, window in ((first, 1400), (second, 900)):
         assert messages_tokens(request["messages"], counter) + request["max_tokens"] <= window
     shown = [len(r["response_format"]["schema"]["properties"]["claims"]["items"]["properties"]["cite"]["items"]
                  ["enum"]) for r in (first, second)]

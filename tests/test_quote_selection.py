@@ -61,9 +61,20 @@ def test_the_reader_picks_the_lead_among_the_chosen_quotes_and_leaves_the_rest_i
     assert reading_order([antoninus, nero, again]) == [antoninus, nero, again]
     antoninus.reader, nero.reader = -2.0, 3.0  # the reader finds that Nero's sentence answers; `again` was not read
     policy = ReaderPolicy(logit_weight=0.05)
-    assert policy.directness(nero) == pytest.approx(0.9 + 0.05 * 3.0)
-    assert policy.directness(again) == pytest.approx(0.8)  # unread (a part's only quote): the score alone
-    assert reading_order([antoninus, nero, again], policy.directness) == [nero, antoninus, again]
+    directness = policy.directness([antoninus, nero, again])
+    assert directness(nero) == pytest.approx(0.9 + 0.05 * 3.0)
+    assert directness(again) == pytest.approx(0.8 + 0.05 * -2.0)  # unread: the lowest logit read
+    assert reading_order([antoninus, nero, again], directness) == [nero, antoninus, again]
     # A small weight keeps the engine's lead where the reader barely prefers another.
     nero.reader = -1.0
-    assert reading_order([antoninus, nero, again], policy.directness)[0] is antoninus
+    assert reading_order([antoninus, nero, again], policy.directness([antoninus, nero, again]))[0] is antoninus
+
+
+def test_with_the_reader_a_part_quotes_what_score_and_logit_rate_highest():
+    from citewise.answers.offline import ReaderPolicy
+
+    on_topic, answer, other = _candidates(["w", "w", "w"], [[1, 0], [0, 1], [1, 1]], [1.0, 0.8, 0.9])
+    on_topic.reader, answer.reader, other.reader = -4.0, 4.0, -4.0
+    assert select_for_part([on_topic, answer, other], limit=1, taken=[]) == [on_topic]
+    directness = ReaderPolicy(logit_weight=0.05).directness([on_topic, answer, other])
+    assert select_for_part([on_topic, answer, other], limit=1, taken=[], rank=directness) == [answer]

@@ -149,33 +149,58 @@ def test_a_sentence_pointing_back_is_quoted_with_the_one_before_it() -> None:
     assert not any(span.startswith("This alone") for span in spans)
 
 
-@pytest.mark.integration
-def test_the_offline_engine_reads_its_quotes_and_leads_with_the_readers_pick(slice_settings, embedder) -> None:
+def _engine(settings, embedder, reader: bool):  # noqa: ANN001, ANN202 - an OfflineEngine
     from citewise.answers.engines import build_engine
-    from citewise.core.sentences import unwrap
     from citewise.retrieval.retriever import IndexRetriever
     from citewise.store import open_index
 
-    def engine(reader: bool):  # noqa: ANN202
-        answer = slice_settings.answer.model_copy(update={"reader": reader})
-        settings = slice_settings.model_copy(update={"answer": answer})
-        retriever = IndexRetriever(settings, open_index(settings), embedder=embedder)
-        return build_engine(settings, retriever, retriever.index, name="offline", embedder=embedder)
+    settings = settings.model_copy(update={"answer": settings.answer.model_copy(update={"reader": reader})})
+    retriever = IndexRetriever(settings, open_index(settings), embedder=embedder)
+    return build_engine(settings, retriever, retriever.index, name="offline", embedder=embedder)
 
-    reading, plain = engine(True), engine(False)
+
+@pytest.mark.integration
+def test_the_reader_reads_each_parts_best_candidates_and_helps_choose_the_quotes_and_the_lead(slice_settings,
+                                                                                              embedder) -> None:
+    from citewise.core.sentences import unwrap
+
+    reading, plain = _engine(slice_settings, embedder, True), _engine(slice_settings, embedder, False)
     question = "How long did the Greater Mysteries at Eleusis last?"
     evidence = reading.part_evidence(reading.plan(question), 0)
-    # The reader leaves the engine's scores as they are.
-    unread = {(c.start, c.end): c.score for c in plain.part_evidence(plain.plan(question), 0).candidates}
-    assert all(unread[(c.start, c.end)] == c.score for c in evidence.candidates)
+    # The reader leaves the engine's scores, and so the gate's features, as they are.
+    unread = plain.part_evidence(plain.plan(question), 0)
+    scores = {(c.start, c.end): c.score for c in unread.candidates}
+    assert all(scores[(c.start, c.end)] == c.score for c in evidence.candidates)
+    assert evidence.features == unread.features
     chosen = reading.choose([evidence], 1)
-    # It reads the part's chosen quotes, and only those.
-    assert len(chosen) > 1 and all(c.reader is not None for c in chosen)
-    assert all(c.reader is None for c in evidence.candidates if c not in chosen)
-    with_reader, without = reading.answer(question), plain.answer(question)
-    assert not with_reader.refused and with_reader.refusal_reason == without.refusal_reason
-    # The same sentences are quoted; the lead is the one the engine's score and the reader's logit rate highest.
-    assert sorted(c.quote for c in with_reader.citations) == sorted(c.quote for c in without.citations)
-    assert sorted(unwrap(c.text) for c in chosen) == sorted(c.quote for c in with_reader.citations)
-    lead = max(chosen, key=reading.policy.directness)
-    assert with_reader.citations[0].quote == unwrap(lead.text)
+    # It reads the part's best-scored candidates, and only those.
+    shortlist = sorted(evidence.candidates, key=lambda c: -c.score)[:reading.policy.read_at_most]
+    assert len(evidence.candidates) > len(shortlist)
+    assert all((c.reader is not None) == (c in shortlist) for c in evidence.candidates)
+    # The lead is the candidate that the engine's score and the reader's logit together rate highest.
+    directness = reading.policy.directness(evidence.candidates)
+    assert chosen[0] is max(evidence.candidates, key=directness)
+    answer = reading.answer(question)
+    assert not answer.refused
+    assert [c.quote for c in answer.citations] == [unwrap(c.text) for c in chosen]
+
+
+@pytest.mark.integration
+def test_the_gate_reads_the_nearest_passages_while_quotes_may_come_from_farther(slice_settings, embedder,
+                                                                                monkeypatch) -> None:
+    from citewise.answers.offline import engine as offline_engine
+
+    question = "What happened on the second day of the Greater Mysteries?"
+    wide = _engine(slice_settings, embedder, False)
+    evidence = wide.part_evidence(wide.plan(question), 0)
+    near = {h.passage.id for h in evidence.hits[:offline_engine.GATE_PASSAGES]}
+    assert len(evidence.hits) > len(near)
+    assert evidence.nearest and all(c.hit.passage.id in near for c in evidence.nearest)
+    assert any(c.hit.passage.id not in near for c in evidence.candidates)
+    # Quoting from farther passages changes nothing the gate reads: the same features as an engine that reads only
+    # the nearest passages.
+    monkeypatch.setattr(offline_engine, "QUOTE_PASSAGES", offline_engine.GATE_PASSAGES)
+    narrow = _engine(slice_settings, embedder, False)
+    alone = narrow.part_evidence(narrow.plan(question), 0)
+    assert len(alone.candidates) < len(evidence.candidates)
+    assert alone.features == evidence.features

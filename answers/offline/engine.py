@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -42,7 +42,11 @@ from citewise.core.text import named_terms, stems_of, term_stems
 from citewise.core.types import StoredVectors
 from citewise.ingest.embedder import single_threaded
 
-RETRIEVAL_K = 12
+# Passages whose sentences the answerability gate reads (it was fitted on them) ...
+GATE_PASSAGES = 12
+# ... and passages whose sentences may be quoted: wider, for an answer the search ranks 13th to 20th (on the tune
+# half the gold sentence is among the candidates for 0.76 of answerable questions at 12 passages, 0.85 at 20).
+QUOTE_PASSAGES = 20
 # Passages holding a work's words in a row that are read for its name spelled out.
 PHRASE_CHECKS = 20
 
@@ -51,14 +55,16 @@ PHRASE_CHECKS = 20
 class ReaderPolicy:
     """How the reader is used, chosen on the tune half of evals/data/questions-2.jsonl, the development set and the
     questions about two of the works the reader never trained on, with `python -m citewise.evals.reader_tuning`
-    (docs/EVALUATION.md, "The reader"). The reader reads only a part's chosen quotes: they alone can lead."""
+    (docs/EVALUATION.md, "The reader")."""
 
-    logit_weight: float = 0.05  # of the reader's logit, added to a quote's score to choose the lead
+    read_at_most: int = 12  # candidates read per part, the best by the engine's score
+    logit_weight: float = 0.05  # of the reader's logit, added to a candidate's score to choose the quotes and lead
 
-    def directness(self, candidate: Candidate) -> float:
-        """How directly a quote answers its part: its score plus `logit_weight` times the reader's logit (0 when
-        the reader did not read it: a part's only quote)."""
-        return candidate.score + self.logit_weight * (candidate.reader or 0.0)
+    def directness(self, candidates: list[Candidate]) -> Callable[[Candidate], float]:
+        """How directly a part's candidate answers: its score plus `logit_weight` times the reader's logit (one
+        the reader did not read counts as the lowest logit it gave the part)."""
+        lowest = min((c.reader for c in candidates if c.reader is not None), default=0.0)
+        return lambda c: c.score + self.logit_weight * (c.reader if c.reader is not None else lowest)
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,8 @@ class EvidenceStrength:
 class PartEvidence:
     part: QuestionPart
     hits: list[Hit]
-    candidates: list[Candidate]
+    candidates: list[Candidate]  # of every passage retrieved, the nearest passages' first
+    nearest: list[Candidate]  # of the GATE_PASSAGES nearest: what the answerability gate reads
     stored: dict[str, StoredVectors]
     strength: EvidenceStrength
     terms: QuestionTerms
@@ -96,6 +103,13 @@ class QuestionEvidence:
     def hits(self) -> list[Hit]:
         """The first part's passages: what a refusal offers as the nearest."""
         return self.parts[0].hits if self.parts else []
+
+
+def _without_repeats(hits: list[Hit]) -> list[Hit]:
+    unique: dict[str, Hit] = {}
+    for hit in hits:
+        unique.setdefault(hit.passage.id, hit)
+    return list(unique.values())
 
 
 class OfflineEngine:
@@ -196,8 +210,8 @@ class OfflineEngine:
         return None
 
     def _whole_hits(self, plan: QuestionPlan, filters: SearchFilters | None) -> list[Hit]:
-        return retrieve(self.retriever, plan.question, max(RETRIEVAL_K, self.settings.retrieval.k), plan.named_sources,
-                        filters)
+        return retrieve(self.retriever, plan.question, max(QUOTE_PASSAGES, self.settings.retrieval.k),
+                        plan.named_sources, filters)
 
     def part_evidence(self, plan: QuestionPlan, index: int, personal: bool = False,
                       whole: list[Hit] | None = None, filters: SearchFilters | None = None) -> PartEvidence:
@@ -205,9 +219,13 @@ class OfflineEngine:
         part = plan.parts[index]
         # A follow-up asking what "he" said keeps to the works of the person the previous question named.
         sources = part.source_ids or (self.names.named_in(plan.question) if personal else frozenset())
-        hits = retrieve(self.retriever, part.query, max(RETRIEVAL_K, self.settings.retrieval.k), sources, filters)
-        seen = {h.passage.id for h in hits}
-        hits += [h for h in whole or [] if h.passage.id not in seen and (not sources or h.source.id in sources)]
+        found = retrieve(self.retriever, part.query, max(QUOTE_PASSAGES, self.settings.retrieval.k), sources, filters)
+        whole = whole or []
+        allowed = [h for h in whole[:GATE_PASSAGES] if not sources or h.source.id in sources]
+        near = _without_repeats(found[:GATE_PASSAGES] + allowed)
+        near_ids = {h.passage.id for h in near}
+        wider = found + [h for h in whole[GATE_PASSAGES:] if not sources or h.source.id in sources]
+        hits = near + _without_repeats([h for h in wider if h.passage.id not in near_ids])
         # Once retrieval keeps to the named works, their author's name would only favour sentences naming them.
         # A follow-up's part is read with what it leans on, as it is searched.
         asked = with_follow_up(part.text, plan.follow_up)
@@ -215,10 +233,16 @@ class OfflineEngine:
         terms = QuestionTerms.of(focus, self.term_stats)
         vector = self._embed_query(part.query)
         stored = self.index.stored_vectors([h.passage.id for h in hits]) if hits else {}
-        candidates = score_candidates(vector, terms, part.answer_type, candidate_sentences(hits, self.index, index),
-                                      stored, self._embed_sentences)
-        strength = self.evidence_strength(part.query, stored, vector)
-        evidence = PartEvidence(part, hits, candidates, stored, strength, terms, asked)
+        sentences = candidate_sentences(hits, self.index, index)
+        # The nearest passages' sentences are scored on their own, exactly as the gate saw them when it was fitted
+        # (which sentences lacking a stored vector get embedded depends on the others scored with them).
+        def scored(near: bool) -> list[Candidate]:
+            own = [c for c in sentences if (c.hit.passage.id in near_ids) == near]
+            return score_candidates(vector, terms, part.answer_type, own, stored, self._embed_sentences)
+
+        nearest, farther = scored(True), scored(False)
+        strength = self.evidence_strength(part.query, {i: v for i, v in stored.items() if i in near_ids}, vector)
+        evidence = PartEvidence(part, hits, nearest + farther, nearest, stored, strength, terms, asked)
         evidence.features = self.answerability_features(evidence)
         return evidence
 
@@ -228,12 +252,12 @@ class OfflineEngine:
 
     def answerability_features(self, evidence: PartEvidence) -> dict[str, float]:
         terms = evidence.terms
-        best = max(evidence.candidates, key=lambda c: c.score, default=None)
+        best = max(evidence.nearest, key=lambda c: c.score, default=None)
         total = sum(terms.weights.values())
         unknown = sum(w for t, w in terms.weights.items() if not self._mentioned(t))
         return {
             "best_passage_cosine": evidence.strength.best_cosine,
-            "best_sentence_cosine": max((c.cosine for c in evidence.candidates), default=0.0),
+            "best_sentence_cosine": max((c.cosine for c in evidence.nearest), default=0.0),
             "best_sentence_coverage": best.lexical if best else 0.0,
             "unknown_share": unknown / total if total > 0 else 0.0,
         }
@@ -253,16 +277,18 @@ class OfflineEngine:
 
     def choose(self, evidence: list[PartEvidence], parts: int, quotes: int | None = None) -> list[Candidate]:
         """Quotes for each answerable part, the most direct first; a quote serves the first part that takes it.
-        `quotes`: how many for the whole answer [default: answer.max_quotes]. The engine's score chooses a part's
-        quotes; with the reader, it and the reader's logit choose which of them leads."""
+        `quotes`: how many for the whole answer [default: answer.max_quotes]. With the reader, a part's quotes and
+        its lead are the candidates the engine's score and the reader's logit rate highest."""
         quotes = quotes or self.settings.answer.max_quotes
         limit = quotes if parts == 1 else max(2, -(-(quotes + 1) // parts))
         chosen: list[Candidate] = []
         for item in evidence:
-            picked = select_for_part(item.candidates, limit, chosen)
-            if self.reader is not None and len(picked) > 1:
-                read_candidates(self.reader, item.asked, picked)
-            chosen += reading_order(picked, self.policy.directness if self.reader is not None else None)
+            directness = None
+            if self.reader is not None:
+                shortlist = sorted(item.candidates, key=lambda c: -c.score)[:self.policy.read_at_most]
+                read_candidates(self.reader, item.asked, shortlist)
+                directness = self.policy.directness(item.candidates)
+            chosen += reading_order(select_for_part(item.candidates, limit, chosen, rank=directness), directness)
         return chosen
 
     def _mentioned(self, name: str) -> bool:

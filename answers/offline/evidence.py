@@ -318,18 +318,20 @@ def read_candidates(reader, question: str, candidates: list[Candidate]) -> None:
 
 
 def select_for_part(candidates: list[Candidate], limit: int, taken: list[Candidate], relative_floor: float = 0.25,
-                    duplicate_cosine: float = 0.9, new_source_bonus: float = 0.05) -> list[Candidate]:
-    """Greedy pick for one part: best score first, skipping near-duplicates (also of quotes other parts took) and
-    weak tails, nudging towards a second source."""
+                    duplicate_cosine: float = 0.9, new_source_bonus: float = 0.05,
+                    rank: Callable[[Candidate], float] | None = None) -> list[Candidate]:
+    """Greedy pick for one part: best first by `rank` (default the score), skipping near-duplicates (also of quotes
+    other parts took) and weak tails, nudging towards a second source."""
     if not candidates or limit <= 0:
         return []
-    ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
-    floor = ranked[0].score - relative_floor
+    rank = rank or (lambda c: c.score)
+    ranked = sorted(candidates, key=rank, reverse=True)
+    floor = rank(ranked[0]) - relative_floor
     chosen: list[Candidate] = []
-    pool = [c for c in ranked if c.score >= floor]
+    pool = [c for c in ranked if rank(c) >= floor]
     while pool and len(chosen) < limit:
         sources = {c.source_id for c in chosen}
-        best = max(pool, key=lambda c: c.score + (new_source_bonus if chosen and c.source_id not in sources else 0))
+        best = max(pool, key=lambda c: rank(c) + (new_source_bonus if chosen and c.source_id not in sources else 0))
         pool.remove(best)
         if any(_near_duplicate(best, c, duplicate_cosine) for c in (*taken, *chosen)):
             continue
