@@ -103,7 +103,7 @@ def main() -> None:
     from citewise.retrieval.retriever import IndexRetriever
     from citewise.store import open_index
 
-    # The reader only orders the quotes: the gate's features are the same with or without it.
+    # The gate's features do not read the reader: they are the same with or without it.
     settings = Settings(index=args.index, answer={"reader": False})
     retriever = IndexRetriever(settings, open_index(settings))
     # No gate: the features of the parts must not depend on the gate being fitted.

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from citewise.answers.offline import ReaderPolicy
 from citewise.answers.reader import MAX_TOKENS, MODEL_PATH, TOKENIZER_PATH, SentenceReader, reader_pair
 from citewise.core.errors import CitewiseError
 from citewise.core.paths import checkout_root, shared_dir
@@ -53,9 +54,6 @@ HELD_OUT_SOURCES = (
     "rank-1914-myth-of-the-birth-of-the-hero.txt",
     "harrison-1913-ancient-art-and-ritual.txt",
 )
-# The engine's best candidates per part of a question, mined as non-answers: as many as the engine has the reader
-# read (ReaderPolicy.read_at_most), so that it trains on the choices it makes.
-MINED_PER_PART = 12
 # All six of MiniLM's layers, three passes (round 3, fifth session): against four layers and two passes, held-out
 # works pair AUC 0.759 -> 0.788 and SQuAD's 0.803 -> 0.822, and in the engine the lead it picks among the engine's
 # quotes is right more often (READER-CARD.md). 32,592 pairs at 20 pairs/s on two threads of a quiet machine.
@@ -98,7 +96,8 @@ def mined_candidates(engine, question: str) -> list[tuple[str, int, int]]:  # no
     found: list[tuple[str, int, int]] = []
     for i in range(len(plan.parts)):
         evidence = engine.part_evidence(plan, i)
-        ranked = sorted(evidence.candidates, key=lambda c: -c.score)[:MINED_PER_PART]
+        # The shortlist the engine has the reader read, mined as non-answers: it trains on the choices it makes.
+        ranked = ReaderPolicy().shortlist(evidence.candidates)
         found += [(c.hit.source.file, c.start, c.end) for c in ranked]
     return found
 
@@ -278,6 +277,8 @@ def compare(name: str, pairs: list[Pair], reader: SentenceReader, cosine: Callab
 
 def write_card(figures: dict, counts: dict[str, int], minutes: float, questions: int, epochs: int,
                layers: int, threads: int) -> None:
+    command = "python -m citewise.evals.reader_training --index <demo index>" + (
+        f" --threads {threads}" if threads > 1 else "")
     digest = hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()
     size = MODEL_PATH.stat().st_size / 1e6
     rows = "\n".join(f"| {name} | {f['reader']['pair_auc']} | {f['cosine']['pair_auc']} | {f['reader']['top1']} | "
@@ -289,7 +290,7 @@ A cross-encoder that reads a question against one sentence (under its heading) a
 answers the question. `answers/reader/reader-int8.onnx`, {size:.1f} MB, int8 ONNX (MatMul and embedding weights),
 {layers} layers. sha256 `{digest}` (CI checks it: tests/test_reader.py).
 
-**Made by** `python -m citewise.evals.reader_training --index <demo index>` on the CPU, seed {SEED}, {epochs} epoch(s),
+**Made by** `{command}` on the CPU, seed {SEED}, {epochs} epoch(s),
 batch {BATCH}, learning rate {LEARNING_RATE} ({HEAD_LEARNING_RATE} for the new unit): {minutes:.0f} minutes in all
 (candidates mined from the engine, then training on {threads} thread(s)).
 

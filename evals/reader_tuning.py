@@ -4,9 +4,9 @@ never trained on; the validation half and the other two works are never read her
 
     python -m citewise.evals.reader_tuning --index DIR
 
-Prints the answer metrics of each policy of a small grid; the one whose lead hit is highest (the reader orders the
-quotes the engine chose, so gold-evidence hit and refusals do not move with it) is written into ReaderPolicy's
-defaults by hand, with the figures in docs/EVALUATION.md.
+Prints the answer metrics of each policy of a small grid; the one with the highest gold-evidence hit whose lead hit
+is no worse is written into ReaderPolicy's defaults by hand, with the figures in docs/EVALUATION.md (the gate does not
+read the reader, so refusals do not move with the policy).
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from citewise.evals.questions import EvalQuestion, GoldQuote, load_questions
 from citewise.evals.questions_retrieval import GoldSpan
 from citewise.evals.report import summarize
 
-# The candidates the shortlist figures read: the 12 best by the engine's score (the engine reads only its quotes).
-SHORTLIST = 12
 SHOWN = ("evidence_hit", "part_coverage", "off_topic_rate", "refusal_rate", "false_refusal_rate")
 
 
@@ -55,13 +53,9 @@ def _is_gold(candidate: Candidate, gold: list[GoldSpan]) -> bool:
     return any(g.overlaps(candidate.source_id, candidate.start, candidate.end) for g in gold)
 
 
-def _shortlist(evidence: PartEvidence) -> list[Candidate]:
-    return sorted(evidence.candidates, key=lambda c: -c.score)[:SHORTLIST]
-
-
 def candidate_recall(run: AnswerRun, questions: list[EvalQuestion], passages: int) -> dict[str, float]:
     """Share of answerable questions with a sentence overlapping a gold quotation among the engine's candidates when
-    each part retrieves `passages` passages: all candidates, and the SHORTLIST best by the engine's score."""
+    each part retrieves `passages` passages: all candidates, and the shortlist the reader reads (ReaderPolicy)."""
     engine = run.engine
     engine.settings = engine.settings.model_copy(
         update={"retrieval": engine.settings.retrieval.model_copy(update={"k": passages})})
@@ -69,9 +63,10 @@ def candidate_recall(run: AnswerRun, questions: list[EvalQuestion], passages: in
     for gold, parts in judged_parts(run, questions):
         judged += 1
         found += any(_is_gold(c, gold) for evidence in parts for c in evidence.candidates)
-        shortlisted += any(_is_gold(c, gold) for evidence in parts for c in _shortlist(evidence))
+        shortlisted += any(_is_gold(c, gold) for evidence in parts
+                           for c in engine.policy.shortlist(evidence.candidates))
     return {"passages": passages, "questions": judged, "gold_among_candidates": round(found / max(1, judged), 3),
-            f"gold_among_best_{SHORTLIST}": round(shortlisted / max(1, judged), 3)}
+            "gold_among_read": round(shortlisted / max(1, judged), 3)}
 
 
 def _win(good: float, bad: float) -> float:
@@ -80,7 +75,7 @@ def _win(good: float, bad: float) -> float:
 
 
 def shortlist_auc(run: AnswerRun, questions: list[EvalQuestion]) -> dict[str, float]:
-    """Within each part's shortlist (its SHORTLIST best candidates by the engine's score), how often a sentence
+    """Within each part's shortlist (the candidates the reader reads, ReaderPolicy.shortlist), how often a sentence
     overlapping a gold quotation is ordered above one that does not: by the reader's logit, by the engine's own
     score, and by the lead's order (score plus the policy's weight times the logit)."""
     engine = run.engine
@@ -88,7 +83,7 @@ def shortlist_auc(run: AnswerRun, questions: list[EvalQuestion]) -> dict[str, fl
     for gold, parts in judged_parts(run, questions):
         judged += 1
         for evidence in parts:
-            read = _shortlist(evidence)
+            read = engine.policy.shortlist(evidence.candidates)
             read_candidates(engine.reader, evidence.asked, read)
             directness = engine.policy.directness(read)
             good = [c for c in read if _is_gold(c, gold)]

@@ -60,6 +60,10 @@ class ReaderPolicy:
     read_at_most: int = 12  # candidates read per part, the best by the engine's score
     logit_weight: float = 0.05  # of the reader's logit, added to a candidate's score to choose the quotes and lead
 
+    def shortlist(self, candidates: list[Candidate]) -> list[Candidate]:
+        """The candidates the reader reads: the `read_at_most` best by the engine's score."""
+        return sorted(candidates, key=lambda c: -c.score)[:self.read_at_most]
+
     def directness(self, candidates: list[Candidate]) -> Callable[[Candidate], float]:
         """How directly a part's candidate answers: its score plus `logit_weight` times the reader's logit (one
         the reader did not read counts as the lowest logit it gave the part)."""
@@ -220,11 +224,13 @@ class OfflineEngine:
         # A follow-up asking what "he" said keeps to the works of the person the previous question named.
         sources = part.source_ids or (self.names.named_in(plan.question) if personal else frozenset())
         found = retrieve(self.retriever, part.query, max(QUOTE_PASSAGES, self.settings.retrieval.k), sources, filters)
+        def kept(more: list[Hit]) -> list[Hit]:  # the whole question's hits, within the works the part keeps to
+            return [h for h in more if not sources or h.source.id in sources]
+
         whole = whole or []
-        allowed = [h for h in whole[:GATE_PASSAGES] if not sources or h.source.id in sources]
-        near = _without_repeats(found[:GATE_PASSAGES] + allowed)
+        near = _without_repeats(found[:GATE_PASSAGES] + kept(whole[:GATE_PASSAGES]))
         near_ids = {h.passage.id for h in near}
-        wider = found + [h for h in whole[GATE_PASSAGES:] if not sources or h.source.id in sources]
+        wider = found + kept(whole[GATE_PASSAGES:])
         hits = near + _without_repeats([h for h in wider if h.passage.id not in near_ids])
         # Once retrieval keeps to the named works, their author's name would only favour sentences naming them.
         # A follow-up's part is read with what it leans on, as it is searched.
@@ -285,8 +291,7 @@ class OfflineEngine:
         for item in evidence:
             directness = None
             if self.reader is not None:
-                shortlist = sorted(item.candidates, key=lambda c: -c.score)[:self.policy.read_at_most]
-                read_candidates(self.reader, item.asked, shortlist)
+                read_candidates(self.reader, item.asked, self.policy.shortlist(item.candidates))
                 directness = self.policy.directness(item.candidates)
             chosen += reading_order(select_for_part(item.candidates, limit, chosen, rank=directness), directness)
         return chosen

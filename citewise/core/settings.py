@@ -65,9 +65,9 @@ class RetrievalSettings(Section):
 class AnswerSettings(Section):
     engine: Literal["offline", "llm"] = Field("offline", description="the answer engine when none is asked for")
     max_quotes: int = Field(5, ge=1, le=20, description="quotations in one answer at most")
-    reader: bool = Field(True, description="the offline engine's lead quote is the one the sentence reader "
-                                          "(answers/reader) and the engine's score rate most direct; false: by "
-                                          "meaning and word overlap alone")
+    reader: bool = Field(True, description="the offline engine chooses its quotes and their lead by the sentence "
+                                          "reader (answers/reader) with its own score; false: by meaning and word "
+                                          "overlap alone")
 
 
 class LLMSettings(Section):
