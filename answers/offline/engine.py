@@ -57,7 +57,7 @@ class ReaderPolicy:
     questions about two of the works the reader never trained on, with `python -m citewise.evals.reader_tuning`
     (docs/EVALUATION.md, "The reader")."""
 
-    read_at_most: int = 12  # candidates read per part, the best by the engine's score
+    read_at_most: int = 24  # candidates read per part, the best by the engine's score
     logit_weight: float = 0.05  # of the reader's logit, added to a candidate's score to choose the quotes and lead
 
     def shortlist(self, candidates: list[Candidate]) -> list[Candidate]:
