@@ -149,6 +149,8 @@ def test_a_leaning_part_searches_with_the_subject_it_leans_on():
     "which was the reason the priest gave for the whole rite.",
     "=### Play therapy for children= Play is thought to help children.",
     "The following are the marks of the state:",
+    "That genuine saint, David Brainerd, describes his own crisis in the following words:—",
+    "There was, as stated, three degrees, and the ordinary procedure with regard to initiation was as follows:--",
     "(_Jahrbuch für psychoanalyt. und psychopatholog._ Forschungen, Bd.",
     "Take as an example the fate of Alypius, in the “Confessions” of St. Augustine (Bk.",
     "{16} I here reckon twenty-five drops of laudanum as equivalent to one grain of opium.",
@@ -161,6 +163,9 @@ def test_plain_sentences_are_not_filler():
     assert not is_filler("The Festival of the Greater Mysteries began on the 15th of the month of Boedromion.")
     assert not is_filler("Mystical states cannot be sustained for long.")
     assert not is_filler("Freud (in his book on dreams) calls it the royal road [via regia] to the unconscious.")
+    # A colon inside a sentence announces nothing by itself: what it announces is in the sentence.
+    assert not is_filler("She gave the following explanation: The natural forces are arranged in seven circles.")
+    assert not is_filler("Thus we have two forms of thinking--directed thinking and dream or phantasy thinking.")
     # A printed page's number inside a sentence is not markup.
     assert not is_filler("I descended from 320 grains of opium (i.e. eight\n{16} thousand drops of laudanum) per day.")
 

@@ -79,7 +79,8 @@ def is_filler(sentence: str) -> bool:
     stripped = sentence.strip()
     letters = [ch for ch in stripped if ch.isalpha()]
     return bool(
-        not letters or stripped.startswith(("#", "=")) or "###" in stripped or stripped.endswith(":")
+        not letters or stripped.startswith(("#", "=")) or "###" in stripped
+        or stripped.rstrip("-—– ").endswith(":")  # announcing what follows, also "... was as follows:--"
         or _WEB_ADDRESS.search(stripped)
         or not any(ch.islower() for ch in letters)  # a heading in capitals
         or stripped[0].islower()  # a fragment
