@@ -91,7 +91,7 @@ def test_a_bad_training_line_is_named_with_its_file_and_line(tmp_path: Path) -> 
 
 @pytest.mark.unit
 def test_the_shipped_training_questions_load_and_quote_their_files_verbatim() -> None:
-    questions = load_training_questions(sorted((REPO / "training" / "reader").glob("*.jsonl")))
+    questions = load_training_questions(sorted((REPO / "training" / "reader").rglob("*.jsonl")))
     assert len(questions) >= 1000
     unanswerable = sum(not q.answerable or q.kind == "near_miss" for q in questions)
     assert unanswerable >= len(questions) / 4
@@ -102,6 +102,50 @@ def test_the_shipped_training_questions_load_and_quote_their_files_verbatim() ->
                 texts[quote.file] = (REPO / "corpus" / quote.file).read_text(encoding="utf-8")
             assert quote.quote in texts[quote.file], (question.id, quote.quote[:60])
 
+
+
+def _gold_spans(texts: dict[str, str]) -> dict[str, list[tuple[int, int, str]]]:
+    """Where each gold quotation of the evaluation sets stands in its file."""
+    import json
+
+    spans: dict[str, list[tuple[int, int, str]]] = {}
+    for name in ("questions.jsonl", "questions-2.jsonl"):
+        for line in (REPO / "evals" / "data" / name).read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            golds = [*row.get("gold", []), *(g for part in row.get("parts", []) for g in part.get("gold", []))]
+            for gold in golds:
+                text = texts.setdefault(gold["file"], (REPO / "corpus" / gold["file"]).read_text(encoding="utf-8"))
+                at = text.find(gold["quote"])
+                if at >= 0:
+                    spans.setdefault(gold["file"], []).append((at, at + len(gold["quote"]), row["id"]))
+    return spans
+
+
+@pytest.mark.unit
+def test_no_training_quotation_overlaps_an_evaluation_gold_quotation() -> None:
+    # The reader must never have been taught, either way, the very sentences its evaluation is read from.
+    texts: dict[str, str] = {}
+    gold = _gold_spans(texts)
+    clashes = []
+    for question in load_training_questions(sorted((REPO / "training" / "reader").rglob("*.jsonl"))):
+        for quote in (*question.answers, *question.near):
+            text = texts.setdefault(quote.file, (REPO / "corpus" / quote.file).read_text(encoding="utf-8"))
+            at = text.find(quote.quote)
+            clashes += [(question.id, gold_id) for start, end, gold_id in gold.get(quote.file, [])
+                        if min(end, at + len(quote.quote)) > max(start, at)]
+    assert clashes == []
+
+
+@pytest.mark.unit
+def test_the_training_command_reads_the_top_folder_and_only_the_folders_it_is_given(tmp_path: Path) -> None:
+    from citewise.evals.reader_training import main, training_question_files
+
+    shipped = training_question_files(REPO)
+    assert [p.name for p in shipped] == ["w1.jsonl", "w2.jsonl", "w3.jsonl", "w4.jsonl"]
+    second = REPO / "training" / "reader" / "second-round"
+    assert training_question_files(REPO, [second])[4:] == sorted(second.glob("*.jsonl"))
+    with pytest.raises(SystemExit):
+        main(["--index", str(tmp_path), "--also", str(tmp_path / "nowhere")])
 
 class _OneSource:
     """The CorpusSentences of a one-file corpus."""
