@@ -91,6 +91,13 @@ def _open_engine(index_dir: Path):  # noqa: ANN202 - an OfflineEngine
     return build_engine(settings, retriever, retriever.index, name="offline", embedder=retriever.embedder)
 
 
+def training_question_files(checkout: Path, also: Sequence[Path] = ()) -> list[Path]:
+    """The question files the reader trains on: training/reader/*.jsonl (not its subfolders, which hold data tried
+    and not adopted, so that the card's command remakes the shipped model) and those of each `also` folder."""
+    return [*sorted((checkout / "training" / "reader").glob("*.jsonl")),
+            *(path for folder in also for path in sorted(folder.glob("*.jsonl")))]
+
+
 def mined_candidates(engine, question: str) -> list[tuple[str, int, int]]:  # noqa: ANN001
     """(file, start, end) of the engine's best candidate sentences for each part of the question, best first."""
     plan = engine.plan(question)
@@ -279,9 +286,9 @@ def compare(name: str, pairs: list[Pair], reader: SentenceReader, cosine: Callab
 
 
 def write_card(figures: dict, counts: dict[str, int], minutes: float, questions: int, epochs: int,
-               layers: int, threads: int) -> None:
+               layers: int, threads: int, also: Sequence[Path] = ()) -> None:
     command = "python -m citewise.evals.reader_training --index <demo index>" + (
-        f" --threads {threads}" if threads > 1 else "")
+        f" --threads {threads}" if threads > 1 else "") + "".join(f" --also {folder}" for folder in also)
     digest = hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()
     size = MODEL_PATH.stat().st_size / 1e6
     rows = "\n".join(f"| {name} | {f['reader']['pair_auc']} | {f['cosine']['pair_auc']} | {f['reader']['top1']} | "
@@ -347,11 +354,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep-fp32", type=Path, help="also write the float model here, and measure it beside int8")
     parser.add_argument("--mined", type=Path, help="keep the engine's mined candidates in this JSON file and reuse "
                                                    "them on the next run over the same index")
+    parser.add_argument("--also", type=Path, action="append", default=[], metavar="DIR",
+                        help="also train on the questions of this folder's *.jsonl (e.g. training/reader/second-round, "
+                             "tried and not adopted: training/reader/README.md); the shipped model is made without")
     args = parser.parse_args(argv)
+    for folder in args.also:
+        if not folder.is_dir() or not any(folder.glob("*.jsonl")):
+            parser.error(f"--also {folder}: not a folder holding *.jsonl question files")
     started = time.monotonic()
     rng = random.Random(SEED)
     ensure_index(args.index)
-    questions = load_training_questions(sorted((_checkout() / "training" / "reader").glob("*.jsonl")))
+    questions = load_training_questions(training_question_files(_checkout(), args.also))
     engine = _open_engine(args.index)
     corpus = CorpusSentences(engine.index)
     trained_on = [q for q in questions if q.source not in HELD_OUT_SOURCES]
@@ -386,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
         float_reader = SentenceReader(args.keep_fp32, workers=os.cpu_count())
         compare("SQuAD held-out, float model", squad_sample, float_reader, cosine_scores)
     write_card(figures, dict(counts), (time.monotonic() - started) / 60, len(trained_on), args.epochs, args.layers,
-               args.threads)
+               args.threads, args.also)
     print(f"reader_training: wrote {MODEL_PATH} and {CARD_PATH}", file=sys.stderr)
 
 
