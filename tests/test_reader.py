@@ -3,7 +3,9 @@ training data loads and checks itself, and the offline engine leads with the sen
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -95,27 +97,25 @@ def test_the_shipped_training_questions_load_and_quote_their_files_verbatim() ->
     assert len(questions) >= 1000
     unanswerable = sum(not q.answerable or q.kind == "near_miss" for q in questions)
     assert unanswerable >= len(questions) / 4
-    texts: dict[str, str] = {}
     for question in questions:
         for quote in (*question.answers, *question.near):
-            if quote.file not in texts:
-                texts[quote.file] = (REPO / "corpus" / quote.file).read_text(encoding="utf-8")
-            assert quote.quote in texts[quote.file], (question.id, quote.quote[:60])
+            assert quote.quote in _corpus_text(quote.file), (question.id, quote.quote[:60])
 
 
+@functools.cache
+def _corpus_text(file: str) -> str:
+    return (REPO / "corpus" / file).read_text(encoding="utf-8")
 
-def _gold_spans(texts: dict[str, str]) -> dict[str, list[tuple[int, int, str]]]:
+
+def _gold_spans() -> dict[str, list[tuple[int, int, str]]]:
     """Where each gold quotation of the evaluation sets stands in its file."""
-    import json
-
     spans: dict[str, list[tuple[int, int, str]]] = {}
     for name in ("questions.jsonl", "questions-2.jsonl"):
         for line in (REPO / "evals" / "data" / name).read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             golds = [*row.get("gold", []), *(g for part in row.get("parts", []) for g in part.get("gold", []))]
             for gold in golds:
-                text = texts.setdefault(gold["file"], (REPO / "corpus" / gold["file"]).read_text(encoding="utf-8"))
-                at = text.find(gold["quote"])
+                at = _corpus_text(gold["file"]).find(gold["quote"])
                 if at >= 0:
                     spans.setdefault(gold["file"], []).append((at, at + len(gold["quote"]), row["id"]))
     return spans
@@ -124,13 +124,11 @@ def _gold_spans(texts: dict[str, str]) -> dict[str, list[tuple[int, int, str]]]:
 @pytest.mark.unit
 def test_no_training_quotation_overlaps_an_evaluation_gold_quotation() -> None:
     # The reader must never have been taught, either way, the very sentences its evaluation is read from.
-    texts: dict[str, str] = {}
-    gold = _gold_spans(texts)
+    gold = _gold_spans()
     clashes = []
     for question in load_training_questions(sorted((REPO / "training" / "reader").rglob("*.jsonl"))):
         for quote in (*question.answers, *question.near):
-            text = texts.setdefault(quote.file, (REPO / "corpus" / quote.file).read_text(encoding="utf-8"))
-            at = text.find(quote.quote)
+            at = _corpus_text(quote.file).find(quote.quote)
             clashes += [(question.id, gold_id) for start, end, gold_id in gold.get(quote.file, [])
                         if min(end, at + len(quote.quote)) > max(start, at)]
     assert clashes == []
@@ -146,6 +144,7 @@ def test_the_training_command_reads_the_top_folder_and_only_the_folders_it_is_gi
     assert training_question_files(REPO, [second])[4:] == sorted(second.glob("*.jsonl"))
     with pytest.raises(SystemExit):
         main(["--index", str(tmp_path), "--also", str(tmp_path / "nowhere")])
+
 
 class _OneSource:
     """The CorpusSentences of a one-file corpus."""
