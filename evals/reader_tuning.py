@@ -23,6 +23,7 @@ from citewise.core.settings import Settings
 from citewise.evals.answers import AnswerRun, QuestionRecord, locate_gold
 from citewise.evals.questions import EvalQuestion, GoldQuote, load_questions
 from citewise.evals.questions_retrieval import GoldSpan
+from citewise.evals.reader_data import TrainingQuestion
 from citewise.evals.report import summarize
 
 SHOWN = ("evidence_hit", "part_coverage", "off_topic_rate", "refusal_rate", "false_refusal_rate")
@@ -98,16 +99,20 @@ def shortlist_auc(run: AnswerRun, questions: list[EvalQuestion]) -> dict[str, fl
             "lead_order_auc": round(lead_wins / max(1, pairs), 3)}
 
 
+def as_eval_question(question: TrainingQuestion) -> EvalQuestion:
+    """A reader's training question as an evaluation question (its answering sentences as gold)."""
+    return EvalQuestion(id=question.id, question=question.question, answerable=question.answerable,
+                        kind=question.kind, gold=[GoldQuote(file=a.file, quote=a.quote) for a in question.answers])
+
+
 def held_out_questions(sources: tuple[str, ...] | None = None) -> list[EvalQuestion]:
     """The reader's training questions about the works it never trained on (or the given ones of them), as
-    evaluation questions (their answering sentences as gold)."""
+    evaluation questions."""
     from citewise.evals.reader_data import load_training_questions
     from citewise.evals.reader_training import HELD_OUT_SOURCES
 
     folder = (checkout_root() or Path(".")) / "training" / "reader"
-    return [EvalQuestion(id=q.id, question=q.question, answerable=q.answerable, kind=q.kind,
-                         gold=[GoldQuote(file=a.file, quote=a.quote) for a in q.answers])
-            for q in load_training_questions(sorted(folder.glob("*.jsonl")))
+    return [as_eval_question(q) for q in load_training_questions(sorted(folder.glob("*.jsonl")))
             if q.source in (sources or HELD_OUT_SOURCES)]
 
 

@@ -134,6 +134,24 @@ def test_no_training_quotation_overlaps_an_evaluation_gold_quotation() -> None:
     assert clashes == []
 
 
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]{4,}", text.lower()))
+
+
+@pytest.mark.unit
+def test_the_gates_off_corpus_questions_are_unanswerable_and_none_is_an_evaluation_question_reworded() -> None:
+    from citewise.evals.questions import load_questions
+
+    written = load_questions(REPO / "training" / "gate" / "off-corpus.jsonl")
+    assert len(written) >= 150 and not any(q.answerable for q in written)
+    evaluation = [q.question for name in ("questions.jsonl", "questions-2.jsonl")
+                  for q in load_questions(REPO / "evals" / "data" / name)]
+    # Writers of everyday questions converge ("explain the offside rule"): such twins were dropped, as here.
+    twins = [(q.id, other) for q in written for other in evaluation
+             if len(_words(q.question) & _words(other)) >= 0.4 * len(_words(q.question) | _words(other))]
+    assert twins == []
+
+
 @pytest.mark.unit
 def test_the_training_command_reads_the_top_folder_and_only_the_folders_it_is_given(tmp_path: Path) -> None:
     from citewise.evals.reader_training import main, training_question_files
@@ -210,16 +228,18 @@ def test_the_reader_reads_each_parts_best_candidates_and_helps_choose_the_quotes
     reading, plain = _engine(slice_settings, embedder, True), _engine(slice_settings, embedder, False)
     question = "How long did the Greater Mysteries at Eleusis last?"
     evidence = reading.part_evidence(reading.plan(question), 0)
-    # The reader leaves the engine's scores, and so the gate's features, as they are.
+    # The reader leaves the engine's scores, and so the gate's other features, as they are ...
     unread = plain.part_evidence(plain.plan(question), 0)
     scores = {(c.start, c.end): c.score for c in unread.candidates}
     assert all(scores[(c.start, c.end)] == c.score for c in evidence.candidates)
-    assert evidence.features == unread.features
-    chosen = reading.choose([evidence], 1)
-    # It reads the part's best-scored candidates, and only those.
+    assert {name: evidence.features[name] for name in unread.features} == unread.features
+    # ... and adds the mean of its logits over the part's best-scored candidates, the ones it reads (and only those).
     shortlist = sorted(evidence.candidates, key=lambda c: -c.score)[:reading.policy.read_at_most]
     assert len(evidence.candidates) > len(shortlist)
     assert all((c.reader is not None) == (c in shortlist) for c in evidence.candidates)
+    assert "reader_mean_logit" not in unread.features
+    assert evidence.features["reader_mean_logit"] == pytest.approx(sum(c.reader for c in shortlist) / len(shortlist))
+    chosen = reading.choose([evidence], 1)
     # The lead is the candidate that the engine's score and the reader's logit together rate highest.
     directness = reading.policy.directness(evidence.candidates)
     assert chosen[0] is max(evidence.candidates, key=directness)
@@ -247,3 +267,32 @@ def test_the_gate_reads_the_nearest_passages_while_quotes_may_come_from_farther(
     alone = narrow.part_evidence(narrow.plan(question), 0)
     assert len(alone.candidates) < len(evidence.candidates)
     assert alone.features == evidence.features
+
+
+@pytest.mark.unit
+def test_the_gate_with_the_reader_was_fitted_on_the_mean_over_as_many_candidates_as_the_reader_reads() -> None:
+    from citewise.answers.offline import READER_GATE_FEATURES, READER_GATE_PATH, AnswerabilityModel, ReaderPolicy
+
+    gate = AnswerabilityModel.load(READER_GATE_PATH, READER_GATE_FEATURES)
+    assert gate.reader_reads == ReaderPolicy().read_at_most
+    assert gate.features[-1] == "reader_mean_logit"
+
+
+@pytest.mark.integration
+def test_the_engine_judges_by_the_gate_of_the_way_it_runs(slice_settings, embedder) -> None:
+    from citewise.answers.offline import GATE_FEATURES, READER_GATE_FEATURES, OfflineEngine, ReaderPolicy
+
+    reading, plain = _engine(slice_settings, embedder, True), _engine(slice_settings, embedder, False)
+    # With the reader a part passes two gates: the reader's and the one the engine without it uses.
+    assert reading.gate.features == READER_GATE_FEATURES
+    assert reading.gate.requires is not None and reading.gate.requires.features == GATE_FEATURES
+    assert plain.gate.features == GATE_FEATURES and plain.gate.requires is None
+    evidence = reading.part_evidence(reading.plan("How long did the Greater Mysteries at Eleusis last?"), 0)
+    features = dict(evidence.features)
+    assert reading.gate.answerable(features)
+    features["best_passage_cosine"] = -1.0  # nothing the search found is near the question
+    assert not reading.gate.requires.answerable(features) and not reading.gate.answerable(features)
+    # A reader reading another number of candidates than the gate was fitted with is refused, naming the refit.
+    with pytest.raises(ValueError, match="answerability_training --reader"):
+        OfflineEngine(plain.settings, plain.retriever, plain.index, plain.embedder, plain.verifier, plain.scorer,
+                      reader=reading.reader, policy=ReaderPolicy(read_at_most=12))

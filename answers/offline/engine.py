@@ -9,7 +9,7 @@ from typing import Literal
 
 import numpy as np
 
-from citewise.answers.offline.answerability import AnswerabilityModel
+from citewise.answers.offline.answerability import READER_FEATURES, READER_MODEL_PATH, AnswerabilityModel
 from citewise.answers.offline.conversation import follow_up_context, refers_to_a_person
 from citewise.answers.offline.evidence import (
     SENTENCE_BATCH,
@@ -141,7 +141,17 @@ class OfflineEngine:
             reader = load_reader()
         self.reader = reader
         self.policy = policy
-        self.gate = AnswerabilityModel.load() if gated else None
+        self.gate = self._gate() if gated else None
+
+    def _gate(self) -> AnswerabilityModel:
+        if self.reader is None:
+            return AnswerabilityModel.load()
+        gate = AnswerabilityModel.load(READER_MODEL_PATH, READER_FEATURES)
+        if gate.reader_reads != self.policy.read_at_most:
+            raise ValueError(f"{READER_MODEL_PATH} was fitted with the reader reading {gate.reader_reads} candidates a "
+                             f"part, not {self.policy.read_at_most}: refit it with "
+                             "python -m citewise.evals.answerability_training --reader")
+        return gate
 
     def answer(self, question: str, history: list[Message] | None = None,
                filters: SearchFilters | None = None) -> Answer:
@@ -250,6 +260,11 @@ class OfflineEngine:
         strength = self.evidence_strength(part.query, {i: v for i, v in stored.items() if i in near_ids}, vector)
         evidence = PartEvidence(part, hits, nearest + farther, nearest, stored, strength, terms, asked)
         evidence.features = self.answerability_features(evidence)
+        if self.reader is not None and evidence.candidates:
+            # The gate with the reader reads how much of the shortlist reads as answering; choose() reuses the logits.
+            shortlist = self.policy.shortlist(evidence.candidates)
+            read_candidates(self.reader, asked, shortlist)
+            evidence.features["reader_mean_logit"] = float(np.mean([c.reader for c in shortlist]))
         return evidence
 
     def answers(self, evidence: PartEvidence) -> bool:
