@@ -156,6 +156,7 @@ def main() -> None:
     model = fit(x, y, groups, answerable, features, trained_on, required)
     if args.reader:
         model["reader_reads"] = ReaderPolicy().read_at_most
+        model["quote_passages"] = engine.quote_passages
         model["requires"] = GATE_PATH.name
     out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({k: model[k] for k in ("threshold", "cv_refusal_rate", "cv_false_refusal_rate", "trained_on")},

@@ -68,6 +68,8 @@ SQUAD_PAIRS, SCIFACT_PAIRS = 4000, 1000
 # Candidates mined a part: the 12 the engine read when the shipped model was trained. The engine now reads 24, chosen
 # with this model (docs/EVALUATION.md, "The reader"); mining 24 would make another model, not yet tried.
 MINED_PER_PART = 12
+# ... of the part's 20 nearest passages, as the engine read then (50 since round 3's ninth session).
+MINED_PASSAGES = 20
 CARD_PATH = MODEL_PATH.with_name("READER-CARD.md")
 # SQuAD: the ten train articles and the first eight of the dev half are trained on; the other eight are held out.
 SQUAD_TRAIN_DEV_ARTICLES = slice(0, 8)
@@ -88,7 +90,9 @@ def _open_engine(index_dir: Path):  # noqa: ANN202 - an OfflineEngine
     # The engine without the reader: what it mines must not depend on an earlier reader.
     settings = Settings(index=index_dir, answer={"reader": False})
     retriever = IndexRetriever(settings, open_index(settings))
-    return build_engine(settings, retriever, retriever.index, name="offline", embedder=retriever.embedder)
+    engine = build_engine(settings, retriever, retriever.index, name="offline", embedder=retriever.embedder)
+    engine.quote_passages = MINED_PASSAGES
+    return engine
 
 
 def training_question_files(checkout: Path, also: Sequence[Path] = ()) -> list[Path]:

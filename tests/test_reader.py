@@ -270,11 +270,12 @@ def test_the_gate_reads_the_nearest_passages_while_quotes_may_come_from_farther(
 
 
 @pytest.mark.unit
-def test_the_gate_with_the_reader_was_fitted_on_the_mean_over_as_many_candidates_as_the_reader_reads() -> None:
+def test_the_gate_with_the_reader_was_fitted_on_the_mean_over_the_candidates_the_reader_reads() -> None:
     from citewise.answers.offline import READER_GATE_FEATURES, READER_GATE_PATH, AnswerabilityModel, ReaderPolicy
+    from citewise.answers.offline.engine import QUOTE_PASSAGES
 
     gate = AnswerabilityModel.load(READER_GATE_PATH, READER_GATE_FEATURES)
-    assert gate.reader_reads == ReaderPolicy().read_at_most
+    assert (gate.reader_reads, gate.quote_passages) == (ReaderPolicy().read_at_most, QUOTE_PASSAGES)
     assert gate.features[-1] == "reader_mean_logit"
 
 

@@ -42,6 +42,7 @@ class AnswerabilityModel:
     bias: float
     threshold: float
     reader_reads: int | None = None  # candidates a part's reader_mean_logit was averaged over when fitted
+    quote_passages: int | None = None  # ... the best-scored of the sentences of this many passages
     requires: AnswerabilityModel | None = None  # a gate the part must pass as well
 
     @classmethod
@@ -52,7 +53,8 @@ class AnswerabilityModel:
                              "python -m citewise.evals.answerability_training")
         requires = cls.load(Path(path).with_name(data["requires"])) if data.get("requires") else None
         return cls(features, np.asarray(data["mean"]), np.asarray(data["scale"]), np.asarray(data["weights"]),
-                   float(data["bias"]), float(data["threshold"]), data.get("reader_reads"), requires)
+                   float(data["bias"]), float(data["threshold"]), data.get("reader_reads"), data.get("quote_passages"),
+                   requires)
 
     def probability(self, features: dict[str, float]) -> float:
         x = (np.asarray([features[name] for name in self.features]) - self.mean) / self.scale

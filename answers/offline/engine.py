@@ -44,9 +44,10 @@ from citewise.ingest.embedder import single_threaded
 
 # Passages whose sentences the answerability gate reads (it was fitted on them) ...
 GATE_PASSAGES = 12
-# ... and passages whose sentences may be quoted: wider, for an answer the search ranks 13th to 20th (on the tune
-# half the gold sentence is among the candidates for 0.76 of answerable questions at 12 passages, 0.85 at 20).
-QUOTE_PASSAGES = 20
+# ... and passages whose sentences may be quoted, of which the reader reads the best-scored: wider, for an answer the
+# search ranks lower (on the tune half the gold sentence is among the candidates for 0.76 of answerable questions at
+# 12 passages, 0.85 at 20; 50 since round 3's ninth session: docs/EVALUATION.md).
+QUOTE_PASSAGES = 50
 # Passages holding a work's words in a row that are read for its name spelled out.
 PHRASE_CHECKS = 20
 
@@ -141,15 +142,17 @@ class OfflineEngine:
             reader = load_reader()
         self.reader = reader
         self.policy = policy
+        self.quote_passages = QUOTE_PASSAGES
         self.gate = self._gate() if gated else None
 
     def _gate(self) -> AnswerabilityModel:
         if self.reader is None:
             return AnswerabilityModel.load()
         gate = AnswerabilityModel.load(READER_MODEL_PATH, READER_FEATURES)
-        if gate.reader_reads != self.policy.read_at_most:
-            raise ValueError(f"{READER_MODEL_PATH} was fitted with the reader reading {gate.reader_reads} candidates a "
-                             f"part, not {self.policy.read_at_most}: refit it with "
+        fitted, now = (gate.reader_reads, gate.quote_passages), (self.policy.read_at_most, self.quote_passages)
+        if fitted != now:
+            raise ValueError(f"{READER_MODEL_PATH} was fitted with the reader reading the best {fitted[0]} candidates "
+                             f"of {fitted[1]} passages a part, not {now[0]} of {now[1]}: refit it with "
                              "python -m citewise.evals.answerability_training --reader")
         return gate
 
@@ -224,7 +227,7 @@ class OfflineEngine:
         return None
 
     def _whole_hits(self, plan: QuestionPlan, filters: SearchFilters | None) -> list[Hit]:
-        return retrieve(self.retriever, plan.question, max(QUOTE_PASSAGES, self.settings.retrieval.k),
+        return retrieve(self.retriever, plan.question, max(self.quote_passages, self.settings.retrieval.k),
                         plan.named_sources, filters)
 
     def part_evidence(self, plan: QuestionPlan, index: int, personal: bool = False,
@@ -233,7 +236,8 @@ class OfflineEngine:
         part = plan.parts[index]
         # A follow-up asking what "he" said keeps to the works of the person the previous question named.
         sources = part.source_ids or (self.names.named_in(plan.question) if personal else frozenset())
-        found = retrieve(self.retriever, part.query, max(QUOTE_PASSAGES, self.settings.retrieval.k), sources, filters)
+        found = retrieve(self.retriever, part.query, max(self.quote_passages, self.settings.retrieval.k), sources,
+                         filters)
         def kept(more: list[Hit]) -> list[Hit]:  # the whole question's hits, within the works the part keeps to
             return [h for h in more if not sources or h.source.id in sources]
 
