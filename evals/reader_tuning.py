@@ -58,6 +58,8 @@ def candidate_recall(run: AnswerRun, questions: list[EvalQuestion], passages: in
     """Share of answerable questions with a sentence overlapping a gold quotation among the engine's candidates when
     each part retrieves `passages` passages: all candidates, and the shortlist the reader reads (ReaderPolicy)."""
     engine = run.engine
+    # A part reads the larger of its quote passages and retrieval.k: both set, so fewer than the engine's own count.
+    engine.quote_passages = passages
     engine.settings = engine.settings.model_copy(
         update={"retrieval": engine.settings.retrieval.model_copy(update={"k": passages})})
     found = shortlisted = judged = 0
