@@ -87,11 +87,25 @@ class CountingEmbedder:
 
 
 @pytest.mark.integration
-def test_an_offline_answer_embeds_the_question_and_nothing_else(slice_settings, embedder) -> None:
+def test_an_offline_answer_embeds_the_question_and_only_the_few_sentences_the_index_holds_no_vector_for(
+        slice_settings, embedder) -> None:
     counting = CountingEmbedder(embedder)
     retriever = IndexRetriever(slice_settings, open_index(slice_settings), embedder=counting)
     engine = build_engine(slice_settings, retriever, retriever.index, name="offline", embedder=counting)
     question = "What are the short-term effects of MDMA on the body?"
     answer = engine.answer(question)
     assert not answer.refused and answer.citations
-    assert counting.texts == [question]
+    assert counting.texts[0] == question
+    embedded = {unwrap(text) for text in counting.texts[1:]}
+    # The sentences without a stored vector: one pointing back, quoted with the one before it, or one past the
+    # model's window.
+    plan = engine.plan(question)
+    unstored: set[str] = set()
+    candidates = 0
+    for i in range(len(plan.parts)):
+        evidence = engine.part_evidence(plan, i)
+        candidates += len(evidence.candidates)
+        unstored |= {unwrap(c.text) for c in evidence.candidates
+                     if unwrap(c.text) not in evidence.stored[c.hit.passage.id].sentences}
+    assert embedded == unstored
+    assert len(unstored) <= 0.05 * candidates
