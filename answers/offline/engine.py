@@ -265,7 +265,7 @@ class OfflineEngine:
         evidence = PartEvidence(part, hits, nearest + farther, nearest, stored, strength, terms, asked)
         evidence.features = self.answerability_features(evidence)
         if self.reader is not None and evidence.candidates:
-            # The gate with the reader reads how much of the shortlist reads as answering; choose() reuses the logits.
+            # The gate with the reader reads how much of the shortlist reads as answering; choose() ranks by them.
             shortlist = self.policy.shortlist(evidence.candidates)
             read_candidates(self.reader, asked, shortlist)
             evidence.features["reader_mean_logit"] = float(np.mean([c.reader for c in shortlist]))
@@ -303,15 +303,13 @@ class OfflineEngine:
     def choose(self, evidence: list[PartEvidence], parts: int, quotes: int | None = None) -> list[Candidate]:
         """Quotes for each answerable part, the most direct first; a quote serves the first part that takes it.
         `quotes`: how many for the whole answer [default: answer.max_quotes]. With the reader, a part's quotes and
-        its lead are the candidates the engine's score and the reader's logit rate highest."""
+        its lead are the candidates the engine's score and the reader's logit rate highest (part_evidence had the
+        reader read them, for the gate)."""
         quotes = quotes or self.settings.answer.max_quotes
         limit = quotes if parts == 1 else max(2, -(-(quotes + 1) // parts))
         chosen: list[Candidate] = []
         for item in evidence:
-            directness = None
-            if self.reader is not None:
-                read_candidates(self.reader, item.asked, self.policy.shortlist(item.candidates))
-                directness = self.policy.directness(item.candidates)
+            directness = self.policy.directness(item.candidates) if self.reader is not None else None
             chosen += reading_order(select_for_part(item.candidates, limit, chosen, rank=directness), directness)
         return chosen
 
