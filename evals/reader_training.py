@@ -91,8 +91,7 @@ def _open_engine(index_dir: Path):  # noqa: ANN202 - an OfflineEngine
     settings = Settings(index=index_dir, answer={"reader": False})
     retriever = IndexRetriever(settings, open_index(settings))
     engine = build_engine(settings, retriever, retriever.index, name="offline", embedder=retriever.embedder)
-    engine.quote_passages = MINED_PASSAGES
-    return engine
+    return engine.reconfigured(quote_passages=MINED_PASSAGES)
 
 
 def training_question_files(checkout: Path, also: Sequence[Path] = ()) -> list[Path]:

@@ -5,8 +5,9 @@ never trained on; the validation half and the other two works are never read her
     python -m citewise.evals.reader_tuning --index DIR
 
 Prints the answer metrics of each policy of a small grid; the one with the highest gold-evidence hit whose lead hit
-is no worse is written into ReaderPolicy's defaults by hand, with the figures in docs/EVALUATION.md (the gate does not
-read the reader, so refusals do not move with the policy).
+is no worse is written into ReaderPolicy's defaults by hand, with the figures in docs/EVALUATION.md. The reader's gate
+was fitted for one read count: a row reading another runs without it ("gated": false, refusing by the hard rules
+alone); refit the gate for the policy adopted (answerability_training --reader).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from citewise.answers.offline import Candidate, PartEvidence, ReaderPolicy, read_candidates
+from citewise.answers.offline import Candidate, OfflineEngine, PartEvidence, ReaderPolicy, read_candidates
 from citewise.core.paths import checkout_root
 from citewise.core.settings import Settings
 from citewise.evals.answers import AnswerRun, QuestionRecord, locate_gold
@@ -39,9 +40,11 @@ def lead_hit(records: list[QuestionRecord]) -> float:
     return round(hits / max(1, len(judged)), 3)
 
 
-def judged_parts(run: AnswerRun, questions: list[EvalQuestion]) -> Iterator[tuple[list[GoldSpan], list[PartEvidence]]]:
-    """For each answerable question whose gold quotations the index holds: them, and each part's evidence."""
-    engine = run.engine
+def judged_parts(run: AnswerRun, questions: list[EvalQuestion], engine: OfflineEngine | None = None
+                 ) -> Iterator[tuple[list[GoldSpan], list[PartEvidence]]]:
+    """For each answerable question whose gold quotations the index holds: them, and each part's evidence (read by
+    `engine`, default the run's)."""
+    engine = engine or run.engine
     for question in questions:
         gold, _ = locate_gold(question, run.index)
         if not question.answerable or not gold:
@@ -57,13 +60,13 @@ def _is_gold(candidate: Candidate, gold: list[GoldSpan]) -> bool:
 def candidate_recall(run: AnswerRun, questions: list[EvalQuestion], passages: int) -> dict[str, float]:
     """Share of answerable questions with a sentence overlapping a gold quotation among the engine's candidates when
     each part retrieves `passages` passages: all candidates, and the shortlist the reader reads (ReaderPolicy)."""
-    engine = run.engine
+    settings = run.engine.settings
     # A part reads the larger of its quote passages and retrieval.k: both set, so fewer than the engine's own count.
-    engine.quote_passages = passages
-    engine.settings = engine.settings.model_copy(
-        update={"retrieval": engine.settings.retrieval.model_copy(update={"k": passages})})
+    # Candidates are read before any gate, so none is needed (and the reader's was fitted for one pool only).
+    engine = run.engine.reconfigured(quote_passages=passages, gated=False, settings=settings.model_copy(
+        update={"retrieval": settings.retrieval.model_copy(update={"k": passages})}))
     found = shortlisted = judged = 0
-    for gold, parts in judged_parts(run, questions):
+    for gold, parts in judged_parts(run, questions, engine):
         judged += 1
         found += any(_is_gold(c, gold) for evidence in parts for c in evidence.candidates)
         shortlisted += any(_is_gold(c, gold) for evidence in parts
@@ -161,13 +164,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.shortlist:
         print(json.dumps(shortlist_auc(run, questions)), flush=True)
         return
+    shipped = run.engine
     for read, weight in itertools.product([int(v) for v in args.read.split(",")],
                                           [float(v) for v in args.weight.split(",")]):
-        run.engine.policy = ReaderPolicy(read, weight)
+        policy = ReaderPolicy(read, weight)
+        try:
+            run.engine, gated = shipped.reconfigured(policy=policy), True
+        except ValueError:  # the reader's gate was fitted for another read count: such a row refuses by hard rules
+            run.engine, gated = shipped.reconfigured(policy=policy, gated=False), False
         records = run.run(questions)
         metrics = summarize(records)
-        print(json.dumps({"read_at_most": read, "logit_weight": weight, "lead_hit": lead_hit(records),
+        print(json.dumps({"read_at_most": read, "logit_weight": weight, "gated": gated, "lead_hit": lead_hit(records),
                           **{k: metrics.get(k) for k in SHOWN}}), flush=True)
+    run.engine = shipped
 
 
 if __name__ == "__main__":

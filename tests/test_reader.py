@@ -249,8 +249,7 @@ def test_the_reader_reads_each_parts_best_candidates_and_helps_choose_the_quotes
 
 
 @pytest.mark.integration
-def test_the_gate_reads_the_nearest_passages_while_quotes_may_come_from_farther(slice_settings, embedder,
-                                                                                monkeypatch) -> None:
+def test_the_gate_reads_the_nearest_passages_while_quotes_may_come_from_farther(slice_settings, embedder) -> None:
     from citewise.answers.offline import engine as offline_engine
 
     question = "What happened on the second day of the Greater Mysteries?"
@@ -262,8 +261,7 @@ def test_the_gate_reads_the_nearest_passages_while_quotes_may_come_from_farther(
     assert any(c.hit.passage.id not in near for c in evidence.candidates)
     # Quoting from farther passages changes nothing the gate reads: the same features as an engine that reads only
     # the nearest passages.
-    monkeypatch.setattr(offline_engine, "QUOTE_PASSAGES", offline_engine.GATE_PASSAGES)
-    narrow = _engine(slice_settings, embedder, False)
+    narrow = wide.reconfigured(quote_passages=offline_engine.GATE_PASSAGES)
     alone = narrow.part_evidence(narrow.plan(question), 0)
     assert len(alone.candidates) < len(evidence.candidates)
     assert alone.features == evidence.features
@@ -282,6 +280,7 @@ def test_the_gate_with_the_reader_was_fitted_on_the_mean_over_the_candidates_the
 @pytest.mark.integration
 def test_the_engine_judges_by_the_gate_of_the_way_it_runs(slice_settings, embedder) -> None:
     from citewise.answers.offline import GATE_FEATURES, READER_GATE_FEATURES, OfflineEngine, ReaderPolicy
+    from citewise.answers.offline.engine import QUOTE_PASSAGES
 
     reading, plain = _engine(slice_settings, embedder, True), _engine(slice_settings, embedder, False)
     # With the reader a part passes two gates: the reader's and the one the engine without it uses.
@@ -297,3 +296,11 @@ def test_the_engine_judges_by_the_gate_of_the_way_it_runs(slice_settings, embedd
     with pytest.raises(ValueError, match="answerability_training --reader"):
         OfflineEngine(plain.settings, plain.retriever, plain.index, plain.embedder, plain.verifier, plain.scorer,
                       reader=reading.reader, policy=ReaderPolicy(read_at_most=12))
+    # Tuning and mining try other pools on a copy, checked as at construction; the engine itself cannot be changed.
+    with pytest.raises(ValueError, match="answerability_training --reader"):
+        reading.reconfigured(quote_passages=20)
+    wider = reading.reconfigured(quote_passages=20, gated=False)
+    assert (wider.quote_passages, wider.gate, wider.reader) == (20, None, reading.reader)
+    assert reading.quote_passages == QUOTE_PASSAGES != wider.quote_passages and reading.gate is not None
+    with pytest.raises(AttributeError):
+        reading.policy = ReaderPolicy(read_at_most=12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -122,10 +123,11 @@ class OfflineEngine:
 
     def __init__(self, settings: Settings, retriever: Retriever, index: IndexReader, embedder,
                  verifier: QuoteVerifier, scorer, gated: bool = True, reader=None,  # noqa: ANN001
-                 policy: ReaderPolicy = ReaderPolicy()) -> None:
+                 policy: ReaderPolicy = ReaderPolicy(), quote_passages: int = QUOTE_PASSAGES) -> None:
         """`gated`: refuse by the fitted answerability gate; without it, on the hard rules alone (what the gate's own
         fitting needs, so that no earlier gate shapes its data). `reader`: the sentence reader, loaded
-        when settings.answer.reader asks for it and none is given."""
+        when settings.answer.reader asks for it and none is given. `policy` and `quote_passages` are fixed for the
+        engine's life, because the reader's gate was fitted for one pair of them (reconfigured() makes another)."""
         self.settings = settings
         self.retriever = retriever
         self.index = index
@@ -141,9 +143,29 @@ class OfflineEngine:
 
             reader = load_reader()
         self.reader = reader
-        self.policy = policy
-        self.quote_passages = QUOTE_PASSAGES
+        self._policy = policy
+        self._quote_passages = quote_passages
         self.gate = self._gate() if gated else None
+
+    @property
+    def policy(self) -> ReaderPolicy:
+        return self._policy
+
+    @property
+    def quote_passages(self) -> int:
+        return self._quote_passages
+
+    def reconfigured(self, *, policy: ReaderPolicy | None = None, quote_passages: int | None = None,
+                     gated: bool | None = None, settings: Settings | None = None) -> OfflineEngine:
+        """This engine reading with another policy or pool (tuning and mining try several), sharing its index,
+        models and caches; the gate is checked against them again, as at construction."""
+        other = copy.copy(self)
+        other._policy = policy or self._policy
+        other._quote_passages = quote_passages or self._quote_passages
+        other.settings = settings or self.settings
+        keep_gate = self.gate is not None if gated is None else gated
+        other.gate = other._gate() if keep_gate else None
+        return other
 
     def _gate(self) -> AnswerabilityModel:
         if self.reader is None:
