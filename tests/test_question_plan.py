@@ -154,6 +154,9 @@ def test_a_leaning_part_searches_with_the_subject_it_leans_on():
     "(_Jahrbuch für psychoanalyt. und psychopatholog._ Forschungen, Bd.",
     "Take as an example the fate of Alypius, in the “Confessions” of St. Augustine (Bk.",
     "{16} I here reckon twenty-five drops of laudanum as equivalent to one grain of opium.",
+    # Cut inside an abbreviated title in italics ("Roscher's _Myth. Lex._"): either piece.
+    "Voigt in his noteworthy treatment of Dionysos in Roscher's _Myth.",
+    "Lit._ is written with a strong sceptical bias.",
 ])
 def test_filler_is_never_a_candidate(sentence):
     assert is_filler(sentence)
@@ -166,6 +169,9 @@ def test_plain_sentences_are_not_filler():
     # A colon inside a sentence announces nothing by itself: what it announces is in the sentence.
     assert not is_filler("She gave the following explanation: The natural forces are arranged in seven circles.")
     assert not is_filler("Thus we have two forms of thinking--directed thinking and dream or phantasy thinking.")
+    # A dream told in italics runs over whole sentences: an unpaired mark alone is no cut.
+    assert not is_filler("_He saw a large dish garnished, and upon it a large piece of roast meat.")
+    assert not is_filler("Hesiod wrote the _Works and Days_ for his brother Perses.")
     # A printed page's number inside a sentence is not markup.
     assert not is_filler("I descended from 320 grains of opium (i.e. eight\n{16} thousand drops of laudanum) per day.")
 

@@ -90,7 +90,7 @@ def is_filler(sentence: str) -> bool:
         or stripped.count("--") >= 3  # a chapter synopsis: "Freud's case--Two ways of regarding Faust--..."
         or _SEE_ALSO.match(stripped) or _title_like(stripped)
         or any(mark in _without_page_marks(stripped) for mark in ("~", "|", "=", "{", "}"))  # Greek, markup, tables
-        or _cut_inside_brackets(stripped)
+        or _cut_inside_brackets(stripped) or _cut_at_abbreviated_title(unwrap(stripped))
     )
 
 
@@ -105,6 +105,18 @@ def _cut_inside_brackets(sentence: str) -> bool:
     reference ("(_Jahrbuch für psychoanalyt. und psychopatholog._ Forschungen, Bd."), and the quote would read as
     cut off."""
     return sentence.count("(") > sentence.count(")") or sentence.count("[") > sentence.count("]")
+
+
+# An italicised title abbreviated with a full stop ("Roscher's _Myth. Lex._"): the splitter ends a sentence inside it,
+# so one piece ends on "_Myth." and the next begins "Lex._".
+_ENDS_IN_TITLE = re.compile(r"_[A-Z][^\s_]{0,9}\.$")
+_BEGINS_IN_TITLE = re.compile(r"^[A-Z][^\s_]{0,9}\._")
+
+
+def _cut_at_abbreviated_title(sentence: str) -> bool:
+    """A sentence cut inside an abbreviated title in italics: an italic mark left unpaired, and the cut next to it.
+    An odd count alone is not enough: a dream Freud tells in italics runs over several whole sentences."""
+    return sentence.count("_") % 2 == 1 and bool(_ENDS_IN_TITLE.search(sentence) or _BEGINS_IN_TITLE.match(sentence))
 
 
 def _title_like(sentence: str) -> bool:
