@@ -157,6 +157,9 @@ def test_a_leaning_part_searches_with_the_subject_it_leans_on():
     # Cut inside an abbreviated title in italics ("Roscher's _Myth. Lex._"): either piece.
     "Voigt in his noteworthy treatment of Dionysos in Roscher's _Myth.",
     "Lit._ is written with a strong sceptical bias.",
+    # The text asking, not answering, also after a conjunction or a short opening.
+    "In the first place, what do we mean by prayer?",
+    "But where is the wish-fulfilment to be found?",
 ])
 def test_filler_is_never_a_candidate(sentence):
     assert is_filler(sentence)
@@ -169,6 +172,9 @@ def test_plain_sentences_are_not_filler():
     # A colon inside a sentence announces nothing by itself: what it announces is in the sentence.
     assert not is_filler("She gave the following explanation: The natural forces are arranged in seven circles.")
     assert not is_filler("Thus we have two forms of thinking--directed thinking and dream or phantasy thinking.")
+    # A sentence that answers and then asks is not a question.
+    assert not is_filler("I now took only 1000 drops of laudanum per day; and what was that?")
+    assert not is_filler("But the answer, which nobody asked for, came at last.")
     # A dream told in italics runs over whole sentences: an unpaired mark alone is no cut.
     assert not is_filler("_He saw a large dish garnished, and upon it a large piece of roast meat.")
     assert not is_filler("Hesiod wrote the _Works and Days_ for his brother Perses.")

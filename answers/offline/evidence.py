@@ -53,9 +53,12 @@ _REASON = re.compile(r"\b(?:because|since|therefore|hence|thus|so that|in order 
                      r"explains?|for (?:this|that) purpose|lest|that is why)\b", re.IGNORECASE)
 _DEFINES = re.compile(r"\b(?:is|are|was|were|means?|meant|denotes?|called|consists?|refers? to|signif(?:y|ies))\b",
                       re.IGNORECASE)
-# A sentence that is itself a question ("Are there steps I can take to protect myself?"); not one that answers and
-# then asks ("I now took only 1000 drops of laudanum per day; and what was that?").
-_ASKING = re.compile(r"^(?:what|how|why|when|where|who|whom|which|are|is|do|does|did|can|could|should|would|will)\b"
+# A sentence that is itself a question ("Are there steps I can take to protect myself?", also after a conjunction or a
+# short opening: "But where is the wish-fulfilment to be found?", "In the first place, what do we mean by prayer?");
+# not one that answers and then asks ("I now took only 1000 drops of laudanum per day; and what was that?").
+_ASKING = re.compile(r"^(?:(?:and|but|or|so|now|then|yet|again|here|well|first(?:ly)?|secondly|in (?:the )?\w+ place)"
+                     r"\b[^,;:?]{0,25},?\s+)?"
+                     r"(?:what|how|why|when|where|who|whom|which|are|is|do|does|did|can|could|should|would|will)\b"
                      r"[^;:]*\?$", re.IGNORECASE)
 # "[108] Compare Freud: ...", "See James, ...", "Cf. Rohde": a footnote pointing elsewhere.
 _SEE_ALSO = re.compile(r"^\s*(?:\[\d+\]|\(\d+\)|\d+\s|compare\b|cf\.|see\s)", re.IGNORECASE)
