@@ -210,6 +210,24 @@ def test_a_sentence_pointing_back_is_quoted_with_the_one_before_it() -> None:
     assert not any(span.startswith("This alone") for span in spans)
 
 
+@pytest.mark.unit
+def test_a_question_the_text_answers_at_once_is_quoted_with_its_answer() -> None:
+    text = ("Prayer has had many definitions in the books of the mystics. In the first place, what do we mean by "
+            "prayer? Surely just this: that part of our active and conscious life which is deliberately orientated "
+            "towards spiritual reality.\n\nWhat then is the soul of all this? Nobody in the whole book can say.")
+    source = Source("s", "u.txt", "Essentials", "Evelyn Underhill", 1920, "", "", "", len(text))
+    # Spans are cached by passage id: one of its own.
+    passage = Passage("p-asks", "s", 0, 0, len(text), text, 40)
+    spans = [text[s:e] for s, e in quotable_spans(passage, text, source)]
+    answer = ("Surely just this: that part of our active and conscious life which is deliberately orientated "
+              "towards spiritual reality.")
+    assert f"In the first place, what do we mean by prayer? {answer}" in spans and answer in spans
+    # The question alone says nothing; a question never borrows across a paragraph break.
+    assert "In the first place, what do we mean by prayer?" not in spans
+    assert not any("prayer? " in span and "soul" in span for span in spans)
+    assert "What then is the soul of all this? Nobody in the whole book can say." in spans
+
+
 def _engine(settings, embedder, reader: bool):  # noqa: ANN001, ANN202 - an OfflineEngine
     from citewise.answers.engines import build_engine
     from citewise.retrieval.retriever import IndexRetriever

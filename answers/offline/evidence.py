@@ -10,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import pairwise
 
 import numpy as np
 
@@ -71,6 +72,11 @@ _POINTER = re.compile(r"^[\"'“‘(_]*(?:this|that|these|those|such|thus|his|he
 POINTER_MAX_WORDS = 10
 
 
+def asks(sentence: str) -> bool:
+    """Whether the sentence is itself a question."""
+    return _ASKING.match(sentence.strip()) is not None
+
+
 def points_back(sentence: str) -> bool:
     return (len(sentence.split()) <= POINTER_MAX_WORDS and not any(ch.isdigit() for ch in sentence)
             and _POINTER.match(sentence.strip()) is not None)
@@ -89,7 +95,7 @@ def is_filler(sentence: str) -> bool:
         or stripped[0].islower()  # a fragment
         or _INDEX_LINE.search(stripped) or _REFERENCE.search(stripped) or _CAPTION.match(stripped)
         or sum(ch.isdigit() for ch in stripped) > len(letters) / 3  # a table row or a list of pages
-        or _ASKING.match(stripped) is not None  # the text asking, not answering
+        or asks(stripped)  # the text asking, not answering
         or stripped.count("--") >= 3  # a chapter synopsis: "Freud's case--Two ways of regarding Faust--..."
         or _SEE_ALSO.match(stripped) or _title_like(stripped)
         or any(mark in _without_page_marks(stripped) for mark in ("~", "|", "=", "{", "}"))  # Greek, markup, tables
@@ -251,6 +257,12 @@ def quotable_spans(passage: Passage, text: str, source: Source,
     # break falls between them; without it, it is not quoted at all.
     whole = [(sentences[i - 1][0], e) if points_back(text[s:e]) and i > 0 and "\n\n" not in text[sentences[i - 1][1]:s]
              else (s, e) for i, (s, e) in enumerate(sentences)]
+    # A question the text asks and answers at once ("In the first place, what do we mean by prayer? Surely just this:
+    # that part of our active and conscious life ...") is also quoted with its answer, which alone may not say what
+    # it answers; the question alone is never quoted (is_filler).
+    whole += [(s, after_end) for (s, e), (after_start, after_end) in pairwise(sentences)
+              if asks(text[s:e]) and "\n\n" not in text[e:after_start] and not asks(text[after_start:after_end])]
+    whole.sort()
     spans = tuple((s, e) for s, e in whole
                   if MIN_WORDS <= len(text[s:e].split()) <= MAX_WORDS and not is_filler(text[s:e])
                   and not (points_back(text[s:e]) and len(text[s:e].split()) <= POINTER_MAX_WORDS)
