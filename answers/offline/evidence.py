@@ -99,7 +99,7 @@ def is_filler(sentence: str) -> bool:
         or stripped.count("--") >= 3  # a chapter synopsis: "Freud's case--Two ways of regarding Faust--..."
         or _SEE_ALSO.match(stripped) or _title_like(stripped)
         or any(mark in _without_page_marks(stripped) for mark in ("~", "|", "=", "{", "}"))  # Greek, markup, tables
-        or _cut_inside_brackets(stripped) or _cut_at_abbreviated_title(unwrap(stripped))
+        or _cut_inside_brackets(stripped) or _cut_at_abbreviated_title(stripped)
     )
 
 
