@@ -29,7 +29,6 @@ from citewise.answers.offline import (
     READER_GATE_FEATURES,
     READER_GATE_PATH,
     AnswerabilityModel,
-    ReaderPolicy,
 )
 from citewise.answers.quotes import sigmoid
 from citewise.core.paths import checkout_root
@@ -155,7 +154,8 @@ def main() -> None:
         required = np.asarray([first.answerable(dict(zip(first.features, row[columns], strict=True))) for row in x])
     model = fit(x, y, groups, answerable, features, trained_on, required)
     if args.reader:
-        model["reader_reads"] = ReaderPolicy().read_at_most
+        # The pool the features were read from: the engine's own, which the gate's check compares with.
+        model["reader_reads"] = engine.policy.read_at_most
         model["quote_passages"] = engine.quote_passages
         model["requires"] = GATE_PATH.name
     out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
