@@ -43,6 +43,18 @@ def test_chunker_sentence_spans_hard_wrapped_with_abbreviations() -> None:
     ]
 
 
+def test_chunker_initials_and_dotted_abbreviations_do_not_end_a_sentence() -> None:
+    text = ("His style was admired by Lady M. W. Montague. In A.D.\n129 he was again at Athens, as T.W. Allen\n"
+            "shows. The U.S. Food and Drug Administration approved it. So did I. Then we left.")
+    assert _sentences(text) == [
+        "His style was admired by Lady M. W. Montague.",
+        "In A.D.\n129 he was again at Athens, as T.W. Allen\nshows.",
+        "The U.S. Food and Drug Administration approved it.",
+        # "I." stays joined to what follows, as before: the splitter cannot tell the pronoun from the numeral
+        "So did I. Then we left.",
+    ]
+
+
 def test_chunker_paragraph_spans_trimmed() -> None:
     spans = paragraph_spans("\n\n  first\nline\n\n\n second \n")
     assert spans == [(4, 14), (18, 24)]

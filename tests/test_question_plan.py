@@ -154,6 +154,8 @@ def test_a_leaning_part_searches_with_the_subject_it_leans_on():
     "(_Jahrbuch für psychoanalyt. und psychopatholog._ Forschungen, Bd.",
     "Take as an example the fate of Alypius, in the “Confessions” of St. Augustine (Bk.",
     "{16} I here reckon twenty-five drops of laudanum as equivalent to one grain of opium.",
+    # A translator's credit, whole since initials no longer end a sentence.
+    "Tr. by W. A. White,\n  M.D.",
     # Cut inside an abbreviated title in italics ("Roscher's _Myth. Lex._"): either piece.
     "Voigt in his noteworthy treatment of Dionysos in Roscher's _Myth.",
     "Lit._ is written with a strong sceptical bias.",

@@ -39,7 +39,8 @@ _PAGE_MARK = re.compile(r"\{\d+\}")
 # caption or a footnote: text about the book, not what it says.
 # Page numbers after a comma at the end: anchored so that the search never backtracks through a long sentence.
 _INDEX_LINE = re.compile(r",\s*\d+(?:\s*[-–]\s*\d+)?\.?\s*$")
-_REFERENCE = re.compile(r"\b(?:pp?\.\s*\d|op\.\s*cit|ibid\b|loc\.\s*cit|et al\.|vol\.\s*[ivxlc\d])", re.IGNORECASE)
+_REFERENCE = re.compile(r"\b(?:pp?\.\s*\d|op\.\s*cit|ibid\b|loc\.\s*cit|et al\.|vol\.\s*[ivxlc\d]"
+                        r"|(?:tr|trans|transl|ed)\.\s+by\b)", re.IGNORECASE)
 _CAPTION = re.compile(r"^\s*[\[(]?\s*(?:fig(?:ure)?\.?|plate|illustration|footnote|note|transcriber|"
                       r"translator's note|editor's note)\b", re.IGNORECASE)
 _NUMBER_WORDS = frozenset((

@@ -54,8 +54,13 @@ def _ends_sentence(text: str, punct_start: int, punct_end: int, limit: int) -> b
     word_start = punct_start
     while word_start > 0 and (text[word_start - 1].isalpha() or text[word_start - 1] == "."):
         word_start -= 1
-    word = text[word_start:punct_start].lower()
-    return word not in _ABBREVIATIONS
+    word = text[word_start:punct_start]
+    # An initial ("Lady M. W. Montague", "J. G. Frazer") or a dotted run of single letters ("A.D. 129", "the U.S. Food
+    # and Drug Administration", "T.W. Allen") rarely ends a sentence; where one does ("about 660 B.C. In his ..."),
+    # two whole sentences quoted as one are still whole, where a split leaves a sentence cut inside a name.
+    if word.isupper() and all(len(letter) == 1 for letter in word.split(".")):
+        return False
+    return word.lower() not in _ABBREVIATIONS
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
