@@ -168,10 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     for read, weight in itertools.product([int(v) for v in args.read.split(",")],
                                           [float(v) for v in args.weight.split(",")]):
         policy = ReaderPolicy(read, weight)
-        try:
-            run.engine, gated = shipped.reconfigured(policy=policy), True
-        except ValueError:  # the reader's gate was fitted for another read count: such a row refuses by hard rules
-            run.engine, gated = shipped.reconfigured(policy=policy, gated=False), False
+        # A row whose read count the reader's gate was not fitted for refuses by the hard rules alone.
+        gated = shipped.gate_fits(policy)
+        run.engine = shipped.reconfigured(policy=policy, gated=gated)
         records = run.run(questions)
         metrics = summarize(records)
         print(json.dumps({"read_at_most": read, "logit_weight": weight, "gated": gated, "lead_hit": lead_hit(records),

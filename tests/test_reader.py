@@ -315,6 +315,8 @@ def test_the_engine_judges_by_the_gate_of_the_way_it_runs(slice_settings, embedd
         OfflineEngine(plain.settings, plain.retriever, plain.index, plain.embedder, plain.verifier, plain.scorer,
                       reader=reading.reader, policy=ReaderPolicy(read_at_most=12))
     # Tuning and mining try other pools on a copy, checked as at construction; the engine itself cannot be changed.
+    assert reading.gate_fits() and not reading.gate_fits(quote_passages=20)
+    assert not reading.gate_fits(ReaderPolicy(read_at_most=12)) and plain.gate_fits(ReaderPolicy(read_at_most=12))
     with pytest.raises(ValueError, match="answerability_training --reader"):
         reading.reconfigured(quote_passages=20)
     wider = reading.reconfigured(quote_passages=20, gated=False)

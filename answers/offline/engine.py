@@ -155,6 +155,12 @@ class OfflineEngine:
     def quote_passages(self) -> int:
         return self._quote_passages
 
+    @property
+    def passages_searched(self) -> int:
+        """How many passages a search for the question or one of its parts returns: the quote pool, or more when the
+        settings ask for more."""
+        return max(self.quote_passages, self.settings.retrieval.k)
+
     def reconfigured(self, *, policy: ReaderPolicy | None = None, quote_passages: int | None = None,
                      gated: bool | None = None, settings: Settings | None = None) -> OfflineEngine:
         """This engine reading with another policy or pool (tuning and mining try several), sharing its index,
@@ -167,15 +173,24 @@ class OfflineEngine:
         other.gate = other._gate() if keep_gate else None
         return other
 
+    def gate_fits(self, policy: ReaderPolicy | None = None, quote_passages: int | None = None) -> bool:
+        """Whether the shipped gate was fitted for the reader reading as `policy` over `quote_passages` (default this
+        engine's): the reader's gate reads features of exactly that many candidates; the gate without it fits all."""
+        if self.reader is None:
+            return True
+        gate = AnswerabilityModel.load(READER_MODEL_PATH, READER_FEATURES)
+        return (gate.reader_reads, gate.quote_passages) == ((policy or self.policy).read_at_most,
+                                                            quote_passages or self.quote_passages)
+
     def _gate(self) -> AnswerabilityModel:
         if self.reader is None:
             return AnswerabilityModel.load()
         gate = AnswerabilityModel.load(READER_MODEL_PATH, READER_FEATURES)
-        fitted, now = (gate.reader_reads, gate.quote_passages), (self.policy.read_at_most, self.quote_passages)
-        if fitted != now:
-            raise ValueError(f"{READER_MODEL_PATH} was fitted with the reader reading the best {fitted[0]} candidates "
-                             f"of {fitted[1]} passages a part, not {now[0]} of {now[1]}: refit it with "
-                             "python -m citewise.evals.answerability_training --reader")
+        if not self.gate_fits():
+            raise ValueError(f"{READER_MODEL_PATH} was fitted with the reader reading the best {gate.reader_reads} "
+                             f"candidates of {gate.quote_passages} passages a part, not {self.policy.read_at_most} of "
+                             f"{self.quote_passages}: refit it with python -m citewise.evals.answerability_training "
+                             "--reader")
         return gate
 
     def answer(self, question: str, history: list[Message] | None = None,
@@ -249,8 +264,7 @@ class OfflineEngine:
         return None
 
     def _whole_hits(self, plan: QuestionPlan, filters: SearchFilters | None) -> list[Hit]:
-        return retrieve(self.retriever, plan.question, max(self.quote_passages, self.settings.retrieval.k),
-                        plan.named_sources, filters)
+        return retrieve(self.retriever, plan.question, self.passages_searched, plan.named_sources, filters)
 
     def part_evidence(self, plan: QuestionPlan, index: int, personal: bool = False,
                       whole: list[Hit] | None = None, filters: SearchFilters | None = None) -> PartEvidence:
@@ -258,8 +272,7 @@ class OfflineEngine:
         part = plan.parts[index]
         # A follow-up asking what "he" said keeps to the works of the person the previous question named.
         sources = part.source_ids or (self.names.named_in(plan.question) if personal else frozenset())
-        found = retrieve(self.retriever, part.query, max(self.quote_passages, self.settings.retrieval.k), sources,
-                         filters)
+        found = retrieve(self.retriever, part.query, self.passages_searched, sources, filters)
         def kept(more: list[Hit]) -> list[Hit]:  # the whole question's hits, within the works the part keeps to
             return [h for h in more if not sources or h.source.id in sources]
 
