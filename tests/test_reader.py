@@ -228,6 +228,24 @@ def test_a_question_the_text_answers_at_once_is_quoted_with_its_answer() -> None
     assert "What then is the soul of all this? Nobody in the whole book can say." in spans
 
 
+@pytest.mark.unit
+def test_a_reading_list_at_the_back_of_a_book_is_never_quoted() -> None:
+    chapter = "The Dithyramb was, to begin with, a spring ritual of the whole people.\n\n"
+    books = ("[More recent works on Greek drama: A.W. PICKARD-CAMBRIDGE, _Dithyramb_, _Tragedy and Comedy_, 1927; "
+             "G. THOMSON, _Aeschylus and Athens_, 1941.]")
+    text = chapter + "BIBLIOGRAPHY\n\n" + books
+    source = Source("s", "h.txt", "Ancient Art and Ritual", "Jane Ellen Harrison", 1913, "", "", "", len(text))
+    headings = [(0, "CHAPTER VII. RITUAL, ART AND LIFE"), (len(chapter), "BIBLIOGRAPHY")]
+    spans = [text[s:e] for s, e in quotable_spans(Passage("p-books", "s", 0, 0, len(text), text, 60), text, source,
+                                                  lambda: headings)]
+    assert spans == [chapter.strip()]
+    # The same words under a chapter's heading are quoted: the heading decides, not the words.
+    under_a_chapter = [(0, "CHAPTER VII. RITUAL, ART AND LIFE")]
+    spans = [text[s:e] for s, e in quotable_spans(Passage("p-chapter", "s", 0, 0, len(text), text, 60), text, source,
+                                                  lambda: under_a_chapter)]
+    assert books in spans
+
+
 def _engine(settings, embedder, reader: bool):  # noqa: ANN001, ANN202 - an OfflineEngine
     from citewise.answers.engines import build_engine
     from citewise.retrieval.retriever import IndexRetriever

@@ -220,6 +220,16 @@ def _author_surname(source: Source) -> str | None:
     return name.split()[-1] if is_personal_name(name) else None
 
 
+# A list of works at the back of a book: its lines name books, they do not say anything (and a later editor adds to
+# it: "[More recent works on Greek drama: A.W. PICKARD-CAMBRIDGE, ...]" in Harrison's). Not an index: the demo corpus
+# prints Freud's footnotes after his.
+_READING_LIST = re.compile(r"^\W*(?:bibliography|references|works cited|further reading)\W*$", re.IGNORECASE)
+
+
+def in_a_reading_list(heading: str | None) -> bool:
+    return heading is not None and _READING_LIST.match(heading) is not None
+
+
 def by_the_author(source: Source, heading: str | None, sentence: str) -> bool:
     """Whether a sentence of a source can be quoted as its author's words: not under a heading that names another
     hand (a translator's preface, an editor's note), nor in a preface or introduction the author field credits to
@@ -267,7 +277,7 @@ def quotable_spans(passage: Passage, text: str, source: Source,
     spans = tuple((s, e) for s, e in whole
                   if MIN_WORDS <= len(text[s:e].split()) <= MAX_WORDS and not is_filler(text[s:e])
                   and not (points_back(text[s:e]) and len(text[s:e].split()) <= POINTER_MAX_WORDS)
-                  and by_the_author(source, heading_at(s), text[s:e]))
+                  and by_the_author(source, heading_at(s), text[s:e]) and not in_a_reading_list(heading_at(s)))
     with _SPANS_LOCK:
         _SPANS_CACHE[passage.id] = spans
         while len(_SPANS_CACHE) > _SPANS_CACHE_SIZE:
