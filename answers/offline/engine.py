@@ -176,17 +176,18 @@ class OfflineEngine:
     def gate_fits(self, policy: ReaderPolicy | None = None, quote_passages: int | None = None) -> bool:
         """Whether the shipped gate was fitted for the reader reading as `policy` over `quote_passages` (default this
         engine's): the reader's gate reads features of exactly that many candidates; the gate without it fits all."""
-        if self.reader is None:
-            return True
-        gate = AnswerabilityModel.load(READER_MODEL_PATH, READER_FEATURES)
-        return (gate.reader_reads, gate.quote_passages) == ((policy or self.policy).read_at_most,
-                                                            quote_passages or self.quote_passages)
+        return self.reader is None or self._fitted_for(AnswerabilityModel.load(READER_MODEL_PATH, READER_FEATURES),
+                                                       policy or self.policy, quote_passages or self.quote_passages)
+
+    @staticmethod
+    def _fitted_for(gate: AnswerabilityModel, policy: ReaderPolicy, quote_passages: int) -> bool:
+        return (gate.reader_reads, gate.quote_passages) == (policy.read_at_most, quote_passages)
 
     def _gate(self) -> AnswerabilityModel:
         if self.reader is None:
             return AnswerabilityModel.load()
         gate = AnswerabilityModel.load(READER_MODEL_PATH, READER_FEATURES)
-        if not self.gate_fits():
+        if not self._fitted_for(gate, self.policy, self.quote_passages):
             raise ValueError(f"{READER_MODEL_PATH} was fitted with the reader reading the best {gate.reader_reads} "
                              f"candidates of {gate.quote_passages} passages a part, not {self.policy.read_at_most} of "
                              f"{self.quote_passages}: refit it with python -m citewise.evals.answerability_training "
