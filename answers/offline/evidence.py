@@ -276,7 +276,7 @@ def quotable_spans(passage: Passage, text: str, source: Source,
     whole.sort()
     spans = tuple((s, e) for s, e in whole
                   if MIN_WORDS <= len(text[s:e].split()) <= MAX_WORDS and not is_filler(text[s:e])
-                  and not (points_back(text[s:e]) and len(text[s:e].split()) <= POINTER_MAX_WORDS)
+                  and not points_back(text[s:e])  # a pointer with nothing before it to take along
                   and by_the_author(source, heading_at(s), text[s:e]) and not in_a_reading_list(heading_at(s)))
     with _SPANS_LOCK:
         _SPANS_CACHE[passage.id] = spans
