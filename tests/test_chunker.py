@@ -50,8 +50,22 @@ def test_chunker_initials_and_dotted_abbreviations_do_not_end_a_sentence() -> No
         "His style was admired by Lady M. W. Montague.",
         "In A.D.\n129 he was again at Athens, as T.W. Allen\nshows.",
         "The U.S. Food and Drug Administration approved it.",
-        # "I." stays joined to what follows, as before: the splitter cannot tell the pronoun from the numeral
-        "So did I. Then we left.",
+        "So did I.",
+        "Then we left.",
+    ]
+
+
+def test_chunker_initial_before_a_word_that_opens_a_sentence_ends_one() -> None:
+    text = ("We came to K. A wedding was just going on there. Inquiries about Mrs. X. We must make them. "
+            "It dates from about 660 B.C. In his time it was new. J. A. Smith wrote it.")
+    assert _sentences(text) == [
+        "We came to K.",
+        "A wedding was just going on there.",
+        "Inquiries about Mrs. X.",
+        "We must make them.",
+        "It dates from about 660 B.C.",
+        "In his time it was new.",
+        "J. A. Smith wrote it.",
     ]
 
 

@@ -156,6 +156,8 @@ def test_a_leaning_part_searches_with_the_subject_it_leans_on():
     "{16} I here reckon twenty-five drops of laudanum as equivalent to one grain of opium.",
     # A translator's credit, whole since initials no longer end a sentence.
     "Tr. by W. A. White,\n  M.D.",
+    # A publisher's list of books at the front of one: a title and its author's credit, not the author's prose.
+    "_THE PSYCHOLOGY OF THE UNCONSCIOUS._ By\nDr. C. G. J<small>UNG</small>.",
     # Cut inside an abbreviated title in italics ("Roscher's _Myth. Lex._"): either piece.
     "Voigt in his noteworthy treatment of Dionysos in Roscher's _Myth.",
     "Lit._ is written with a strong sceptical bias.",
@@ -170,6 +172,7 @@ def test_filler_is_never_a_candidate(sentence):
 def test_plain_sentences_are_not_filler():
     assert not is_filler("The Festival of the Greater Mysteries began on the 15th of the month of Boedromion.")
     assert not is_filler("Mystical states cannot be sustained for long.")
+    assert not is_filler("Thus Dionysius the Areopagite says in a celebrated passage: “Threefold is the way to God.")
     assert not is_filler("Freud (in his book on dreams) calls it the royal road [via regia] to the unconscious.")
     # A colon inside a sentence announces nothing by itself: what it announces is in the sentence.
     assert not is_filler("She gave the following explanation: The natural forces are arranged in seven circles.")

@@ -83,6 +83,15 @@ def points_back(sentence: str) -> bool:
             and _POINTER.match(sentence.strip()) is not None)
 
 
+def in_title_case(sentence: str) -> bool:
+    """A title or a credit line, as a publisher's list of books has them ("_THE PSYCHOLOGY OF THE UNCONSCIOUS._ By
+    Dr. C. G. JUNG."): four words or more and none begins in lower case. Not the author's prose, though between
+    full stops it looks like a sentence."""
+    words = [word.lstrip("_*\"'“‘([") for word in sentence.split()]
+    words = [word for word in words if word[:1].isalpha()]
+    return len(words) >= 4 and not any(word[0].islower() for word in words)
+
+
 def is_filler(sentence: str) -> bool:
     """Text that says nothing when quoted alone: a heading, an index entry, a reference, a caption, a fragment that
     starts mid-sentence, a line that announces a list, or one carrying a web address."""
@@ -92,7 +101,7 @@ def is_filler(sentence: str) -> bool:
         not letters or stripped.startswith(("#", "=")) or "###" in stripped
         or stripped.rstrip("-—– ").endswith(":")  # announcing what follows, also "... was as follows:--"
         or _WEB_ADDRESS.search(stripped)
-        or not any(ch.islower() for ch in letters)  # a heading in capitals
+        or not any(ch.islower() for ch in letters) or in_title_case(stripped)  # a heading, a title, a credit
         or stripped[0].islower()  # a fragment
         or _INDEX_LINE.search(stripped) or _REFERENCE.search(stripped) or _CAPTION.match(stripped)
         or sum(ch.isdigit() for ch in stripped) > len(letters) / 3  # a table row or a list of pages

@@ -16,6 +16,10 @@ _ABBREVIATIONS = {
     "b", "c", "i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii",
 }
 _NEXT_STARTS_SENTENCE = re.compile(r"""\s+["'“‘(\[_]*[A-Z0-9]""")
+# Words that open a sentence and are no one's name: after an initial they mean the initial ended one ("Mrs. X. We
+# must therefore ...", "We came to K. A wedding was just going on there", "about 660 B.C. In his ...").
+_OPENS_SENTENCE = re.compile(r"""\s+["'“‘(\[_]*(?:The|A|An|In|On|At|As|He|She|It|We|They|I|But|And|This|There|"""
+                             r"""His|Her|Its|These|Those|Our|My|You|If|So|Yet|Now|When|After|For|Then|What|How|Why)\s""")
 
 
 def paragraph_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -56,10 +60,11 @@ def _ends_sentence(text: str, punct_start: int, punct_end: int, limit: int) -> b
         word_start -= 1
     word = text[word_start:punct_start]
     # An initial ("Lady M. W. Montague", "J. G. Frazer") or a dotted run of single letters ("A.D. 129", "the U.S. Food
-    # and Drug Administration", "T.W. Allen") rarely ends a sentence; where one does ("about 660 B.C. In his ..."),
-    # two whole sentences quoted as one are still whole, where a split leaves a sentence cut inside a name.
+    # and Drug Administration", "T.W. Allen") ends a sentence only before a word that opens one and names no one
+    # ("about 660 B.C. In his ..."); elsewhere two whole sentences quoted as one are still whole, where a split
+    # leaves a sentence cut inside a name.
     if word.isupper() and all(len(letter) == 1 for letter in word.split(".")):
-        return False
+        return _OPENS_SENTENCE.match(text, punct_end, limit) is not None
     return word.lower() not in _ABBREVIATIONS
 
 
