@@ -211,6 +211,25 @@ def test_a_sentence_pointing_back_is_quoted_with_the_one_before_it() -> None:
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize("pointer", [
+    "But as ex-alcoholics, we can say that his explanation makes good sense.",
+    "Obviously this explanation is absolutely unsatisfactory from a scientific standpoint.",
+    "But that will not do in psychoanalysis.",
+])
+def test_a_sentence_weighing_what_the_one_before_says_is_quoted_with_it(pointer: str) -> None:
+    before = "The doctor's theory that we have an allergy to alcohol interests us."
+    text = f"{before} {pointer}\n\nOn this account the doctor wrote a second letter to the committee."
+    source = Source("s", "b.txt", "Big Book", "Alcoholics Anonymous", 1939, "", "", "", len(text))
+    # Spans are cached by passage id, which stands for one text.
+    passage = Passage(f"weighing-{pointer}", "s", 0, 0, len(text), text, 40)
+    spans = [text[s:e] for s, e in quotable_spans(passage, text, source)]
+    assert f"{before} {pointer}" in spans
+    assert pointer not in spans
+    # An idiom is no pointer: the sentence after the break is quoted alone.
+    assert "On this account the doctor wrote a second letter to the committee." in spans
+
+
+@pytest.mark.unit
 def test_a_question_the_text_answers_at_once_is_quoted_with_its_answer() -> None:
     text = ("Prayer has had many definitions in the books of the mystics. In the first place, what do we mean by "
             "prayer? Surely just this: that part of our active and conscious life which is deliberately orientated "

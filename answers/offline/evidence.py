@@ -69,8 +69,18 @@ _PLACE = re.compile(r"\b(?:in|at|from|near|to)\s+(?:the\s+)?[A-Z][a-z]")
 # makes good sense."): a demonstrative or a possessive first, few words, no figure. Alone it says nothing, so it is
 # quoted with the sentence before it. A pronoun alone is not enough: "She died in September 1897, at the age of
 # twenty-four." answers by itself.
-_POINTER = re.compile(r"^[\"'“‘(_]*(?:this|that|these|those|such|thus|his|her|its|their)\b", re.IGNORECASE)
+_POINTER = re.compile(r"^[\"'“‘(_]*(?:(?:and|but|yet|so|thus|hence|now|or|nor),?\s+)?"
+                      r"(?:this|that|these|those|such|thus|his|her|its|their)\b", re.IGNORECASE)
 POINTER_MAX_WORDS = 10
+# ... or one, a little longer, that weighs an idea it does not state ("But as ex-alcoholics, we can say that his
+# explanation makes good sense.", "Obviously this explanation is absolutely unsatisfactory from a scientific
+# standpoint."): the idea is in the sentence before. "On this account" and "from that view" are idioms, not pointers.
+_POINTS_AT_AN_IDEA = re.compile(
+    r"\b(?:this|that|these|those|such|his|her|its|their)\s+(?:explanations?|views?|theory|theories|accounts?|"
+    r"statements?|ideas?|opinions?|arguments?|conclusions?|interpretations?|remarks?|hypothes[ie]s|suggestions?|"
+    r"claims?|assertions?|doctrines?|answers?)\b", re.IGNORECASE)
+_IDIOM = re.compile(r"\b(?:on|in|from|to)\s+(?:this|that)\s+(?:account|view)\b", re.IGNORECASE)
+IDEA_POINTER_MAX_WORDS = 14
 
 
 def asks(sentence: str) -> bool:
@@ -79,8 +89,12 @@ def asks(sentence: str) -> bool:
 
 
 def points_back(sentence: str) -> bool:
-    return (len(sentence.split()) <= POINTER_MAX_WORDS and not any(ch.isdigit() for ch in sentence)
-            and _POINTER.match(sentence.strip()) is not None)
+    if any(ch.isdigit() for ch in sentence):
+        return False
+    length = len(sentence.split())
+    return ((length <= POINTER_MAX_WORDS and _POINTER.match(sentence.strip()) is not None)
+            or (length <= IDEA_POINTER_MAX_WORDS and _POINTS_AT_AN_IDEA.search(sentence) is not None
+                and _IDIOM.search(sentence) is None))
 
 
 def in_title_case(sentence: str) -> bool:
