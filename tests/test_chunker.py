@@ -55,6 +55,12 @@ def test_chunker_initials_and_dotted_abbreviations_do_not_end_a_sentence() -> No
     ]
 
 
+def test_chunker_a_scholar_s_especially_does_not_end_a_sentence() -> None:
+    text = "The rite was old; cf. esp. Voigt in Roscher, who gives the sources. Then came the dance."
+    assert _sentences(text) == ["The rite was old; cf. esp. Voigt in Roscher, who gives the sources.",
+                                "Then came the dance."]
+
+
 def test_chunker_initial_before_a_word_that_opens_a_sentence_ends_one() -> None:
     text = ("We came to K. A wedding was just going on there. Inquiries about Mrs. X. We must make them. "
             "It dates from about 660 B.C. In his time it was new. J. A. Smith wrote it.")

@@ -12,7 +12,7 @@ _FULL_WIDTH_STOPS = "。！？"
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "st", "prof", "rev", "vol", "vols", "ch", "chap", "cf", "e.g", "i.e", "etc",
-    "viz", "p", "pp", "no", "fig", "ed", "trans", "transl", "op", "cit", "ibid", "jr", "sr", "mt", "ff", "vs",
+    "viz", "p", "pp", "no", "fig", "ed", "trans", "transl", "op", "cit", "ibid", "jr", "sr", "mt", "ff", "vs", "esp",
     "b", "c", "i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii",
 }
 _NEXT_STARTS_SENTENCE = re.compile(r"""\s+["'“‘(\[_]*[A-Z0-9]""")
