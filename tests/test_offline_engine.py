@@ -63,6 +63,15 @@ def test_question_about_a_named_author_cites_that_author(engine, retriever):
     assert "In *The Eleusinian Mysteries and Rites* (1919, book), Dudley Wright writes:" in answer.answer
 
 
+def test_a_misspelt_author_is_read_as_the_sources_spell_it_and_the_answer_says_so(engine, retriever):
+    # "Wrigth" is a name no source mentions: read as asked, the question would be refused as unknown.
+    answer = engine.answer("According to Dudley Wrigth, how long did the Greater Mysteries at Eleusis last?")
+    assert not answer.refused
+    assert answer.answer.startswith("> Read “Wrigth” as “Wright”, as the sources spell it.")
+    _assert_citations_verbatim(answer, retriever)
+    assert answer.citations[0].source.file.startswith("wright-1919")
+
+
 @pytest.mark.parametrize(("question", "reason"), [
     ("Who won the 2014 FIFA World Cup final?", "unknown_name"),  # no source mentions FIFA
     ("How do I configure nginx as a reverse proxy with HTTPS?", "below_answerability_bar"),

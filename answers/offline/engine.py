@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -31,6 +31,7 @@ from citewise.answers.offline.question import (
     with_follow_up,
 )
 from citewise.answers.offline.refusal import confined, part_refusal, question_refusal, refusal
+from citewise.answers.offline.spelling import NameSpellings, respelling_note
 from citewise.answers.offline.terms import QuestionTerms, TermStatistics
 from citewise.answers.output.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, render_answer
 from citewise.answers.quotes.verifier import QuoteStatus, QuoteVerifier
@@ -136,6 +137,7 @@ class OfflineEngine:
         self.scorer = scorer
         self.term_stats = TermStatistics(index)
         self.names = SourceNames(index.sources)
+        self.spellings = NameSpellings(index.sources.values(), lambda word: self.term_stats.document_count(word) > 0)
         self._metadata_stems = [stems_of(f"{s.author} {s.title} {' '.join(s.aliases)}")
                                 for s in index.sources.values()]
         if reader is None and settings.answer.reader:
@@ -214,8 +216,11 @@ class OfflineEngine:
     def plan(self, question: str, history: list[Message] | None = None, query: str | None = None) -> QuestionPlan:
         # A query given in the question's place is searched as it is: it leans on nothing.
         follow_up = "" if query else follow_up_context(question, history)
-        return plan_question(query or question, self.names, self._phrase_mentioned, self.term_stats.rarity,
-                             follow_up=follow_up)
+        # Read before anything is planned: a misspelt author is then neither absent nor missed by the word search.
+        asked, respelt = self.spellings.respell(query or question)
+        follow_up, respelt_before = self.spellings.respell(follow_up)
+        plan = plan_question(asked, self.names, self._phrase_mentioned, self.term_stats.rarity, follow_up=follow_up)
+        return replace(plan, respelt=respelt + tuple(r for r in respelt_before if r not in respelt))
 
     def gather(self, question: str, history: list[Message] | None = None, query: str | None = None,
                filters: SearchFilters | None = None) -> QuestionEvidence:
@@ -235,6 +240,7 @@ class OfflineEngine:
                  query: str | None, filters: SearchFilters | None) -> RenderedAnswer:
         found = self.gather(question, history, query, filters)
         plan = found.plan
+        note = respelling_note(plan.respelt, note)
         refused = self.refused(question, found, note)
         if refused is not None:
             return refused
@@ -258,6 +264,8 @@ class OfflineEngine:
         """The refusal of a question before anything is quoted (refusal.py says why), or None when some part is
         answered; the LLM engine asks the same, under its own `engine` name."""
         name = engine or self.name
+        if engine is not None:  # the LLM engine's refusal: compose() has not noted what was read
+            note = respelling_note(found.plan.respelt, note)
         if found.plan.missing:
             return refusal(question, name, "absent_work_or_author", [], note, missing=found.plan.missing)
         if not found.answerable:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from citewise.answers.offline.spelling import Respelling
 from citewise.core.text import content_terms, fold, primary_author, query_terms, stem
 from citewise.core.types import Source
 
@@ -75,6 +76,7 @@ class QuestionPlan:
     missing: tuple[str, ...] = ()  # works or authors the question asks about that no source is or quotes
     terms: tuple[str, ...] = field(default=())  # content terms of the whole question
     follow_up: str = ""  # what a follow-up leans on from the earlier question (searched with each part)
+    respelt: tuple[Respelling, ...] = ()  # words read in the sources' spelling before planning (spelling.py)
 
 
 _FIRST_WH = re.compile(r"\b(?:what|how|why|when|where|who|whom|whose|which|is|are|was|were|does|do|did|can|could|"
