@@ -161,6 +161,11 @@ def test_a_leaning_part_searches_with_the_subject_it_leans_on():
     # Cut inside an abbreviated title in italics ("Roscher's _Myth. Lex._"): either piece.
     "Voigt in his noteworthy treatment of Dionysos in Roscher's _Myth.",
     "Lit._ is written with a strong sceptical bias.",
+    # Who transcribed the text, not its author: quoted as De Quincey's words before.
+    "Transcribed from the 1886 George Routledge and Sons edition--first\nedition (London Magazine) text, "
+    "by David Price, email\nccx074@coventry.ac.uk",
+    "The following typographical errors have been corrected by the etext\ntranscriber:",
+    "This e-text contains a number of unusual characters.",
     # The text asking, not answering, also after a conjunction or a short opening.
     "In the first place, what do we mean by prayer?",
     "But where is the wish-fulfilment to be found?",

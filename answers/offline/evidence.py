@@ -33,6 +33,9 @@ SHORTLIST = 24
 SENTENCE_BATCH = 8
 
 _WEB_ADDRESS = re.compile(r"https?://|www\.", re.IGNORECASE)
+# Who put the text online, not what its author wrote: a transcriber's credit or note ("Transcribed from the 1886 ...
+# edition ..., by David Price, email ccx074@...", "corrected by the etext transcriber").
+_TRANSCRIPTION = re.compile(r"[\w.+-]+@[\w-]+\.\w|\btranscriber|\be-?texts?\b|\bProject Gutenberg\b", re.IGNORECASE)
 # A printed page's number kept in the text ("eight {16} thousand drops"): not markup.
 _PAGE_MARK = re.compile(r"\{\d+\}")
 # An index entry ("Mystic states, their effects, 21, 414."), a reference ("pp. 23-29", "op. cit.", "et al."), a
@@ -108,13 +111,13 @@ def in_title_case(sentence: str) -> bool:
 
 def is_filler(sentence: str) -> bool:
     """Text that says nothing when quoted alone: a heading, an index entry, a reference, a caption, a fragment that
-    starts mid-sentence, a line that announces a list, or one carrying a web address."""
+    starts mid-sentence, a line that announces a list, one carrying a web address, or a transcriber's credit."""
     stripped = sentence.strip()
     letters = [ch for ch in stripped if ch.isalpha()]
     return bool(
         not letters or stripped.startswith(("#", "=")) or "###" in stripped
         or stripped.rstrip("-—– ").endswith(":")  # announcing what follows, also "... was as follows:--"
-        or _WEB_ADDRESS.search(stripped)
+        or _WEB_ADDRESS.search(stripped) or _TRANSCRIPTION.search(stripped)
         or not any(ch.islower() for ch in letters) or in_title_case(stripped)  # a heading, a title, a credit
         or stripped[0].islower()  # a fragment
         or _INDEX_LINE.search(stripped) or _REFERENCE.search(stripped) or _CAPTION.match(stripped)
