@@ -240,10 +240,10 @@ class OfflineEngine:
                  query: str | None, filters: SearchFilters | None) -> RenderedAnswer:
         found = self.gather(question, history, query, filters)
         plan = found.plan
-        note = respelling_note(plan.respelt, note)
         refused = self.refused(question, found, note)
         if refused is not None:
             return refused
+        note = respelling_note(plan.respelt, note)
         quotes = self.verified_quotes(self.choose(found.answerable, len(plan.parts)), found.answerable)
         if not quotes:
             return refusal(question, self.name, "no_verified_quote", found.hits, note)
@@ -264,8 +264,7 @@ class OfflineEngine:
         """The refusal of a question before anything is quoted (refusal.py says why), or None when some part is
         answered; the LLM engine asks the same, under its own `engine` name."""
         name = engine or self.name
-        if engine is not None:  # the LLM engine's refusal: compose() has not noted what was read
-            note = respelling_note(found.plan.respelt, note)
+        note = respelling_note(found.plan.respelt, note)
         if found.plan.missing:
             return refusal(question, name, "absent_work_or_author", [], note, missing=found.plan.missing)
         if not found.answerable:

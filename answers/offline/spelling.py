@@ -48,7 +48,7 @@ class NameSpellings:
     def read_as(self, word: str) -> str | None:
         """The sources' spelling of `word` (a word of a question), or None: when the corpus holds it as spelt,
         when no author or title word is close enough, or when two are equally close."""
-        folded = fold(_POSSESSIVE.sub("", word))
+        folded = fold(word)  # fold() drops a possessive "'s"
         if (len(folded) < MIN_LETTERS or folded in self._spellings or folded in STOPWORDS
                 or folded in QUESTION_WORDS or not folded.isalpha() or self._known(folded)):
             return None
