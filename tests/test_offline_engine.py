@@ -196,3 +196,38 @@ def test_lines_with_web_addresses_are_never_candidates(retriever):
     hits = [SimpleNamespace(passage=p, source=index.sources[p.source_id]) for p in with_address]
     candidates = candidate_sentences(hits, index)
     assert candidates and not any("http" in c.text for c in candidates)
+
+
+@pytest.fixture(scope="module")
+def printed_names_engine(tmp_path_factory, embedder):
+    """An index of one small text that prints a person by initial and a work's title in lower case and capitals."""
+    from citewise.core.settings import Settings
+    from citewise.ingest.pipeline import Ingestor
+
+    corpus = tmp_path_factory.mktemp("printed_names")
+    (corpus / "MANIFEST.tsv").write_text(
+        "file\ttitle\tauthor\tyear\nnotes.txt\tNotes on Totems\tEdith Quennell\t1920\n", encoding="utf-8")
+    (corpus / "notes.txt").write_text(
+        "THE CONTENT OF THE PSYCHOSES\n\n"
+        "My short sketch on the Content of the Psychoses first appeared in 1908.\n\n"
+        "S. Reinach drew up a code of totemism in twelve articles, which I give here in full.\n\n"
+        "The Rev. J. G. Campbell, minister of Tiree, tells of second sight among the islanders.\n",
+        encoding="utf-8")
+    settings = Settings(index=tmp_path_factory.mktemp("printed_names_index"))
+    Ingestor(settings, embedder=embedder, progress=False).run([corpus])
+    retriever = IndexRetriever(settings, open_index(settings))
+    return build_engine(settings, retriever, retriever.index, name="offline", embedder=embedder)
+
+
+@pytest.mark.parametrize(("question", "missing"), [
+    # A person the text prints with the given name as an initial is not absent ...
+    ("How many articles are in Salomon Reinach's code of totemism?", ()),
+    # ... but another given name's initial, or a middle initial between them, is someone else.
+    ("What did Joseph Campbell write about the hero's journey?", ("Joseph Campbell",)),
+    ("What did Theodore Reinach say about totems?", ("Theodore Reinach",)),
+    # A title the text names with a lower-case article, or as a heading in capitals, is there.
+    ("In The Content of the Psychoses, how many patients had dementia praecox?", ()),
+    ("What does The Doors of Perception say about mescaline?", ("The Doors of Perception",)),
+])
+def test_names_are_missing_only_when_the_text_never_prints_them(printed_names_engine, question, missing):
+    assert printed_names_engine.plan(question).missing == missing

@@ -199,3 +199,23 @@ def test_sentences_carrying_the_kind_of_answer_asked_for():
     assert answer_type_match("They fasted because Demeter had fasted.", "reason", [])
     assert answer_type_match("A dromenon is a thing done.", "definition", ["dromenon"])
     assert not answer_type_match("They danced the dromenon at night.", "definition", ["dromenon"])
+
+
+def test_a_quoted_title_is_one_name_without_its_quotation_marks():
+    # "'There" and "Solution'" once kept their marks: the run was "Is a Solution'", a title no source has.
+    assert asked_about_names("What does 'There Is a Solution' mean by a 'fourth dimension of existence'?") \
+        == [("There Is a Solution", True)]
+
+
+@pytest.mark.parametrize("question", [
+    # The next question's verb ("see") is not this name's.
+    "Why does Dudley Wright keep comparing the Eleusinian Mysteries with Freemasonry? What likeness does he see?",
+    # Nor the next clause's ("think"): a quoted formula is not a speaker.
+    "What's the 'Konx Ompax' formula, and does Wright think it was really spoken at the end of the rites?",
+])
+def test_a_speaker_verb_counts_only_in_the_names_own_clause(question):
+    assert [name for name, _ in asked_about_names(question) if name != "Dudley Wright"] == []
+
+
+def test_a_name_followed_by_its_verb_is_still_a_speaker():
+    assert asked_about_names("What did Stanislav Grof conclude about LSD?") == [("Stanislav Grof", False)]

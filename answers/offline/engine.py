@@ -367,11 +367,34 @@ class OfflineEngine:
         the Areopagite", quoted inside Underhill), when some passage spells it out as a name, capitals and all (the
         words of "The Doors of Perception" stand in a row in a lower-case line of Blake's, which names no book)."""
         if not is_work:
-            return bool(self.index.lexical_search(name.split(), 1, match="all"))
-        spelled = re.compile(r"\s+".join(re.escape(word) for word in name.split()))
+            if self.index.lexical_search(name.split(), 1, match="all"):
+                return True
+            return self._initialled(name)
+        words = name.split()
+        # Capitals and all, but a leading article may be lower case ("My short sketch on the Content of the
+        # Psychoses"), and a heading may print the whole name in capitals.
+        article = f"(?i:{re.escape(words[0])})" if words[0].lower() in ("the", "a", "an") else re.escape(words[0])
+        spelled = re.compile(r"\s+".join([article, *map(re.escape, words[1:])]) + "|"
+                             + r"\s+".join(re.escape(word.upper()) for word in words))
         for passage_id, _ in self.index.lexical_search(name.split(), PHRASE_CHECKS, match="phrase"):
             passage = self.index.passage(passage_id)
             if passage is not None and spelled.search(passage.text):
+                return True
+        return False
+
+    def _initialled(self, name: str) -> bool:
+        """Whether some passage prints the person with the given name as an initial: "Salomon Reinach" stands in
+        Totem and Taboo only as "S. Reinach". The surname alone is not enough: "Joseph Campbell" is not any
+        Campbell."""
+        words = name.split()
+        if len(words) < 2 or len(words[-1]) < 3:
+            return False
+        given = words[0]
+        # The initial stands right before the surname: "J. G. Campbell" (Frazer's minister) is not "Joseph Campbell".
+        printed = re.compile(rf"\b{re.escape(given[0])}\.\s+{re.escape(words[-1])}\b")
+        for passage_id, _ in self.index.lexical_search([words[-1]], PHRASE_CHECKS, match="all"):
+            passage = self.index.passage(passage_id)
+            if passage is not None and printed.search(passage.text):
                 return True
         return False
 

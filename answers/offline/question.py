@@ -297,7 +297,9 @@ def _speaks_alone(text: str, start: int, end: int) -> bool:
 def _name_runs(text: str) -> list[str]:
     """Runs of capitalised words that may be a person's or a work's name: two or more capitalised words, with title
     glue words between them ("Joseph Campbell", "The Body Keeps the Score", "Civilization and Its Discontents")."""
-    tokens = re.findall(r"[\w'’/\-]+|[^\w\s]", text)
+    # A quotation mark is a token of its own, not part of the word it touches: "'There Is a Solution'" is a run of
+    # four words, where "'There" would not start one and "Solution'" would end it with the mark.
+    tokens = re.findall(r"\w[\w/\-]*(?:['’]\w+)*|[^\w\s]", text)
     runs: list[list[str]] = []
     current: list[str] = []
     for i, token in enumerate(tokens):
@@ -338,7 +340,11 @@ def asked_about_names(question: str) -> list[tuple[str, bool]]:
         possessive = after.startswith(("'s", "’s"))
         in_work = re.search(r"(?i)\b(?:in|from)\s+$", before) is not None
         after_owner = re.search(r"[’']s\s+$", before) is not None
-        speaker = _SPEAKER_VERB.search(after[:60]) is not None or re.search(r"(?i)according to\s+$", before)
+        # The verb that makes the name a speaker is in the name's own clause: in "... comparing the Eleusinian
+        # Mysteries with Freemasonry? What likeness does he see?" the next question's "see" is not one, nor is
+        # "think" in "What's the 'Konx Ompax' formula, and does Wright think ...".
+        clause = re.split(r"[.?!,;]", after[:60], maxsplit=1)[0]
+        speaker = _SPEAKER_VERB.search(clause) is not None or re.search(r"(?i)according to\s+$", before)
         if not (possessive or in_work or after_owner or speaker):
             continue
         for name in _split_pair(run):
