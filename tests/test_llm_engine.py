@@ -107,6 +107,17 @@ def test_a_model_is_shown_a_few_sentences_even_where_the_offline_engine_quotes_o
     assert len(ids["items"]["enum"]) == 4 and f"[S1.1] {chosen[0]}" in user  # its choice first
 
 
+def test_a_misspelt_name_is_noted_in_the_models_answer_as_in_the_offline_engines(slice_settings, retriever, fake):
+    fake.reply(reply(claim("The Greater Mysteries lasted several days.", "S1.1")))
+    events = list(llm_engine(slice_settings, retriever, fake.base_url).stream(
+        "According to Dudley Wrigth, how long did the Greater Mysteries at Eleusis last?"))
+    answer = events[-1].answer
+    assert not answer.refused and answer.engine == "llm" and answer.citations
+    assert answer.answer.startswith("> Read “Wrigth” as “Wright”, as the sources spell it.")
+    # The note is streamed with the first quotation, so what was streamed is the answer.
+    assert "".join(e.text for e in events if e.type == "text") == answer.answer
+
+
 TWO_PARTS = ("What is the only requirement for membership in Alcoholics Anonymous, and what are the short-term "
              "dangers of ecstasy?")
 

@@ -25,6 +25,7 @@ from citewise.answers.offline.conversation import previous_user_question, rewrit
 from citewise.answers.offline.engine import OfflineEngine, QuestionEvidence
 from citewise.answers.offline.evidence import Candidate
 from citewise.answers.offline.refusal import confined
+from citewise.answers.offline.spelling import respelling_note
 from citewise.answers.output.answer_stream import StreamingAnswer
 from citewise.answers.output.render import RenderedAnswer, VerifiedQuote, events, nearest_passages
 from citewise.core.answer import Answer, AnswerEvent, Message
@@ -154,7 +155,8 @@ class LLMEngine:
         plan, reply = self._first_reply(query, chosen, max_quotes)
         stats.sentences, stats.prompt_tokens = len(plan.sentences), plan.prompt_tokens
         writer = StreamingAnswer(question, self.name, nearest_passages(found.hits),
-                                 unanswered=self.offline.unanswered_parts(found))
+                                 unanswered=self.offline.unanswered_parts(found),
+                                 note=respelling_note(found.plan.respelt))
         checker = ClaimChecker(plan.sentences, partial(self.offline.verified_quotes, evidence=found.answerable),
                                self.scorer)
         declined, problem = False, "no reply"

@@ -31,10 +31,12 @@ def piece_events(pieces: list[Piece]) -> Iterator[AnswerEvent]:
 
 class StreamingAnswer:
     def __init__(self, question: str, engine: str, nearest: list[NearestPassage],
-                 unanswered: list[str] | None = None) -> None:
-        """`unanswered`: parts of the question no evidence answers, named after the prose (render_answer)."""
+                 unanswered: list[str] | None = None, note: str | None = None) -> None:
+        """`unanswered`: parts of the question no evidence answers, named after the prose (render_answer); `note`
+        opens the answer (render_answer), so it is streamed with the first quotation."""
         self.question = question
         self.engine = engine
+        self.note = note
         self.nearest = nearest
         self.unanswered = unanswered or []
         self.quotes: list[VerifiedQuote] = []
@@ -63,5 +65,5 @@ class StreamingAnswer:
         return [*rest, AnswerEvent(type="done", answer=rendered.answer)]
 
     def _render(self) -> RenderedAnswer:
-        return render_answer(self.question, self.quotes, self.engine, nearest=self.nearest,
+        return render_answer(self.question, self.quotes, self.engine, self.note, nearest=self.nearest,
                              unanswered=self.unanswered)
