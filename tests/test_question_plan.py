@@ -219,3 +219,16 @@ def test_a_speaker_verb_counts_only_in_the_names_own_clause(question):
 
 def test_a_name_followed_by_its_verb_is_still_a_speaker():
     assert asked_about_names("What did Stanislav Grof conclude about LSD?") == [("Stanislav Grof", False)]
+
+
+@pytest.mark.parametrize(("question", "printed", "missing"), [
+    # A source's author at the end of a run is what the run is about, not part of a name: the rest is checked.
+    ("Who was living in the house on Greek Street in Soho with Jung?", "Soho", ()),
+    ("Did the Australian Aborigines Freud describes keep any domestic animals?", "Australian Aborigines", ()),
+    ("Did the Australian Aborigines Freud describes keep any domestic animals?", None,
+     ("Australian Aborigines Freud",)),
+    # One given name before an author's surname is another person.
+    ("Which defence mechanisms does Anna Freud describe?", "Anna", ("Anna Freud",)),
+])
+def test_a_run_ending_in_a_sources_author_is_checked_without_the_author(question, printed, missing):
+    assert plan_question(question, NAMES, lambda name, is_work: name == printed).missing == missing

@@ -354,6 +354,22 @@ def asked_about_names(question: str) -> list[tuple[str, bool]]:
     return found
 
 
+def _before_source_author(name: str, names: SourceNames) -> str | None:
+    """What a name run says before a source's author at its end, when the run is not one name: the author follows
+    "with" or two capitalised words ("the empty house on Greek Street in Soho with De Quincey" -> "Soho"; "the
+    Australian Aborigines Freud describes" -> "Australian Aborigines"). None otherwise: "Anna Freud" is not Freud."""
+    words = name.split()
+    for cut in range(1, len(words)):
+        tail, head = words[cut:], words[:cut]
+        if not tail[0][:1].isupper() or len(tail) > 3 or not names.is_author(" ".join(tail)):
+            continue
+        if head[-1].lower() == "with" and len(head) > 1:
+            return " ".join(head[:-1])
+        if len(head) >= 2 and head[-1].lower() not in _TITLE_GLUE:
+            return " ".join(head)
+    return None
+
+
 def _split_pair(run: str) -> list[str]:
     """"Homeric Hymn and Wright" names two things; "Civilization and Its Discontents" one (glue after "and")."""
     left, sep, right = run.partition(" and ")
@@ -387,9 +403,14 @@ def plan_question(question: str, names: SourceNames, mentioned: Callable[[str, b
     asked = question
     if follow_up:
         question = with_follow_up(question.strip(), follow_up)
-    named = names.named_in(question, speakers_only=True)
+    named_sources = names.named_in(question, speakers_only=True)
+
+    def named(name: str, is_work: bool) -> bool:
+        return names.is_title(name) or names.is_author(name) or mentioned(name, is_work)
+
     missing = tuple(name for name, is_work in asked_about_names(question)
-                    if not (names.is_title(name) or names.is_author(name) or mentioned(name, is_work)))
+                    if not named(name, is_work)
+                    and not ((rest := _before_source_author(name, names)) and named(rest, is_work)))
     parts: list[QuestionPart] = []
     previous: QuestionPart | None = None
     for clause in split_parts(asked):
@@ -416,8 +437,8 @@ def plan_question(question: str, names: SourceNames, mentioned: Callable[[str, b
         parts.append(part)
         previous = part
     if not parts:
-        parts.append(QuestionPart(question, question, answer_type(question), named))
-    return QuestionPlan(question, tuple(_split_comparisons(parts, names, follow_up)), named, missing,
+        parts.append(QuestionPart(question, question, answer_type(question), named_sources))
+    return QuestionPlan(question, tuple(_split_comparisons(parts, names, follow_up)), named_sources, missing,
                         tuple(content_terms(question)), follow_up)
 
 
