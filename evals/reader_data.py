@@ -44,6 +44,8 @@ class TrainingQuestion:
     kind: str
     answers: tuple[Quote, ...]
     near: tuple[Quote, ...]
+    # False when `near` already holds every non-answer a judge read among the engine's candidates: none is presumed.
+    mined: bool = True
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ def load_training_questions(paths: Iterable[Path]) -> list[TrainingQuestion]:
                     id=str(row["id"]), source=str(row["source"]), question=str(row["question"]),
                     answerable=bool(row["answerable"]), kind=str(row["kind"]),
                     answers=tuple(Quote(q["file"], q["quote"]) for q in row.get("answers", [])),
-                    near=tuple(Quote(q["file"], q["quote"]) for q in row.get("near", [])))
+                    near=tuple(Quote(q["file"], q["quote"]) for q in row.get("near", [])),
+                    mined=bool(row.get("mined", True)))
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise CitewiseError(f"{where}: not a training question ({exc})") from exc
             if question.id in seen:
@@ -157,7 +160,7 @@ def question_pairs(question: TrainingQuestion, corpus: CorpusSentences,
                 pairs.append(Pair(question.question, sentences.text[s:e], sentences.heading_at(s), 0.0, JUDGED,
                                   question.id, "ours-near"))
     weight = MINED_ANSWERABLE if question.answerable else MINED_UNANSWERABLE
-    for file, start, end in mined:
+    for file, start, end in mined if question.mined else ():
         if any(f == file and start < e and s < end for f, s, e in taken):
             continue
         sentences = corpus.of(file)

@@ -119,7 +119,7 @@ def mined_candidates(engine, question: str) -> list[tuple[str, int, int]]:  # no
 def mine(questions: list[TrainingQuestion], engine, cache: Path | None) -> dict[str, list]:  # noqa: ANN001
     """The engine's candidates for every question, by id; `cache` keeps them between runs on the same index."""
     mined: dict[str, list] = json.loads(cache.read_text(encoding="utf-8")) if cache and cache.is_file() else {}
-    todo = [q for q in questions if q.id not in mined]
+    todo = [q for q in questions if q.id not in mined and q.mined]
     for number, question in enumerate(todo, start=1):
         mined[question.id] = mined_candidates(engine, question.question)
         if number % 100 == 0 or number == len(todo):
@@ -131,7 +131,7 @@ def mine(questions: list[TrainingQuestion], engine, cache: Path | None) -> dict[
 
 
 def our_pairs(questions: list[TrainingQuestion], mined: dict[str, list], corpus: CorpusSentences) -> list[Pair]:
-    return [pair for q in questions for pair in question_pairs(q, corpus, [tuple(c) for c in mined[q.id]])]
+    return [pair for q in questions for pair in question_pairs(q, corpus, [tuple(c) for c in mined.get(q.id, [])])]
 
 
 def _reader_module(layers: int):  # noqa: ANN202 - a torch.nn.Module

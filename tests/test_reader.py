@@ -199,6 +199,22 @@ def test_pairs_label_answers_judged_and_mined_non_answers() -> None:
 
 
 @pytest.mark.unit
+def test_a_question_whose_candidates_were_all_judged_has_no_presumed_non_answers(tmp_path: Path) -> None:
+    from citewise.evals.reader_data import load_training_questions
+
+    text = "He took forty grains a day. Opium was cheap in London. The druggist was kind to him."
+    row = {"id": "J-1", "source": "a.txt", "question": "How much did he take?", "answerable": True,
+           "kind": "lookup", "answers": [{"file": "a.txt", "quote": "He took forty grains a day."}],
+           "near": [{"file": "a.txt", "quote": "Opium was cheap in London."}], "mined": False}
+    (tmp_path / "judged.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    question, = load_training_questions([tmp_path / "judged.jsonl"])
+    mined = [("a.txt", text.index("The druggist"), len(text))]
+    pairs = question_pairs(question, _OneSource(text), mined)
+    assert sorted(p.origin for p in pairs) == ["ours-answer", "ours-near"]
+    assert all(p.weight == 1.0 for p in pairs)
+
+
+@pytest.mark.unit
 def test_a_sentence_pointing_back_is_quoted_with_the_one_before_it() -> None:
     text = ("The first stage of the mystic way is the cleansing of the self from all that hinders it. "
             "This is the meaning of purgation.\n\nThis alone says nothing at all here.")
