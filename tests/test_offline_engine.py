@@ -231,3 +231,16 @@ def printed_names_engine(tmp_path_factory, embedder):
 ])
 def test_names_are_missing_only_when_the_text_never_prints_them(printed_names_engine, question, missing):
     assert printed_names_engine.plan(question).missing == missing
+
+
+@pytest.mark.parametrize(("question", "unknown"), [
+    # The given name of a person printed by initial is not an unknown name either ...
+    ("How many articles are in Salomon Reinach's code of totemism?", ()),
+    # ... unless the initial is another's.
+    ("How many articles are in Theodore Reinach's code of totemism?", ("theodore",)),
+])
+def test_a_given_name_printed_as_an_initial_is_no_unknown_name(printed_names_engine, question, unknown):
+    import numpy as np
+
+    strength = printed_names_engine.evidence_strength(question, {}, np.zeros(384, dtype=np.float32))
+    assert strength.missing_names == unknown

@@ -339,7 +339,8 @@ class OfflineEngine:
         return self.embedder.embed(texts, batch_size=SENTENCE_BATCH)
 
     def evidence_strength(self, query: str, stored: dict[str, StoredVectors], vector: np.ndarray) -> EvidenceStrength:
-        missing = tuple(name for name in named_terms(query) if not self._mentioned(name))
+        missing = tuple(name for name in named_terms(query)
+                        if not (self._mentioned(name) or self._given_name_printed_as_initial(name, query)))
         best = max((float(v.passage @ vector) for v in stored.values()), default=0.0)
         return EvidenceStrength(best, missing)
 
@@ -381,6 +382,15 @@ class OfflineEngine:
             if passage is not None and spelled.search(passage.text):
                 return True
         return False
+
+    def _given_name_printed_as_initial(self, word: str, query: str) -> bool:
+        """Whether `word` is the given name of the capitalised word after it in `query`, a person the text prints
+        by initial ("Salomon" of "Salomon Reinach", printed "S. Reinach"): then it is no unknown name."""
+        after = re.search(rf"(?i:\b{re.escape(word)})\s+([A-Z][\w'’-]+)", query)
+        if after is None:
+            return False
+        surname = after.group(1).removesuffix("'s").removesuffix("’s")
+        return self._initialled(f"{word.title()} {surname}")
 
     def _initialled(self, name: str) -> bool:
         """Whether some passage prints the person with the given name as an initial: "Salomon Reinach" stands in
