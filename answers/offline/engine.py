@@ -36,7 +36,7 @@ from citewise.answers.offline.terms import QuestionTerms, TermStatistics
 from citewise.answers.output.render import RenderedAnswer, VerifiedQuote, events, nearest_passages, render_answer
 from citewise.answers.quotes.verifier import QuoteStatus, QuoteVerifier
 from citewise.core.answer import Answer, AnswerEvent, Message, RefusalReason
-from citewise.core.index import IndexReader
+from citewise.core.index import IndexReader, TermMatch
 from citewise.core.retrieval import Hit, Retriever, SearchFilters
 from citewise.core.sentences import unwrap
 from citewise.core.settings import Settings
@@ -368,18 +368,21 @@ class OfflineEngine:
         the Areopagite", quoted inside Underhill), when some passage spells it out as a name, capitals and all (the
         words of "The Doors of Perception" stand in a row in a lower-case line of Blake's, which names no book)."""
         if not is_work:
-            if self.index.lexical_search(name.split(), 1, match="all"):
-                return True
-            return self._initialled(name)
+            return bool(self.index.lexical_search(name.split(), 1, match="all")) or self._initialled(name)
         words = name.split()
         # Capitals and all, but a leading article may be lower case ("My short sketch on the Content of the
         # Psychoses"), and a heading may print the whole name in capitals.
         article = f"(?i:{re.escape(words[0])})" if words[0].lower() in ("the", "a", "an") else re.escape(words[0])
         spelled = re.compile(r"\s+".join([article, *map(re.escape, words[1:])]) + "|"
                              + r"\s+".join(re.escape(word.upper()) for word in words))
-        for passage_id, _ in self.index.lexical_search(name.split(), PHRASE_CHECKS, match="phrase"):
+        return self._printed(words, spelled, match="phrase")
+
+    def _printed(self, words: list[str], pattern: re.Pattern[str], match: TermMatch) -> bool:
+        """Whether one of the passages the word search finds for `words` (the first PHRASE_CHECKS) prints
+        `pattern`: the search finds the words, the pattern checks how they stand."""
+        for passage_id, _ in self.index.lexical_search(words, PHRASE_CHECKS, match=match):
             passage = self.index.passage(passage_id)
-            if passage is not None and spelled.search(passage.text):
+            if passage is not None and pattern.search(passage.text):
                 return True
         return False
 
@@ -402,11 +405,7 @@ class OfflineEngine:
         given = words[0]
         # The initial stands right before the surname: "J. G. Campbell" (Frazer's minister) is not "Joseph Campbell".
         printed = re.compile(rf"\b{re.escape(given[0])}\.\s+{re.escape(words[-1])}\b")
-        for passage_id, _ in self.index.lexical_search([words[-1]], PHRASE_CHECKS, match="all"):
-            passage = self.index.passage(passage_id)
-            if passage is not None and printed.search(passage.text):
-                return True
-        return False
+        return self._printed([words[-1]], printed, match="all")
 
     def verified_quotes(self, chosen: list[Candidate], evidence: list[PartEvidence]) -> list[VerifiedQuote]:
         """Every quote goes through the verifier, even though it was cut from the passage itself."""
